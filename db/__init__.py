@@ -1,0 +1,1 @@
+"""Database layer of sclzonal: settings, connections, models and migrations."""

@@ -1,0 +1,85 @@
+"""Alembic migrations run from code: upgrade, downgrade, and the "is the database at head" check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+
+from db.connection import connect
+from db.settings import SCHEMA
+from sclzonal.errors import UserError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+VERSION_TABLE = "alembic_version"
+
+
+def alembic_config(conninfo: str) -> Config:
+    """Return an Alembic configuration for the database at `conninfo` (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["conninfo"] = conninfo
+    return config
+
+
+def upgrade(conninfo: str, revision: str = "head") -> None:
+    """Migrate the database up to `revision`."""
+    command.upgrade(alembic_config(conninfo), revision)
+
+
+def downgrade(conninfo: str, revision: str = "base") -> None:
+    """Migrate the database down to `revision`."""
+    command.downgrade(alembic_config(conninfo), revision)
+
+
+def head_revision() -> str:
+    """Return the newest revision the code knows."""
+    head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(conn: psycopg.Connection) -> str | None:
+    """Return the revision the database is at, or None when it was never migrated."""
+    exists = conn.execute(
+        "SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.{VERSION_TABLE}",)
+    ).fetchone()
+    if not exists or not exists[0]:
+        return None
+    row = conn.execute(f"SELECT version_num FROM {SCHEMA}.{VERSION_TABLE}").fetchone()
+    return row[0] if row else None
+
+
+def require_head(conninfo: str) -> None:
+    """Refuse to work on a database that is not at the code's head revision."""
+    with connect(conninfo) as conn:
+        current = current_revision(conn)
+    head = head_revision()
+    if current is None:
+        raise UserError("the database has no sclzonal schema yet: run `sclzonal db upgrade`")
+    if current != head:
+        raise UserError(
+            f"the database is at revision {current}, this sclzonal needs {head}: "
+            "run `sclzonal db upgrade`"
+        )
+
+
+def sql_file_text(name: str) -> str:
+    """Return the text of a file in sql/ (migrations apply these by name)."""
+    path = SQL_DIR / name
+    if not path.is_file():
+        raise FileNotFoundError(f"SQL file {name} not found in {SQL_DIR}")
+    return path.read_text(encoding="utf-8")
+
+
+def apply_sql_file(bind: Connection, name: str) -> None:
+    """Run a file of sql/ on the migration's connection (no parameters, so % and : are literal)."""
+    driver_connection = bind.connection.driver_connection
+    assert driver_connection is not None
+    with driver_connection.cursor() as cursor:
+        cursor.execute(sql_file_text(name).encode("utf-8"))

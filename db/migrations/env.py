@@ -1,0 +1,57 @@
+"""Alembic environment: connects with the URL the CLI resolved and compares the sclzonal schema only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import context
+from geoalchemy2 import alembic_helpers
+from sqlalchemy import text
+
+from db.connection import engine_for
+from db.models import Base
+from db.settings import SCHEMA
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Look at the sclzonal schema only (PostGIS keeps its own tables in public)."""
+    if type_ == "schema":
+        return name == SCHEMA
+    return True
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Skip PostGIS internals and the Alembic version table."""
+    if type_ == "table" and name == "alembic_version":
+        return False
+    return bool(alembic_helpers.include_object(obj, name, type_, reflected, compare_to))
+
+
+def run_migrations_online() -> None:
+    """Run the migrations in one transaction on the configured database."""
+    engine = engine_for(config.attributes.get("conninfo", ""))
+    with engine.connect() as connection:
+        connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+        connection.commit()
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            version_table_schema=SCHEMA,
+            include_schemas=True,
+            include_name=include_name,
+            include_object=include_object,
+            process_revision_directives=alembic_helpers.writer,
+            render_item=alembic_helpers.render_item,
+            transaction_per_migration=False,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (--sql) migrations are not supported")
+run_migrations_online()

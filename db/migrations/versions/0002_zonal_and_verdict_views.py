@@ -1,0 +1,42 @@
+"""SCL classes, the default verdict rule, zonal views and verdict views (files of sql/).
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-25
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from db.migrate import apply_sql_file
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+SQL_FILES = [
+    "scl_classes.sql",
+    "verdict_rules.sql",
+    "polygon_changes.sql",
+    "zonal_views.sql",
+    "verdict_views.sql",
+]
+
+
+def upgrade() -> None:
+    for name in SQL_FILES:
+        apply_sql_file(op.get_bind(), name)
+
+
+def downgrade() -> None:
+    op.execute("DROP MATERIALIZED VIEW IF EXISTS sclzonal.polygon_verdict")
+    op.execute("DROP VIEW IF EXISTS sclzonal.polygon_verdict_view")
+    op.execute("DROP VIEW IF EXISTS sclzonal.scene_verdict")
+    op.execute("DROP VIEW IF EXISTS sclzonal.zonal_class_summary")
+    op.execute("DROP VIEW IF EXISTS sclzonal.zonal_class_counts")
+    op.execute("DROP TRIGGER IF EXISTS polygon_geometry_changed ON sclzonal.polygon")
+    op.execute("DROP FUNCTION IF EXISTS sclzonal.forget_counts_of_changed_polygon()")
+    op.execute("DELETE FROM sclzonal.verdict_rule")
+    op.execute("DELETE FROM sclzonal.scl_class")

@@ -1,0 +1,1 @@
+"""Ingestion: polygons from vector files, SCL rasters from GeoTIFFs into PostGIS."""

@@ -1,0 +1,242 @@
+"""Load Sentinel-2 SCL GeoTIFFs into PostGIS as in-db raster tiles, one transaction per scene.
+
+Every file is checked before anything is written: one band, an integer data type, a CRS with an
+EPSG code, a north-up geotransform and an acquisition date. Pixel values are checked (0-11) while
+the tiles stream into the database with COPY; a bad value rolls the whole scene back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import rasterio
+from rasterio.errors import RasterioError
+from rasterio.windows import Window
+
+from ingest.raster_wkb import tile_wkb
+from sclzonal.errors import UserError
+
+DEFAULT_TILE_SIZE = 256
+MAX_SCL_CLASS = 11
+_DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
+
+
+@dataclass(frozen=True)
+class SclFile:
+    """A checked SCL GeoTIFF, ready to load."""
+
+    path: Path
+    checksum: str
+    acquired_on: dt.date
+    srid: int
+    crs: str
+    width: int
+    height: int
+    upper_left_x: float
+    upper_left_y: float
+    pixel_size_x: float
+    pixel_size_y: float
+
+
+@dataclass(frozen=True)
+class SceneLoad:
+    """What loading one file did."""
+
+    path: Path
+    scene_id: int
+    acquired_on: dt.date
+    created: bool
+    tiles: int
+
+
+def file_checksum(path: Path) -> str:
+    """Return the SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _parse_date(text: str, what: str, path: Path) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        raise UserError(f"{path}: {what} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def acquisition_date(path: Path, tags: dict[str, str], explicit: dt.date | None) -> dt.date:
+    """Return the date from `--date`, else the ACQUISITION_DATE tag, else a date in the file name."""
+    if explicit is not None:
+        found = explicit
+    elif tags.get("ACQUISITION_DATE"):
+        found = _parse_date(tags["ACQUISITION_DATE"], "ACQUISITION_DATE tag", path)
+    else:
+        match = _DATE_IN_NAME.search(path.name)
+        if match is None:
+            raise UserError(
+                f"{path}: no acquisition date: give --date YYYY-MM-DD, an ACQUISITION_DATE tag, "
+                "or a date in the file name"
+            )
+        found = _parse_date("-".join(match.groups()), "date in the file name", path)
+    if found > dt.date.today():
+        raise UserError(f"{path}: acquisition date {found.isoformat()} is in the future")
+    return found
+
+
+def inspect_scl_file(path: Path, explicit_date: dt.date | None = None) -> SclFile:
+    """Check a file's metadata and return what loading it needs; raise UserError when unfit."""
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        with rasterio.open(path) as dataset:
+            if dataset.count != 1:
+                raise UserError(f"{path}: has {dataset.count} bands; an SCL raster has one")
+            dtype = np.dtype(dataset.dtypes[0])
+            if dtype.kind not in "iu":
+                raise UserError(
+                    f"{path}: data type {dtype.name} is not an integer type; SCL classes are 0-11"
+                )
+            if dataset.crs is None:
+                raise UserError(f"{path}: has no CRS")
+            srid = dataset.crs.to_epsg()
+            if srid is None:
+                raise UserError(f"{path}: its CRS has no EPSG code ({dataset.crs.to_string()[:60]})")
+            transform = dataset.transform
+            if transform.b != 0 or transform.d != 0:
+                raise UserError(f"{path}: rotated or sheared geotransform; north-up rasters only")
+            if transform.a <= 0 or transform.e >= 0:
+                raise UserError(f"{path}: geotransform is not north-up (pixel size {transform.a}, {transform.e})")
+            if dataset.width == 0 or dataset.height == 0:
+                raise UserError(f"{path}: has no pixels")
+            acquired_on = acquisition_date(path, dataset.tags(), explicit_date)
+            return SclFile(
+                path=path,
+                checksum=file_checksum(path),
+                acquired_on=acquired_on,
+                srid=srid,
+                crs=f"EPSG:{srid}",
+                width=dataset.width,
+                height=dataset.height,
+                upper_left_x=transform.c,
+                upper_left_y=transform.f,
+                pixel_size_x=transform.a,
+                pixel_size_y=transform.e,
+            )
+    except RasterioError as exc:
+        raise UserError(f"{path}: not a readable raster ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def tile_rows(scl: SclFile, tile_size: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (row offset, block of up to `tile_size` rows) as uint8, checking every value."""
+    try:
+        with rasterio.open(scl.path) as dataset:
+            for row_off in range(0, scl.height, tile_size):
+                rows = min(tile_size, scl.height - row_off)
+                block = dataset.read(1, window=Window(0, row_off, scl.width, rows))
+                low, high = int(block.min()), int(block.max())
+                if low < 0 or high > MAX_SCL_CLASS:
+                    bad = high if high > MAX_SCL_CLASS else low
+                    raise UserError(
+                        f"{scl.path}: pixel value {bad} is not an SCL class (0-{MAX_SCL_CLASS})"
+                    )
+                yield row_off, block.astype(np.uint8, copy=False)
+    except RasterioError as exc:
+        raise UserError(f"{scl.path}: cannot read its pixels ({_first_line(exc)})") from None
+
+
+def _tiles_of_rows(scl: SclFile, row_off: int, block: np.ndarray, tile_size: int) -> Iterator[bytes]:
+    for col_off in range(0, scl.width, tile_size):
+        yield tile_wkb(
+            block[:, col_off : col_off + tile_size],
+            upper_left_x=scl.upper_left_x + col_off * scl.pixel_size_x,
+            upper_left_y=scl.upper_left_y + row_off * scl.pixel_size_y,
+            scale_x=scl.pixel_size_x,
+            scale_y=scl.pixel_size_y,
+            srid=scl.srid,
+        )
+
+
+def load_scene(
+    conn: psycopg.Connection,
+    scl: SclFile,
+    *,
+    tile_size: int = DEFAULT_TILE_SIZE,
+    source: str = "geotiff",
+    on_rows: Callable[[int], None] | None = None,
+) -> SceneLoad:
+    """Load one checked file as a scene in one transaction; a file loaded before changes nothing."""
+    with conn.transaction():
+        # Two loads of the same file at once: the second waits here, then finds the first's scene.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (scl.checksum,))
+        row = conn.execute(
+            "SELECT id FROM sclzonal.scene WHERE checksum = %s", (scl.checksum,)
+        ).fetchone()
+        if row is not None:
+            return SceneLoad(scl.path, row[0], scl.acquired_on, created=False, tiles=0)
+        known = conn.execute(
+            "SELECT 1 FROM spatial_ref_sys WHERE srid = %s", (scl.srid,)
+        ).fetchone()
+        if known is None:
+            raise UserError(f"{scl.path}: EPSG:{scl.srid} is not in PostGIS's spatial_ref_sys")
+        scene_id = _insert_scene_row(conn, scl, tile_size, source)
+        tiles = 0
+        with conn.cursor() as cursor:
+            with cursor.copy("COPY sclzonal.scene_tile (scene_id, rast) FROM STDIN") as copy:
+                for row_off, block in tile_rows(scl, tile_size):
+                    for wkb in _tiles_of_rows(scl, row_off, block, tile_size):
+                        copy.write_row((scene_id, wkb.hex()))
+                        tiles += 1
+                    if on_rows is not None:
+                        on_rows(block.shape[0])
+        return SceneLoad(scl.path, scene_id, scl.acquired_on, created=True, tiles=tiles)
+
+
+def _insert_scene_row(conn: psycopg.Connection, scl: SclFile, tile_size: int, source: str) -> int:
+    right = scl.upper_left_x + scl.width * scl.pixel_size_x
+    bottom = scl.upper_left_y + scl.height * scl.pixel_size_y
+    segment = max(right - scl.upper_left_x, scl.upper_left_y - bottom) / 32
+    row = conn.execute(
+        """
+        INSERT INTO sclzonal.scene (acquired_on, source, reference, checksum, srid, crs,
+                                    pixel_size_x, pixel_size_y, width, height, tile_size, footprint)
+        VALUES (%(acquired_on)s, %(source)s, %(reference)s, %(checksum)s, %(srid)s, %(crs)s,
+                %(psx)s, %(psy)s, %(width)s, %(height)s, %(tile_size)s,
+                ST_Transform(ST_Segmentize(
+                    ST_MakeEnvelope(%(left)s, %(bottom)s, %(right)s, %(top)s, %(srid)s),
+                    %(segment)s), 4326))
+        RETURNING id
+        """,
+        {
+            "acquired_on": scl.acquired_on,
+            "source": source,
+            "reference": str(scl.path.resolve()),
+            "checksum": scl.checksum,
+            "srid": scl.srid,
+            "crs": scl.crs,
+            "psx": scl.pixel_size_x,
+            "psy": scl.pixel_size_y,
+            "width": scl.width,
+            "height": scl.height,
+            "tile_size": tile_size,
+            "left": scl.upper_left_x,
+            "bottom": bottom,
+            "right": right,
+            "top": scl.upper_left_y,
+            "segment": segment,
+        },
+    ).fetchone()
+    assert row is not None
+    return int(row[0])

@@ -1,0 +1,233 @@
+"""The `sclzonal` command line: a thin Click layer over db/, ingest/ and sclzonal/.
+
+Errors a user can fix are printed as one line (`sclzonal: error: ...`) with exit code 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+import psycopg
+from tqdm import tqdm
+
+from db import migrate
+from db.connection import connect
+from db.settings import resolve_database_url
+from ingest.polygons import load_polygons
+from ingest.scl_raster import DEFAULT_TILE_SIZE, inspect_scl_file, load_scene
+from sclzonal import __version__
+from sclzonal.errors import UserError
+from sclzonal.refresh import refresh as run_refresh
+from sclzonal.verdicts import as_csv, as_geojson, as_table, fetch_verdicts, write_atomically
+
+
+def _conninfo(ctx: click.Context) -> str:
+    return str(ctx.obj["conninfo"])
+
+
+def _ready_connection(ctx: click.Context) -> psycopg.Connection:
+    """Connect in autocommit mode after checking that the database is at the code's revision."""
+    conninfo = _conninfo(ctx)
+    migrate.require_head(conninfo)
+    return connect(conninfo, autocommit=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--database-url", envvar=None, default=None, metavar="URL",
+              help="PostgreSQL URL; default: $DATABASE_URL, else libpq's PG* variables.")
+@click.version_option(__version__, prog_name="sclzonal")
+@click.pass_context
+def cli(ctx: click.Context, database_url: str | None) -> None:
+    """Per-polygon Sentinel-2 SCL class statistics and verdicts in PostGIS, for QGIS and SQL."""
+    ctx.ensure_object(dict)
+    ctx.obj["conninfo"] = resolve_database_url(database_url)
+
+
+@cli.group()
+def db() -> None:
+    """Create and migrate the sclzonal schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Migrate the database to the newest schema (creates postgis, postgis_raster, views)."""
+    conninfo = _conninfo(ctx)
+    connect(conninfo).close()
+    migrate.upgrade(conninfo, revision)
+    click.echo(f"database at revision {migrate.head_revision() if revision == 'head' else revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@click.pass_context
+def db_downgrade(ctx: click.Context, revision: str) -> None:
+    """Migrate the database down to REVISION (`base` removes every sclzonal table)."""
+    conninfo = _conninfo(ctx)
+    connect(conninfo).close()
+    migrate.downgrade(conninfo, revision)
+    click.echo(f"database at revision {revision}")
+
+
+@db.command("status")
+@click.pass_context
+def db_status(ctx: click.Context) -> None:
+    """Print the database's revision and the one this sclzonal needs."""
+    with connect(_conninfo(ctx)) as conn:
+        current = migrate.current_revision(conn)
+    head = migrate.head_revision()
+    click.echo(f"database revision: {current or 'none'}; code head: {head}")
+    if current != head:
+        raise UserError("the database is not at head: run `sclzonal db upgrade`")
+
+
+@cli.group()
+def polygons() -> None:
+    """Load polygons (fields, parcels) from vector files."""
+
+
+@polygons.command("load")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--layer", help="Layer to read (needed when the file has several).")
+@click.option("--source", help="Name of this source; default: the file name without extension.")
+@click.option("--id-field", help="Field holding a stable feature id; default: the file's feature id.")
+@click.option("--name-field", help="Field holding the polygon's name.")
+@click.pass_context
+def polygons_load(ctx: click.Context, path: Path, layer: str | None, source: str | None,
+                  id_field: str | None, name_field: str | None) -> None:
+    """Load or update the polygons of PATH (GeoPackage, Shapefile, GeoJSON; any CRS)."""
+    with _ready_connection(ctx) as conn, tqdm(desc="polygons", unit=" features",
+                                              disable=None, file=sys.stderr) as bar:
+        report = load_polygons(conn, path, layer=layer, source=source, id_field=id_field,
+                               name_field=name_field, on_progress=bar.update)
+    click.echo(
+        f"{report.source}: {report.features} features: {report.inserted} new, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {report.repaired} repaired, "
+        f"{report.skipped_empty} skipped (empty or null geometry)"
+    )
+
+
+@cli.group()
+def scl() -> None:
+    """Load Sentinel-2 Scene Classification (SCL) rasters."""
+
+
+@scl.command("load")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--date", "date_text", metavar="YYYY-MM-DD",
+              help="Acquisition date; default: the ACQUISITION_DATE tag, else a date in the name.")
+@click.option("--tile-size", default=DEFAULT_TILE_SIZE, show_default=True,
+              type=click.IntRange(16, 4096), help="Tile width and height in pixels.")
+@click.pass_context
+def scl_load(ctx: click.Context, paths: Sequence[Path], date_text: str | None,
+             tile_size: int) -> None:
+    """Load single-band SCL GeoTIFFs (any CRS) as scenes; a file loaded before changes nothing."""
+    explicit = _parse_option_date(date_text)
+    checked = [inspect_scl_file(path, explicit) for path in paths]
+    with _ready_connection(ctx) as conn:
+        for scl_file in checked:
+            with tqdm(total=scl_file.height, desc=scl_file.path.name, unit=" rows",
+                      disable=None, file=sys.stderr) as bar:
+                result = load_scene(conn, scl_file, tile_size=tile_size, on_rows=bar.update)
+            state = f"loaded as scene {result.scene_id} ({result.tiles} tiles)" if result.created \
+                else f"already loaded as scene {result.scene_id}, unchanged"
+            click.echo(f"{scl_file.path}: {result.acquired_on.isoformat()}: {state}")
+
+
+def _parse_option_date(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"--date {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+@cli.command()
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000),
+              help="Polygons counted per transaction.")
+@click.pass_context
+def refresh(ctx: click.Context, batch_size: int) -> None:
+    """Count class pixels for new (polygon, scene) pairs and refresh the verdicts."""
+    with _ready_connection(ctx) as conn, tqdm(desc="counting", unit=" pairs", disable=None,
+                                              file=sys.stderr) as bar:
+        def start(total: int) -> None:
+            bar.reset(total=total)
+
+        report = run_refresh(conn, batch_size=batch_size, on_start=start, on_pairs=bar.update,
+                             on_wait=lambda: click.echo("another refresh is running; waiting",
+                                                        err=True))
+    click.echo(f"counted {report.pairs_counted} new polygon-scene pairs on {report.scenes} scenes "
+               f"in {report.count_seconds:.1f} s; verdicts refreshed in {report.verdict_seconds:.1f} s")
+
+
+@cli.command()
+@click.option("--format", "output_format", type=click.Choice(["table", "csv", "geojson"]),
+              default="table", show_default=True, help="Output format.")
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write to this file instead of standard output.")
+@click.option("--limit", type=click.IntRange(1), help="Show at most this many rows (table only).")
+@click.pass_context
+def verdicts(ctx: click.Context, output_format: str, output: Path | None,
+             limit: int | None) -> None:
+    """Print or write the verdict of every polygon (sclzonal.polygon_verdict)."""
+    with _ready_connection(ctx) as conn:
+        rows = fetch_verdicts(conn, with_geometry=output_format == "geojson")
+    if output_format == "table":
+        text = as_table(rows, limit)
+    elif output_format == "csv":
+        text = as_csv(rows)
+    else:
+        text = as_geojson(rows)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomically(output, text)
+        click.echo(f"wrote {len(rows)} verdicts to {output}", err=True)
+
+
+@cli.command()
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("demo-data"), show_default=True, help="Where to write the demo files.")
+@click.option("--scenes", default=3, show_default=True, type=click.IntRange(1, 20),
+              help="Number of SCL scenes.")
+@click.option("--fields", default=300, show_default=True, type=click.IntRange(1, 100_000),
+              help="Number of field polygons.")
+@click.pass_context
+def demo(ctx: click.Context, data_dir: Path, scenes: int, fields: int) -> None:
+    """Migrate, generate demo SCL scenes and fields, load them, refresh and print the verdicts."""
+    from sclzonal.demo import run_demo
+
+    run_demo(_conninfo(ctx), data_dir=data_dir, scenes=scenes, fields=fields)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (user errors: one line on stderr, exit 1)."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="sclzonal",
+                 standalone_mode=False)
+    except UserError as exc:
+        click.echo(f"sclzonal: error: {exc}", err=True)
+        return 1
+    except click.exceptions.Abort:
+        click.echo("sclzonal: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except psycopg.Error as exc:
+        text = str(exc).strip().splitlines()
+        click.echo(f"sclzonal: database error: {text[0] if text else type(exc).__name__}", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
