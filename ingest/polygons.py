@@ -128,7 +128,7 @@ def load_polygons(
     source: str | None = None,
     id_field: str | None = None,
     name_field: str | None = None,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], object] | None = None,
 ) -> PolygonLoad:
     """Load or update the polygons of one layer in a single transaction."""
     if not path.exists():

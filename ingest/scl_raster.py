@@ -113,7 +113,9 @@ def inspect_scl_file(path: Path, explicit_date: dt.date | None = None) -> SclFil
             if transform.b != 0 or transform.d != 0:
                 raise UserError(f"{path}: rotated or sheared geotransform; north-up rasters only")
             if transform.a <= 0 or transform.e >= 0:
-                raise UserError(f"{path}: geotransform is not north-up (pixel size {transform.a}, {transform.e})")
+                raise UserError(
+                    f"{path}: geotransform is not north-up (pixel size {transform.a}, {transform.e})"
+                )
             if dataset.width == 0 or dataset.height == 0:
                 raise UserError(f"{path}: has no pixels")
             acquired_on = acquisition_date(path, dataset.tags(), explicit_date)
@@ -157,6 +159,12 @@ def tile_rows(scl: SclFile, tile_size: int) -> Iterator[tuple[int, np.ndarray]]:
         raise UserError(f"{scl.path}: cannot read its pixels ({_first_line(exc)})") from None
 
 
+def check_pixels(scl: SclFile, tile_size: int = DEFAULT_TILE_SIZE) -> None:
+    """Read every pixel once and raise UserError on a value that is not an SCL class."""
+    for _ in tile_rows(scl, tile_size):
+        pass
+
+
 def _tiles_of_rows(scl: SclFile, row_off: int, block: np.ndarray, tile_size: int) -> Iterator[bytes]:
     for col_off in range(0, scl.width, tile_size):
         yield tile_wkb(
@@ -175,7 +183,7 @@ def load_scene(
     *,
     tile_size: int = DEFAULT_TILE_SIZE,
     source: str = "geotiff",
-    on_rows: Callable[[int], None] | None = None,
+    on_rows: Callable[[int], object] | None = None,
 ) -> SceneLoad:
     """Load one checked file as a scene in one transaction; a file loaded before changes nothing."""
     with conn.transaction():

@@ -18,7 +18,7 @@ from db import migrate
 from db.connection import connect
 from db.settings import resolve_database_url
 from ingest.polygons import load_polygons
-from ingest.scl_raster import DEFAULT_TILE_SIZE, inspect_scl_file, load_scene
+from ingest.scl_raster import DEFAULT_TILE_SIZE, check_pixels, inspect_scl_file, load_scene
 from sclzonal import __version__
 from sclzonal.errors import UserError
 from sclzonal.refresh import refresh as run_refresh
@@ -129,6 +129,12 @@ def scl_load(ctx: click.Context, paths: Sequence[Path], date_text: str | None,
     """Load single-band SCL GeoTIFFs (any CRS) as scenes; a file loaded before changes nothing."""
     explicit = _parse_option_date(date_text)
     checked = [inspect_scl_file(path, explicit) for path in paths]
+    if len(checked) > 1:
+        # A bad file later in the list must not leave the earlier ones loaded: check all pixels
+        # first. (A single file is checked while it loads, and rolled back on a bad value.)
+        for scl_file in tqdm(checked, desc="checking", unit=" files", disable=None,
+                             file=sys.stderr):
+            check_pixels(scl_file, tile_size)
     with _ready_connection(ctx) as conn:
         for scl_file in checked:
             with tqdm(total=scl_file.height, desc=scl_file.path.name, unit=" rows",

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from psycopg.conninfo import conninfo_to_dict
 from tqdm import tqdm
 
 from db import migrate
@@ -48,11 +49,16 @@ def run_demo(conninfo: str, *, data_dir: Path, scenes: int, fields: int) -> None
 
 
 def connection_help(conninfo: str) -> str:
-    """Return how to open the verdicts in QGIS for this database."""
-    shown = conninfo or "(libpq defaults: PGHOST, PGPORT, PGDATABASE, PGUSER)"
+    """Return how to open the verdicts in QGIS for this database (never prints a password)."""
+    params = conninfo_to_dict(conninfo) if conninfo else {}
+    where = ", ".join(
+        f"{label} {params[key]}"
+        for key, label in (("host", "host"), ("port", "port"), ("dbname", "database"),
+                           ("user", "user"))
+        if params.get(key)
+    ) or "the host, port and database of your PG* environment"
     return (
-        "\nOpen it in QGIS: Layer > Add Layer > Add PostGIS Layers > New, with the host, port and\n"
-        f"database of {shown}; then add sclzonal.polygon_verdict (one row per polygon, styled by\n"
-        "verdict column) or query it with SQL, e.g.\n"
-        "  SELECT verdict, count(*) FROM sclzonal.polygon_verdict GROUP BY verdict;"
+        "\nOpen the verdicts in QGIS: Layer > Add Layer > Add PostGIS Layers > New connection\n"
+        f"({where}), connect, and add sclzonal.polygon_verdict.\n"
+        "Or ask with SQL: SELECT verdict, count(*) FROM sclzonal.polygon_verdict GROUP BY verdict;"
     )

@@ -77,8 +77,8 @@ def refresh(
     conn: psycopg.Connection,
     *,
     batch_size: int = DEFAULT_BATCH,
-    on_start: Callable[[int], None] | None = None,
-    on_pairs: Callable[[int], None] | None = None,
+    on_start: Callable[[int], object] | None = None,
+    on_pairs: Callable[[int], object] | None = None,
     on_wait: Callable[[], None] | None = None,
 ) -> RefreshReport:
     """Count every pending pair in batches, then refresh the verdicts; one refresh at a time.

@@ -12,7 +12,7 @@ from alembic import op
 from geoalchemy2 import Geometry, Raster
 from sqlalchemy.dialects import postgresql
 
-revision = '0001'
+revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -21,110 +21,200 @@ depends_on = None
 def upgrade() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     op.execute("CREATE EXTENSION IF NOT EXISTS postgis_raster")
-    op.create_geospatial_table('polygon',
-    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
-    sa.Column('source', sa.Text(), nullable=False),
-    sa.Column('source_fid', sa.Text(), nullable=False),
-    sa.Column('name', sa.Text(), nullable=True),
-    sa.Column('attributes', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False),
-    sa.Column('geom', Geometry(geometry_type='MULTIPOLYGON', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
-    sa.Column('loaded_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('polygon_pkey')),
-    sa.UniqueConstraint('source', 'source_fid', name=op.f('polygon_source_source_fid_key')),
-    schema='sclzonal'
+    op.create_table(
+        "polygon",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("source", sa.Text(), nullable=False),
+        sa.Column("source_fid", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=True),
+        sa.Column(
+            "attributes",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
+        ),
+        sa.Column(
+            "geom",
+            Geometry(
+                geometry_type="MULTIPOLYGON",
+                srid=4326,
+                dimension=2,
+                spatial_index=False,
+                from_text="ST_GeomFromEWKT",
+                name="geometry",
+                nullable=False,
+            ),
+            nullable=False,
+        ),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("polygon_pkey")),
+        sa.UniqueConstraint("source", "source_fid", name=op.f("polygon_source_source_fid_key")),
+        schema="sclzonal",
     )
-    op.create_geospatial_index('idx_polygon_geom', 'polygon', ['geom'], unique=False, schema='sclzonal', postgresql_using='gist', postgresql_ops={})
-    op.create_geospatial_table('scene',
-    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
-    sa.Column('acquired_on', sa.Date(), nullable=False),
-    sa.Column('source', sa.Text(), nullable=False),
-    sa.Column('reference', sa.Text(), nullable=False),
-    sa.Column('checksum', sa.Text(), nullable=False),
-    sa.Column('srid', sa.Integer(), nullable=False),
-    sa.Column('crs', sa.Text(), nullable=False),
-    sa.Column('pixel_size_x', sa.Float(), nullable=False),
-    sa.Column('pixel_size_y', sa.Float(), nullable=False),
-    sa.Column('width', sa.Integer(), nullable=False),
-    sa.Column('height', sa.Integer(), nullable=False),
-    sa.Column('tile_size', sa.Integer(), nullable=False),
-    sa.Column('footprint', Geometry(geometry_type='POLYGON', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
-    sa.Column('loaded_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('scene_pkey')),
-    sa.UniqueConstraint('checksum', name=op.f('scene_checksum_key')),
-    schema='sclzonal'
+    op.create_index(
+        "idx_polygon_geom",
+        "polygon",
+        ["geom"],
+        unique=False,
+        schema="sclzonal",
+        postgresql_using="gist",
+        postgresql_ops={},
     )
-    op.create_geospatial_index('idx_scene_footprint', 'scene', ['footprint'], unique=False, schema='sclzonal', postgresql_using='gist', postgresql_ops={})
-    op.create_index(op.f('scene_acquired_on_idx'), 'scene', ['acquired_on'], unique=False, schema='sclzonal')
-    op.create_table('scl_class',
-    sa.Column('value', sa.SmallInteger(), autoincrement=False, nullable=False),
-    sa.Column('name', sa.Text(), nullable=False),
-    sa.Column('colour', sa.Text(), nullable=False),
-    sa.Column('is_clear', sa.Boolean(), nullable=False),
-    sa.CheckConstraint('value BETWEEN 0 AND 11', name=op.f('scl_class_value_range_check')),
-    sa.PrimaryKeyConstraint('value', name=op.f('scl_class_pkey')),
-    schema='sclzonal'
+    op.create_table(
+        "scene",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("acquired_on", sa.Date(), nullable=False),
+        sa.Column("source", sa.Text(), nullable=False),
+        sa.Column("reference", sa.Text(), nullable=False),
+        sa.Column("checksum", sa.Text(), nullable=False),
+        sa.Column("srid", sa.Integer(), nullable=False),
+        sa.Column("crs", sa.Text(), nullable=False),
+        sa.Column("pixel_size_x", sa.Float(), nullable=False),
+        sa.Column("pixel_size_y", sa.Float(), nullable=False),
+        sa.Column("width", sa.Integer(), nullable=False),
+        sa.Column("height", sa.Integer(), nullable=False),
+        sa.Column("tile_size", sa.Integer(), nullable=False),
+        sa.Column(
+            "footprint",
+            Geometry(
+                geometry_type="POLYGON",
+                srid=4326,
+                dimension=2,
+                spatial_index=False,
+                from_text="ST_GeomFromEWKT",
+                name="geometry",
+                nullable=False,
+            ),
+            nullable=False,
+        ),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("scene_pkey")),
+        sa.UniqueConstraint("checksum", name=op.f("scene_checksum_key")),
+        schema="sclzonal",
     )
-    op.create_table('verdict_rule',
-    sa.Column('id', sa.Integer(), sa.Identity(always=False), nullable=False),
-    sa.Column('label', sa.Text(), nullable=False),
-    sa.Column('classes', postgresql.ARRAY(sa.SmallInteger()), nullable=False),
-    sa.Column('min_share', sa.Float(), nullable=False),
-    sa.Column('min_clear_share', sa.Float(), nullable=False),
-    sa.Column('priority', sa.Integer(), server_default=sa.text('100'), nullable=False),
-    sa.Column('enabled', sa.Boolean(), server_default=sa.text('true'), nullable=False),
-    sa.CheckConstraint("label NOT IN ('other', 'not_clear', 'no_clear_observation', 'no_pixels')", name=op.f('verdict_rule_label_not_reserved_check')),
-    sa.CheckConstraint('min_clear_share BETWEEN 0 AND 1', name=op.f('verdict_rule_min_clear_share_range_check')),
-    sa.CheckConstraint('min_share BETWEEN 0 AND 1', name=op.f('verdict_rule_min_share_range_check')),
-    sa.PrimaryKeyConstraint('id', name=op.f('verdict_rule_pkey')),
-    sa.UniqueConstraint('label', name=op.f('verdict_rule_label_key')),
-    schema='sclzonal'
+    op.create_index(
+        "idx_scene_footprint",
+        "scene",
+        ["footprint"],
+        unique=False,
+        schema="sclzonal",
+        postgresql_using="gist",
+        postgresql_ops={},
     )
-    op.create_table('class_count',
-    sa.Column('polygon_id', sa.BigInteger(), nullable=False),
-    sa.Column('scene_id', sa.BigInteger(), nullable=False),
-    sa.Column('class', sa.SmallInteger(), nullable=False),
-    sa.Column('pixels', sa.BigInteger(), nullable=False),
-    sa.ForeignKeyConstraint(['polygon_id'], ['sclzonal.polygon.id'], name=op.f('class_count_polygon_id_fkey'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['scene_id'], ['sclzonal.scene.id'], name=op.f('class_count_scene_id_fkey'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('polygon_id', 'scene_id', 'class', name=op.f('class_count_pkey')),
-    schema='sclzonal'
+    op.create_index(op.f("scene_acquired_on_idx"), "scene", ["acquired_on"], unique=False, schema="sclzonal")
+    op.create_table(
+        "scl_class",
+        sa.Column("value", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("colour", sa.Text(), nullable=False),
+        sa.Column("is_clear", sa.Boolean(), nullable=False),
+        sa.CheckConstraint("value BETWEEN 0 AND 11", name=op.f("scl_class_value_range_check")),
+        sa.PrimaryKeyConstraint("value", name=op.f("scl_class_pkey")),
+        schema="sclzonal",
     )
-    op.create_index(op.f('class_count_scene_id_idx'), 'class_count', ['scene_id'], unique=False, schema='sclzonal')
-    op.create_table('counted_pair',
-    sa.Column('polygon_id', sa.BigInteger(), nullable=False),
-    sa.Column('scene_id', sa.BigInteger(), nullable=False),
-    sa.Column('counted_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.ForeignKeyConstraint(['polygon_id'], ['sclzonal.polygon.id'], name=op.f('counted_pair_polygon_id_fkey'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['scene_id'], ['sclzonal.scene.id'], name=op.f('counted_pair_scene_id_fkey'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('polygon_id', 'scene_id', name=op.f('counted_pair_pkey')),
-    schema='sclzonal'
+    op.create_table(
+        "verdict_rule",
+        sa.Column("id", sa.Integer(), sa.Identity(always=False), nullable=False),
+        sa.Column("label", sa.Text(), nullable=False),
+        sa.Column("classes", postgresql.ARRAY(sa.SmallInteger()), nullable=False),
+        sa.Column("min_share", sa.Float(), nullable=False),
+        sa.Column("min_clear_share", sa.Float(), nullable=False),
+        sa.Column("priority", sa.Integer(), server_default=sa.text("100"), nullable=False),
+        sa.Column("enabled", sa.Boolean(), server_default=sa.text("true"), nullable=False),
+        sa.CheckConstraint(
+            "label NOT IN ('other', 'not_clear', 'no_clear_observation', 'no_pixels')",
+            name=op.f("verdict_rule_label_not_reserved_check"),
+        ),
+        sa.CheckConstraint(
+            "min_clear_share BETWEEN 0 AND 1", name=op.f("verdict_rule_min_clear_share_range_check")
+        ),
+        sa.CheckConstraint("min_share BETWEEN 0 AND 1", name=op.f("verdict_rule_min_share_range_check")),
+        sa.PrimaryKeyConstraint("id", name=op.f("verdict_rule_pkey")),
+        sa.UniqueConstraint("label", name=op.f("verdict_rule_label_key")),
+        schema="sclzonal",
     )
-    op.create_index(op.f('counted_pair_scene_id_idx'), 'counted_pair', ['scene_id'], unique=False, schema='sclzonal')
-    op.create_geospatial_table('scene_tile',
-    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
-    sa.Column('scene_id', sa.BigInteger(), nullable=False),
-    sa.Column('rast', Raster(spatial_index=False, from_text='raster', name='raster', nullable=False), nullable=False),
-    sa.ForeignKeyConstraint(['scene_id'], ['sclzonal.scene.id'], name=op.f('scene_tile_scene_id_fkey'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('scene_tile_pkey')),
-    schema='sclzonal'
+    op.create_table(
+        "class_count",
+        sa.Column("polygon_id", sa.BigInteger(), nullable=False),
+        sa.Column("scene_id", sa.BigInteger(), nullable=False),
+        sa.Column("class", sa.SmallInteger(), nullable=False),
+        sa.Column("pixels", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["polygon_id"],
+            ["sclzonal.polygon.id"],
+            name=op.f("class_count_polygon_id_fkey"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["scene_id"], ["sclzonal.scene.id"], name=op.f("class_count_scene_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("polygon_id", "scene_id", "class", name=op.f("class_count_pkey")),
+        schema="sclzonal",
     )
-    op.create_index('idx_scene_tile_rast', 'scene_tile', [sa.literal_column('ST_ConvexHull(rast)')], unique=False, schema='sclzonal', postgresql_using='gist')
-    op.create_index(op.f('scene_tile_scene_id_idx'), 'scene_tile', ['scene_id'], unique=False, schema='sclzonal')
+    op.create_index(
+        op.f("class_count_scene_id_idx"), "class_count", ["scene_id"], unique=False, schema="sclzonal"
+    )
+    op.create_table(
+        "counted_pair",
+        sa.Column("polygon_id", sa.BigInteger(), nullable=False),
+        sa.Column("scene_id", sa.BigInteger(), nullable=False),
+        sa.Column("counted_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["polygon_id"],
+            ["sclzonal.polygon.id"],
+            name=op.f("counted_pair_polygon_id_fkey"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["scene_id"], ["sclzonal.scene.id"], name=op.f("counted_pair_scene_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("polygon_id", "scene_id", name=op.f("counted_pair_pkey")),
+        schema="sclzonal",
+    )
+    op.create_index(
+        op.f("counted_pair_scene_id_idx"), "counted_pair", ["scene_id"], unique=False, schema="sclzonal"
+    )
+    op.create_table(
+        "scene_tile",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("scene_id", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "rast",
+            Raster(spatial_index=False, from_text="raster", name="raster", nullable=False),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["scene_id"], ["sclzonal.scene.id"], name=op.f("scene_tile_scene_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("scene_tile_pkey")),
+        schema="sclzonal",
+    )
+    op.create_index(
+        "idx_scene_tile_rast",
+        "scene_tile",
+        [sa.literal_column("ST_ConvexHull(rast)")],
+        unique=False,
+        schema="sclzonal",
+        postgresql_using="gist",
+    )
+    op.create_index(
+        op.f("scene_tile_scene_id_idx"), "scene_tile", ["scene_id"], unique=False, schema="sclzonal"
+    )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f('scene_tile_scene_id_idx'), table_name='scene_tile', schema='sclzonal')
-    op.drop_geospatial_index('idx_scene_tile_rast', table_name='scene_tile', schema='sclzonal', postgresql_using='gist', column_name='rast')
-    op.drop_geospatial_table('scene_tile', schema='sclzonal')
-    op.drop_index(op.f('counted_pair_scene_id_idx'), table_name='counted_pair', schema='sclzonal')
-    op.drop_table('counted_pair', schema='sclzonal')
-    op.drop_index(op.f('class_count_scene_id_idx'), table_name='class_count', schema='sclzonal')
-    op.drop_table('class_count', schema='sclzonal')
-    op.drop_table('verdict_rule', schema='sclzonal')
-    op.drop_table('scl_class', schema='sclzonal')
-    op.drop_index(op.f('scene_acquired_on_idx'), table_name='scene', schema='sclzonal')
-    op.drop_geospatial_index('idx_scene_footprint', table_name='scene', schema='sclzonal', postgresql_using='gist', column_name='footprint')
-    op.drop_geospatial_table('scene', schema='sclzonal')
-    op.drop_geospatial_index('idx_polygon_geom', table_name='polygon', schema='sclzonal', postgresql_using='gist', column_name='geom')
-    op.drop_geospatial_table('polygon', schema='sclzonal')
+    op.drop_index(op.f("scene_tile_scene_id_idx"), table_name="scene_tile", schema="sclzonal")
+    op.drop_index("idx_scene_tile_rast", table_name="scene_tile", schema="sclzonal")
+    op.drop_table("scene_tile", schema="sclzonal")
+    op.drop_index(op.f("counted_pair_scene_id_idx"), table_name="counted_pair", schema="sclzonal")
+    op.drop_table("counted_pair", schema="sclzonal")
+    op.drop_index(op.f("class_count_scene_id_idx"), table_name="class_count", schema="sclzonal")
+    op.drop_table("class_count", schema="sclzonal")
+    op.drop_table("verdict_rule", schema="sclzonal")
+    op.drop_table("scl_class", schema="sclzonal")
+    op.drop_index(op.f("scene_acquired_on_idx"), table_name="scene", schema="sclzonal")
+    op.drop_index("idx_scene_footprint", table_name="scene", schema="sclzonal")
+    op.drop_table("scene", schema="sclzonal")
+    op.drop_index("idx_polygon_geom", table_name="polygon", schema="sclzonal")
+    op.drop_table("polygon", schema="sclzonal")

@@ -1,0 +1,122 @@
+"""Test helpers: run the CLI, write synthetic rasters, count pixels independently with numpy."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+import rasterio
+import shapely
+from affine import Affine
+from pyproj import Transformer
+
+from sclzonal.cli import main
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], database_url: str, *args: str) -> tuple[int, str, str]:
+    """Run `sclzonal --database-url URL ARGS` in-process; return (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    code = main(["--database-url", database_url, *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+DEFAULT_TRANSFORM = Affine(20, 0, 500000, 0, -20, 5100000)
+
+
+def write_raster(
+    path: Path,
+    array: np.ndarray,
+    *,
+    crs: str | None = "EPSG:32633",
+    transform: Affine = DEFAULT_TRANSFORM,
+    date: dt.date | None = None,
+    tags: dict[str, str] | None = None,
+) -> Path:
+    """Write a GeoTIFF (bands first when 3-D) with optional CRS and ACQUISITION_DATE tag."""
+    bands = array if array.ndim == 3 else array[np.newaxis]
+    with rasterio.open(
+        path, "w", driver="GTiff", width=bands.shape[2], height=bands.shape[1],
+        count=bands.shape[0], dtype=bands.dtype, crs=crs, transform=transform,
+    ) as dataset:
+        dataset.write(bands)
+        all_tags = dict(tags or {})
+        if date is not None:
+            all_tags["ACQUISITION_DATE"] = date.isoformat()
+        if all_tags:
+            dataset.update_tags(**all_tags)
+    return path
+
+
+def pixel_centre_counts(raster: Path, geometry_4326: Any) -> Counter[int]:
+    """Count the raster's classes whose pixel centres lie inside a polygon given in EPSG:4326.
+
+    Independent of PostGIS: the polygon is projected with pyproj, the pixel centres are tested
+    with shapely.contains_xy, and the values are tallied with numpy.
+    """
+    with rasterio.open(raster) as dataset:
+        values = dataset.read(1)
+        to_raster = Transformer.from_crs("EPSG:4326", dataset.crs.to_wkt(), always_xy=True)
+        polygon = shapely.transform(
+            geometry_4326, lambda xy: np.column_stack(to_raster.transform(xy[:, 0], xy[:, 1]))
+        )
+        transform = dataset.transform
+    rows, cols = np.mgrid[0 : values.shape[0], 0 : values.shape[1]]
+    xs = transform.c + (cols + 0.5) * transform.a
+    ys = transform.f + (rows + 0.5) * transform.e
+    inside = shapely.contains_xy(polygon, xs, ys)
+    tally = np.bincount(values[inside].astype(np.int64), minlength=12)
+    return Counter({k: int(v) for k, v in enumerate(tally) if v})
+
+
+def stored_counts(conn: psycopg.Connection, polygon_id: int, scene_id: int) -> Counter[int]:
+    """Return the class counts stored by refresh for one pair."""
+    rows = conn.execute(
+        "SELECT class, pixels FROM sclzonal.class_count WHERE polygon_id = %s AND scene_id = %s",
+        (polygon_id, scene_id),
+    ).fetchall()
+    return Counter({int(k): int(v) for k, v in rows})
+
+
+def table_counts(conn: psycopg.Connection) -> dict[str, int]:
+    """Return the row count of every sclzonal table (to prove nothing was written)."""
+    tables = ["polygon", "scene", "scene_tile", "class_count", "counted_pair"]
+    return {
+        table: int(conn.execute(f"SELECT count(*) FROM sclzonal.{table}").fetchone()[0])  # type: ignore[index]
+        for table in tables
+    }
+
+
+def cli_ok(database_url: str, *args: str) -> None:
+    """Run the CLI in-process and fail the test when it does not exit 0."""
+    code = main(["--database-url", database_url, *args])
+    assert code == 0, f"sclzonal {' '.join(args)} exited {code}"
+
+
+def write_polygons(path: Path, polygons: list[Any], crs: str, *, driver: str = "GPKG",
+                   ids: list[int] | None = None, layer: str | None = None) -> Path:
+    """Write polygons (already in `crs`) with an integer `fid_text` and a `name` field."""
+    import fiona
+    from shapely.geometry import mapping
+
+    schema = {"geometry": "Unknown", "properties": {"ident": "int", "name": "str"}}
+    options: dict[str, Any] = {"layer": layer} if layer else {}
+    with fiona.open(path, "w", driver=driver, crs=crs, schema=schema, **options) as sink:
+        for index, polygon in enumerate(polygons):
+            ident = ids[index] if ids else index + 1
+            sink.write({"geometry": None if polygon is None else mapping(polygon),
+                        "properties": {"ident": ident, "name": f"polygon {ident}"}})
+    return path
+
+
+def to_crs(geometry: Any, source: str, target: str) -> Any:
+    """Return a shapely geometry transformed between two CRSs (x/y order)."""
+    transformer = Transformer.from_crs(source, target, always_xy=True)
+    return shapely.transform(
+        geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+    )

@@ -1,0 +1,80 @@
+"""Class counts of the real Slovenian SCL rasters against an independent numpy pixel-centre count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+import shapely
+
+from tests.helpers import pixel_centre_counts, run_cli, stored_counts
+
+
+@pytest.fixture
+def loaded(capsys: pytest.CaptureFixture[str], database_url: str, slovenia: Path) -> Path:
+    code, _, err = run_cli(capsys, database_url, "polygons", "load", str(slovenia / "LULC.gpkg"),
+                           "--name-field", "LULC_NAME")
+    assert code == 0, err
+    tifs = sorted(str(p) for p in slovenia.glob("SCL_*.tif"))
+    code, _, err = run_cli(capsys, database_url, "scl", "load", "--tile-size", "32", *tifs)
+    assert code == 0, err
+    code, _, err = run_cli(capsys, database_url, "refresh")
+    assert code == 0, err
+    return slovenia
+
+
+def test_every_polygon_and_date_matches_numpy(conn: psycopg.Connection, loaded: Path) -> None:
+    polygons = conn.execute(
+        "SELECT id, ST_AsBinary(geom) FROM sclzonal.polygon ORDER BY id").fetchall()
+    scenes = conn.execute(
+        "SELECT id, acquired_on FROM sclzonal.scene ORDER BY acquired_on").fetchall()
+    assert len(polygons) == 88 and len(scenes) == 6
+    compared = nonzero = 0
+    for scene_id, acquired_on in scenes:
+        raster = loaded / f"SCL_{acquired_on.isoformat()}.tif"
+        for polygon_id, wkb in polygons:
+            expected = pixel_centre_counts(raster, shapely.from_wkb(bytes(wkb)))
+            assert stored_counts(conn, polygon_id, scene_id) == expected, (polygon_id, acquired_on)
+            compared += 1
+            nonzero += bool(expected)
+    assert compared == 88 * 6
+    assert nonzero > 400  # most polygons reach into the raster
+
+
+def test_stored_counts_equal_the_live_view(conn: psycopg.Connection, loaded: Path) -> None:
+    differences = conn.execute(
+        """
+        SELECT count(*) FROM (
+            (SELECT polygon_id, scene_id, class, pixels FROM sclzonal.class_count
+             EXCEPT SELECT polygon_id, scene_id, class, pixels FROM sclzonal.zonal_class_counts)
+            UNION ALL
+            (SELECT polygon_id, scene_id, class, pixels FROM sclzonal.zonal_class_counts
+             EXCEPT SELECT polygon_id, scene_id, class, pixels FROM sclzonal.class_count)
+        ) AS d
+        """
+    ).fetchone()
+    total = conn.execute("SELECT count(*) FROM sclzonal.class_count").fetchone()
+    assert differences == (0,)
+    assert total is not None and total[0] > 500
+
+
+def test_class_zero_and_snow_are_counted(conn: psycopg.Connection, loaded: Path) -> None:
+    classes = {row[0] for row in conn.execute("SELECT DISTINCT class FROM sclzonal.class_count")}
+    assert 4 in classes and len(classes) >= 4
+
+
+def test_summary_shares_follow_counts(conn: psycopg.Connection, loaded: Path) -> None:
+    rows = conn.execute(
+        """
+        SELECT class_4, clear_pixels, total_pixels, clear_share, vegetation_share,
+               class_0 + class_1 + class_3 + class_8 + class_9 + class_10 AS not_clear
+        FROM sclzonal.zonal_class_summary WHERE total_pixels > 0
+        """
+    ).fetchall()
+    assert rows
+    for class_4, clear, total, clear_share, vegetation_share, not_clear in rows:
+        assert clear + not_clear == total
+        assert clear_share == pytest.approx(clear / total)
+        if clear:
+            assert vegetation_share == pytest.approx(class_4 / clear)
