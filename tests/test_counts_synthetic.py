@@ -175,3 +175,33 @@ def test_scenes_in_two_utm_zones(conn: psycopg.Connection, setup: dict[str, Path
     assert sorted(s for (s,) in scenes) == [32633, 32634]
     polygon_id, scene_id = _polygon_ids(conn)["crosses_tiles"], _scene_ids(conn)["zone34"]
     assert sum(stored_counts(conn, polygon_id, scene_id).values()) > 1000
+
+
+def _snapshot(conn: psycopg.Connection) -> dict[str, list[tuple[object, ...]]]:
+    queries = {
+        "polygon": "SELECT id, source, source_fid, name, attributes::text, ST_AsEWKB(geom), updated_at"
+                   " FROM sclzonal.polygon ORDER BY id",
+        "scene": "SELECT id, acquired_on, checksum, loaded_at FROM sclzonal.scene ORDER BY id",
+        "scene_tile": "SELECT id, scene_id, md5(rast::text) FROM sclzonal.scene_tile ORDER BY id",
+        "class_count": "SELECT * FROM sclzonal.class_count ORDER BY 1, 2, 3",
+        "counted_pair": "SELECT polygon_id, scene_id, counted_at FROM sclzonal.counted_pair"
+                        " ORDER BY 1, 2",
+        "polygon_verdict": "SELECT polygon_id, verdict, acquired_on, rule_share"
+                           " FROM sclzonal.polygon_verdict ORDER BY 1",
+    }
+    return {name: conn.execute(query).fetchall() for name, query in queries.items()}  # type: ignore[arg-type]
+
+
+def test_loading_everything_again_leaves_the_same_rows(conn: psycopg.Connection, database_url: str,
+                                                       setup: dict[str, Path]) -> None:
+    before = _snapshot(conn)
+    folder = setup["a"].parent
+    for name, source in (("fields_3857.gpkg", "s1"), ("fields_4326.geojson", "s2"),
+                         ("fields_utm34.shp", "s3")):
+        cli_ok(database_url, "polygons", "load", str(folder / name), "--source", source,
+               "--id-field", "ident")
+    cli_ok(database_url, "scl", "load", "--tile-size", "16", *(str(p) for p in setup.values()))
+    cli_ok(database_url, "refresh")
+    after = _snapshot(conn)
+    assert after == before
+    assert len(before["scene_tile"]) == 3 * 64 and len(before["polygon"]) == len(CASES)
