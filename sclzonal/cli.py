@@ -212,6 +212,9 @@ def demo(ctx: click.Context, data_dir: Path, scenes: int, fields: int) -> None:
     run_demo(_conninfo(ctx), data_dir=data_dir, scenes=scenes, fields=fields)
 
 
+# Command groups defined in modules of their own are registered here, one line each.
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (user errors: one line on stderr, exit 1)."""
     try:
