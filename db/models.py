@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     Text,
@@ -79,6 +80,42 @@ class Polygon(Base):
     )
 
 
+class SceneGrid(Base):
+    """A raster grid (CRS, origin, pixel size, size) that one or more scenes share."""
+
+    __tablename__ = "scene_grid"
+    __table_args__ = (
+        UniqueConstraint("srid", "upper_left_x", "upper_left_y", "pixel_size_x", "pixel_size_y",
+                         "width", "height"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    srid: Mapped[int] = mapped_column(Integer)
+    upper_left_x: Mapped[float] = mapped_column(Float)
+    upper_left_y: Mapped[float] = mapped_column(Float)
+    pixel_size_x: Mapped[float] = mapped_column(Float)
+    pixel_size_y: Mapped[float] = mapped_column(Float)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+
+
+class PixelMap(Base):
+    """The pixels of a grid whose centres lie inside a polygon, as runs along rows.
+
+    `spans` packs int32 triples (row, first column, one past the last column), little endian;
+    `polygon_version` is the polygon row's xmin when the runs were computed, so a map of a
+    changed polygon is never used. Like zonal_count, a cache written only by `refresh`, without
+    foreign keys (see sql/count_invalidation.sql).
+    """
+
+    __tablename__ = "pixel_map"
+
+    grid_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    polygon_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+    polygon_version: Mapped[int] = mapped_column(BigInteger)
+    spans: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Scene(Base):
     """One loaded SCL raster: an acquisition over one area, in the raster's own CRS."""
 
@@ -91,6 +128,7 @@ class Scene(Base):
     checksum: Mapped[str] = mapped_column(Text, unique=True)
     srid: Mapped[int] = mapped_column(Integer)
     crs: Mapped[str] = mapped_column(Text)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("scene_grid.id"), index=True)
     pixel_size_x: Mapped[float] = mapped_column(Float)
     pixel_size_y: Mapped[float] = mapped_column(Float)
     width: Mapped[int] = mapped_column(Integer)
@@ -116,33 +154,32 @@ class SceneTile(Base):
     rast: Mapped[Any] = mapped_column(Raster(spatial_index=True), nullable=False)
 
 
-class ClassCount(Base):
-    """Stored pixel counts per (polygon, scene, class); provably equal to zonal_class_counts."""
+class ZonalCount(Base):
+    """Pixels of each SCL class inside one polygon on one scene (pixel-centre rule).
 
-    __tablename__ = "class_count"
+    A row exists for every counted (polygon, scene) pair, all zeros when no pixel centre lies
+    inside. The rows equal what the view sclzonal.zonal_class_counts computes with ST_ValueCount;
+    `sclzonal refresh` writes them for new pairs only. There are no foreign keys: each cost about
+    40 ms per 10,000 rows written (measured); statement triggers delete the rows of deleted
+    polygons and scenes instead (sql/count_invalidation.sql).
+    """
 
-    polygon_id: Mapped[int] = mapped_column(
-        ForeignKey("polygon.id", ondelete="CASCADE"), primary_key=True
-    )
-    scene_id: Mapped[int] = mapped_column(
-        ForeignKey("scene.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
-    # "class" is a Python keyword: the attribute is scl_class, the column is "class".
-    scl_class: Mapped[int] = mapped_column("class", SmallInteger, primary_key=True)
-    pixels: Mapped[int] = mapped_column(BigInteger)
+    __tablename__ = "zonal_count"
 
-
-class CountedPair(Base):
-    """A (polygon, scene) pair whose class counts are stored (possibly none: no pixel centre)."""
-
-    __tablename__ = "counted_pair"
-
-    polygon_id: Mapped[int] = mapped_column(
-        ForeignKey("polygon.id", ondelete="CASCADE"), primary_key=True
-    )
-    scene_id: Mapped[int] = mapped_column(
-        ForeignKey("scene.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    polygon_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    scene_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    class_0: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    class_1: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    class_2: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    class_3: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    class_4: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    class_5: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    class_6: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    class_7: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    class_8: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    class_9: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    class_10: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    class_11: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     counted_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

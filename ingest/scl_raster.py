@@ -2,7 +2,7 @@
 
 Every file is checked before anything is written: one band, an integer data type, a CRS with an
 EPSG code, a north-up geotransform and an acquisition date. Pixel values are checked (0-11) while
-the tiles stream into the database with COPY; a bad value rolls the whole scene back.
+the tiles stream into the database; a bad value rolls the whole scene back.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class SclFile:
     upper_left_y: float
     pixel_size_x: float
     pixel_size_y: float
+    reference: str | None = None
+    """Stored as scene.reference; None: the file's absolute path."""
 
 
 @dataclass(frozen=True)
@@ -201,15 +203,34 @@ def load_scene(
             raise UserError(f"{scl.path}: EPSG:{scl.srid} is not in PostGIS's spatial_ref_sys")
         scene_id = _insert_scene_row(conn, scl, tile_size, source)
         tiles = 0
-        with conn.cursor() as cursor:
-            with cursor.copy("COPY sclzonal.scene_tile (scene_id, rast) FROM STDIN") as copy:
-                for row_off, block in tile_rows(scl, tile_size):
-                    for wkb in _tiles_of_rows(scl, row_off, block, tile_size):
-                        copy.write_row((scene_id, wkb.hex()))
-                        tiles += 1
-                    if on_rows is not None:
-                        on_rows(block.shape[0])
+        # The raster type has no binary input, so COPY would send every tile as hex text; one
+        # INSERT per row of tiles with the WKB as binary parameters, pipelined so the next row
+        # is read while the server stores this one, is about 2.5 times faster.
+        with conn.pipeline(), conn.cursor(binary=True) as cursor:
+            for row_off, block in tile_rows(scl, tile_size):
+                wkbs = list(_tiles_of_rows(scl, row_off, block, tile_size))
+                cursor.execute(
+                    "INSERT INTO sclzonal.scene_tile (scene_id, rast)"
+                    " SELECT %s, ST_RastFromWKB(wkb) FROM unnest(%b::bytea[]) AS wkb",
+                    (scene_id, wkbs),
+                )
+                tiles += len(wkbs)
+                if on_rows is not None:
+                    on_rows(block.shape[0])
         return SceneLoad(scl.path, scene_id, scl.acquired_on, created=True, tiles=tiles)
+
+
+def _grid_id(conn: psycopg.Connection, scl: SclFile) -> int:
+    """Return the id of the scene's grid, adding the grid when it is new."""
+    key = (scl.srid, scl.upper_left_x, scl.upper_left_y, scl.pixel_size_x, scl.pixel_size_y,
+           scl.width, scl.height)
+    row = conn.execute(
+        "INSERT INTO sclzonal.scene_grid (srid, upper_left_x, upper_left_y, pixel_size_x,"
+        " pixel_size_y, width, height) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (srid, upper_left_x, upper_left_y, pixel_size_x, pixel_size_y, width, height)"
+        " DO UPDATE SET srid = EXCLUDED.srid RETURNING id", key).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def _insert_scene_row(conn: psycopg.Connection, scl: SclFile, tile_size: int, source: str) -> int:
@@ -218,10 +239,10 @@ def _insert_scene_row(conn: psycopg.Connection, scl: SclFile, tile_size: int, so
     segment = max(right - scl.upper_left_x, scl.upper_left_y - bottom) / 32
     row = conn.execute(
         """
-        INSERT INTO sclzonal.scene (acquired_on, source, reference, checksum, srid, crs,
+        INSERT INTO sclzonal.scene (acquired_on, source, reference, checksum, srid, crs, grid_id,
                                     pixel_size_x, pixel_size_y, width, height, tile_size, footprint)
         VALUES (%(acquired_on)s, %(source)s, %(reference)s, %(checksum)s, %(srid)s, %(crs)s,
-                %(psx)s, %(psy)s, %(width)s, %(height)s, %(tile_size)s,
+                %(grid_id)s, %(psx)s, %(psy)s, %(width)s, %(height)s, %(tile_size)s,
                 ST_Transform(ST_Segmentize(
                     ST_MakeEnvelope(%(left)s, %(bottom)s, %(right)s, %(top)s, %(srid)s),
                     %(segment)s), 4326))
@@ -230,10 +251,11 @@ def _insert_scene_row(conn: psycopg.Connection, scl: SclFile, tile_size: int, so
         {
             "acquired_on": scl.acquired_on,
             "source": source,
-            "reference": str(scl.path.resolve()),
+            "reference": scl.reference or str(scl.path.resolve()),
             "checksum": scl.checksum,
             "srid": scl.srid,
             "crs": scl.crs,
+            "grid_id": _grid_id(conn, scl),
             "psx": scl.pixel_size_x,
             "psy": scl.pixel_size_y,
             "width": scl.width,

@@ -1,8 +1,9 @@
 """`sclzonal refresh`: count the new (polygon, scene) pairs, then refresh the verdicts.
 
-Counts come from the view sclzonal.zonal_class_counts (ST_Clip + ST_ValueCount) and are stored in
-sclzonal.class_count; sclzonal.counted_pair records which pairs are done, so a pair is never
-counted twice. The verdict materialized view is refreshed CONCURRENTLY: readers are never blocked.
+Counts are computed by sclzonal.zonal_counting (a numpy scanline pixel map reused across the
+scenes of a grid) and stored in sclzonal.zonal_count, which a pair enters once; the SQL view
+sclzonal.zonal_class_counts (ST_Clip + ST_ValueCount) is their definition. The verdict
+materialized view is refreshed CONCURRENTLY: readers are never blocked.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from dataclasses import dataclass
 
 import psycopg
 
+from sclzonal.zonal_counting import count_new_pairs, pending_by_scene
+
 REFRESH_LOCK_KEY = 0x5C12_0001
 """Advisory lock key held by a running refresh, so two refreshes never overlap."""
 
-DEFAULT_BATCH = 500
+DEFAULT_BATCH = 20_000
 
 
 @dataclass
@@ -29,47 +32,12 @@ class RefreshReport:
     verdict_seconds: float = 0.0
 
 
-def pending_pairs(conn: psycopg.Connection) -> list[tuple[int, list[int]]]:
-    """Return, per scene, the polygons whose counts on it are not stored yet."""
-    rows = conn.execute(
-        """
-        SELECT s.id, array_agg(p.id ORDER BY p.id)
-        FROM sclzonal.scene AS s
-        JOIN sclzonal.polygon AS p ON p.geom && s.footprint
-        WHERE NOT EXISTS (
-            SELECT 1 FROM sclzonal.counted_pair AS cp
-            WHERE cp.polygon_id = p.id AND cp.scene_id = s.id)
-        GROUP BY s.id
-        ORDER BY s.id
-        """
-    ).fetchall()
-    return [(int(scene_id), list(polygon_ids)) for scene_id, polygon_ids in rows]
-
-
-def count_pairs(conn: psycopg.Connection, scene_id: int, polygon_ids: list[int]) -> None:
-    """Store the class counts of some polygons on one scene, in one transaction."""
-    with conn.transaction():
-        # A clip holding no pixel centre makes PostGIS print a NOTICE per tile: keep them quiet.
-        conn.execute("SET LOCAL client_min_messages = warning")
-        conn.execute(
-            """
-            INSERT INTO sclzonal.class_count (polygon_id, scene_id, class, pixels)
-            SELECT polygon_id, scene_id, class, pixels
-            FROM sclzonal.zonal_class_counts
-            WHERE scene_id = %s AND polygon_id = ANY(%s)
-            """,
-            (scene_id, polygon_ids),
-        )
-        conn.execute(
-            "INSERT INTO sclzonal.counted_pair (polygon_id, scene_id)"
-            " SELECT unnest(%s::bigint[]), %s",
-            (polygon_ids, scene_id),
-        )
-
-
 def refresh_verdicts(conn: psycopg.Connection) -> None:
     """Refresh sclzonal.polygon_verdict without blocking its readers."""
     with conn.transaction():
+        # The planner's row estimates for the verdict views are far too high before the new
+        # counts are analysed; JIT compiling the query then costs more than running it.
+        conn.execute("SET LOCAL jit = off")
         conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY sclzonal.polygon_verdict")
 
 
@@ -79,11 +47,11 @@ def refresh(
     batch_size: int = DEFAULT_BATCH,
     on_start: Callable[[int], object] | None = None,
     on_pairs: Callable[[int], object] | None = None,
-    on_wait: Callable[[], None] | None = None,
+    on_wait: Callable[[], object] | None = None,
 ) -> RefreshReport:
-    """Count every pending pair in batches, then refresh the verdicts; one refresh at a time.
+    """Count every pending pair, then refresh the verdicts; one refresh at a time.
 
-    `conn` must be in autocommit mode: each batch is its own transaction.
+    `conn` must be in autocommit mode: each batch of counts is its own transaction.
     """
     report = RefreshReport()
     locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (REFRESH_LOCK_KEY,)).fetchone()
@@ -93,17 +61,12 @@ def refresh(
         conn.execute("SELECT pg_advisory_lock(%s)", (REFRESH_LOCK_KEY,))
     try:
         started = time.perf_counter()
-        pending = pending_pairs(conn)
+        pending = pending_by_scene(conn)
         report.scenes = len(pending)
         if on_start is not None:
-            on_start(sum(len(ids) for _, ids in pending))
-        for scene_id, polygon_ids in pending:
-            for start in range(0, len(polygon_ids), batch_size):
-                batch = polygon_ids[start : start + batch_size]
-                count_pairs(conn, scene_id, batch)
-                report.pairs_counted += len(batch)
-                if on_pairs is not None:
-                    on_pairs(len(batch))
+            on_start(sum(len(ids) for ids in pending.values()))
+        report.pairs_counted = count_new_pairs(conn, pending, batch_size=batch_size,
+                                               on_pairs=on_pairs)
         report.count_seconds = time.perf_counter() - started
         started = time.perf_counter()
         refresh_verdicts(conn)

@@ -18,10 +18,8 @@ WITH rule_evaluation AS (
            r.label,
            r.priority,
            s.clear_pixels > 0 AND s.clear_share >= r.min_clear_share AS clear_enough,
-           (SELECT coalesce(sum(u.pixels), 0)
-              FROM unnest(s.class_pixels) WITH ORDINALITY AS u(pixels, position)
-             WHERE (u.position - 1)::smallint = ANY (r.classes))::float8
-               / nullif(s.clear_pixels, 0) AS rule_share,
+           (SELECT coalesce(sum(s.class_pixels[c + 1]), 0)
+              FROM unnest(r.classes) AS c)::float8 / nullif(s.clear_pixels, 0) AS rule_share,
            r.min_share
     FROM sclzonal.zonal_class_summary AS s
     CROSS JOIN sclzonal.verdict_rule AS r
@@ -60,9 +58,11 @@ COMMENT ON VIEW sclzonal.scene_verdict IS
 -- 'no_clear_observation' when it has pixels but no such scene; 'no_pixels' when no scene has a
 -- pixel centre inside it.
 CREATE OR REPLACE VIEW sclzonal.polygon_verdict_view AS
-WITH best AS (
+WITH scene_verdicts AS MATERIALIZED (
+    SELECT * FROM sclzonal.scene_verdict
+), best AS (
     SELECT DISTINCT ON (sv.polygon_id) sv.*
-    FROM sclzonal.scene_verdict AS sv
+    FROM scene_verdicts AS sv
     WHERE sv.verdict <> 'not_clear'
     ORDER BY sv.polygon_id, sv.acquired_on DESC, sv.scene_id DESC
 ), observed AS (
@@ -70,7 +70,7 @@ WITH best AS (
            count(*) AS observed_scenes,
            count(*) FILTER (WHERE sv.verdict <> 'not_clear') AS clear_scenes,
            max(sv.acquired_on) AS last_observed_on
-    FROM sclzonal.scene_verdict AS sv
+    FROM scene_verdicts AS sv
     GROUP BY sv.polygon_id
 )
 SELECT p.id AS polygon_id,

@@ -85,7 +85,7 @@ def stored_counts(conn: psycopg.Connection, polygon_id: int, scene_id: int) -> C
 
 def table_counts(conn: psycopg.Connection) -> dict[str, int]:
     """Return the row count of every sclzonal table (to prove nothing was written)."""
-    tables = ["polygon", "scene", "scene_tile", "class_count", "counted_pair"]
+    tables = ["polygon", "scene", "scene_grid", "scene_tile", "zonal_count", "pixel_map"]
     return {
         table: int(conn.execute(f"SELECT count(*) FROM sclzonal.{table}").fetchone()[0])  # type: ignore[index]
         for table in tables

@@ -11,8 +11,9 @@ from db import migrate
 from tests.helpers import run_cli
 
 EXPECTED_RELATIONS = {
-    ("polygon", "r"), ("scene", "r"), ("scene_tile", "r"), ("class_count", "r"),
-    ("counted_pair", "r"), ("verdict_rule", "r"), ("scl_class", "r"), ("alembic_version", "r"),
+    ("polygon", "r"), ("scene", "r"), ("scene_grid", "r"), ("scene_tile", "r"),
+    ("zonal_count", "r"), ("pixel_map", "r"), ("verdict_rule", "r"), ("scl_class", "r"),
+    ("alembic_version", "r"), ("class_count", "v"),
     ("zonal_class_counts", "v"), ("zonal_class_summary", "v"), ("scene_verdict", "v"),
     ("polygon_verdict_view", "v"), ("polygon_verdict", "m"),
 }

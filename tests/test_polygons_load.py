@@ -18,7 +18,7 @@ FIELDS_UTM = [box(500000, 5100000, 500200, 5100100), box(500300, 5100000, 500500
 
 @pytest.fixture
 def empty(conn: psycopg.Connection) -> psycopg.Connection:
-    conn.execute("TRUNCATE sclzonal.scene, sclzonal.polygon CASCADE")
+    conn.execute("TRUNCATE sclzonal.scene, sclzonal.scene_grid, sclzonal.polygon CASCADE")
     return conn
 
 
@@ -88,21 +88,24 @@ def test_changed_geometry_forgets_its_counts(database_url: str, empty: psycopg.C
     empty.execute("INSERT INTO sclzonal.polygon (source, source_fid, geom) VALUES"
                   " ('s', '1', ST_Multi(ST_MakeEnvelope(15, 46, 15.1, 46.1, 4326))),"
                   " ('s', '2', ST_Multi(ST_MakeEnvelope(16, 46, 16.1, 46.1, 4326)))")
+    empty.execute("INSERT INTO sclzonal.scene_grid (srid, upper_left_x, upper_left_y, pixel_size_x,"
+                  " pixel_size_y, width, height) VALUES (32633, 0, 0, 20, -20, 1, 1)")
     empty.execute("INSERT INTO sclzonal.scene (acquired_on, source, reference, checksum, srid, crs,"
-                  " pixel_size_x, pixel_size_y, width, height, tile_size, footprint) VALUES"
-                  " ('2024-06-01', 't', 't', 'c', 32633, 'EPSG:32633', 20, -20, 1, 1, 256,"
-                  "  ST_MakeEnvelope(14, 45, 17, 47, 4326))")
-    empty.execute("INSERT INTO sclzonal.counted_pair (polygon_id, scene_id)"
-                  " SELECT p.id, s.id FROM sclzonal.polygon p, sclzonal.scene s")
-    empty.execute("INSERT INTO sclzonal.class_count SELECT polygon_id, scene_id, 4, 10"
-                  " FROM sclzonal.counted_pair")
+                  " grid_id, pixel_size_x, pixel_size_y, width, height, tile_size, footprint)"
+                  " SELECT '2024-06-01', 't', 't', 'c', 32633, 'EPSG:32633', id, 20, -20, 1, 1, 256,"
+                  "  ST_MakeEnvelope(14, 45, 17, 47, 4326) FROM sclzonal.scene_grid")
+    empty.execute("INSERT INTO sclzonal.zonal_count (polygon_id, scene_id, class_4)"
+                  " SELECT p.id, s.id, 10 FROM sclzonal.polygon p, sclzonal.scene s")
+    empty.execute("INSERT INTO sclzonal.pixel_map (grid_id, polygon_id, polygon_version, spans)"
+                  " SELECT g.id, p.id, 0, '' FROM sclzonal.polygon p, sclzonal.scene_grid g")
     empty.execute("UPDATE sclzonal.polygon SET name = 'renamed'")
-    assert table_counts(empty)["class_count"] == 2
+    assert table_counts(empty)["zonal_count"] == 2 and table_counts(empty)["pixel_map"] == 2
     empty.execute("UPDATE sclzonal.polygon SET geom = ST_Multi(ST_MakeEnvelope(15, 46, 15.2, 46.1, 4326))"
                   " WHERE source_fid = '1'")
-    left = empty.execute("SELECT p.source_fid FROM sclzonal.counted_pair c"
-                         " JOIN sclzonal.polygon p ON p.id = c.polygon_id").fetchall()
-    assert left == [("2",)] and table_counts(empty)["class_count"] == 1
+    for table in ("zonal_count", "pixel_map"):
+        left = empty.execute(f"SELECT p.source_fid FROM sclzonal.{table} c"
+                             " JOIN sclzonal.polygon p ON p.id = c.polygon_id").fetchall()
+        assert left == [("2",)]
 
 
 def test_multipolygon_and_3d_are_kept_2d(capsys: pytest.CaptureFixture[str], database_url: str,

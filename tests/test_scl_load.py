@@ -17,7 +17,7 @@ GOOD = np.arange(40 * 30, dtype=np.uint8).reshape(30, 40) % 12
 
 @pytest.fixture
 def empty(conn: psycopg.Connection) -> psycopg.Connection:
-    conn.execute("TRUNCATE sclzonal.scene, sclzonal.polygon CASCADE")
+    conn.execute("TRUNCATE sclzonal.scene, sclzonal.scene_grid, sclzonal.polygon CASCADE")
     return conn
 
 

@@ -29,18 +29,20 @@ COUNTS: dict[str, dict[int, dict[int, int]]] = {
 
 @pytest.fixture
 def seeded(conn: psycopg.Connection) -> psycopg.Connection:
-    conn.execute("TRUNCATE sclzonal.scene, sclzonal.polygon CASCADE")
+    conn.execute("TRUNCATE sclzonal.scene, sclzonal.scene_grid, sclzonal.polygon CASCADE")
     conn.execute("DELETE FROM sclzonal.verdict_rule WHERE label <> 'vegetation'")
     conn.execute("UPDATE sclzonal.verdict_rule SET classes = '{4}', min_share = 0.8,"
                  " min_clear_share = 0.5, priority = 100, enabled = true WHERE label = 'vegetation'")
     conn.execute("UPDATE sclzonal.scl_class SET is_clear = value NOT IN (0, 1, 3, 8, 9, 10)")
     scenes = {}
+    conn.execute("INSERT INTO sclzonal.scene_grid (srid, upper_left_x, upper_left_y, pixel_size_x,"
+                 " pixel_size_y, width, height) VALUES (32633, 0, 0, 20, -20, 1, 1)")
     for day in (1, 11):
         (scenes[day],) = conn.execute(
             "INSERT INTO sclzonal.scene (acquired_on, source, reference, checksum, srid, crs,"
-            " pixel_size_x, pixel_size_y, width, height, tile_size, footprint) VALUES"
-            " (%s, 'test', 'test', %s, 32633, 'EPSG:32633', 20, -20, 1, 1, 256,"
-            "  ST_MakeEnvelope(14, 45, 17, 47, 4326)) RETURNING id",
+            " grid_id, pixel_size_x, pixel_size_y, width, height, tile_size, footprint)"
+            " SELECT %s, 'test', 'test', %s, 32633, 'EPSG:32633', id, 20, -20, 1, 1, 256,"
+            "  ST_MakeEnvelope(14, 45, 17, 47, 4326) FROM sclzonal.scene_grid RETURNING id",
             (dt.date(2024, 6, day), f"checksum-{day}")).fetchone() or (0,)
     for index, (name, per_scene) in enumerate(COUNTS.items()):
         (polygon_id,) = conn.execute(
@@ -48,11 +50,10 @@ def seeded(conn: psycopg.Connection) -> psycopg.Connection:
             " ('test', %s, %s, ST_Multi(ST_Buffer(ST_Point(15 + %s * 0.01, 46, 4326), 0.001)))"
             " RETURNING id", (str(index), name, index)).fetchone() or (0,)
         for day, classes in per_scene.items():
-            conn.execute("INSERT INTO sclzonal.counted_pair (polygon_id, scene_id) VALUES (%s, %s)",
-                         (polygon_id, scenes[day]))
-            for scl_class, pixels in classes.items():
-                conn.execute("INSERT INTO sclzonal.class_count VALUES (%s, %s, %s, %s)",
-                             (polygon_id, scenes[day], scl_class, pixels))
+            pixels = [classes.get(k, 0) for k in range(12)]
+            conn.execute("INSERT INTO sclzonal.zonal_count (polygon_id, scene_id, "
+                         + ", ".join(f"class_{k}" for k in range(12)) + ") VALUES ("
+                         + ", ".join(["%s"] * 14) + ")", (polygon_id, scenes[day], *pixels))
     return conn
 
 

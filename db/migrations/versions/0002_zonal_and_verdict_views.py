@@ -19,7 +19,7 @@ depends_on = None
 SQL_FILES = [
     "scl_classes.sql",
     "verdict_rules.sql",
-    "polygon_changes.sql",
+    "count_invalidation.sql",
     "zonal_views.sql",
     "verdict_views.sql",
 ]
@@ -35,8 +35,14 @@ def downgrade() -> None:
     op.execute("DROP VIEW IF EXISTS sclzonal.polygon_verdict_view")
     op.execute("DROP VIEW IF EXISTS sclzonal.scene_verdict")
     op.execute("DROP VIEW IF EXISTS sclzonal.zonal_class_summary")
+    op.execute("DROP VIEW IF EXISTS sclzonal.class_count")
     op.execute("DROP VIEW IF EXISTS sclzonal.zonal_class_counts")
-    op.execute("DROP TRIGGER IF EXISTS polygon_geometry_changed ON sclzonal.polygon")
-    op.execute("DROP FUNCTION IF EXISTS sclzonal.forget_counts_of_changed_polygon()")
+    for trigger, table in [("polygon_geometry_changed", "polygon"), ("polygon_deleted", "polygon"),
+                           ("scene_deleted", "scene"), ("polygon_truncated", "polygon"),
+                           ("scene_truncated", "scene")]:
+        op.execute(f"DROP TRIGGER IF EXISTS {trigger} ON sclzonal.{table}")
+    for function in ["forget_counts_of_changed_polygon", "forget_counts_of_deleted_polygons",
+                     "forget_counts_of_deleted_scenes", "forget_all_counts"]:
+        op.execute(f"DROP FUNCTION IF EXISTS sclzonal.{function}()")
     op.execute("DELETE FROM sclzonal.verdict_rule")
     op.execute("DELETE FROM sclzonal.scl_class")

@@ -1,0 +1,232 @@
+"""Count SCL classes per polygon for new (polygon, scene) pairs and store them in zonal_count.
+
+The pixel runs of each polygon on a grid (sclzonal.pixel_spans) are computed once and kept in
+sclzonal.pixel_map, so a new scene on a known grid only reads its tiles and counts. A scene's
+tiles are read once as raw WKB. Counts of a batch of polygons
+are written in one transaction with binary COPY; a polygon whose row changed while it was being
+counted is left for the next refresh (its row version is checked when the counts are written).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import psycopg
+import shapely
+
+from sclzonal.copy_binary import copy_integer_columns, copy_rows
+from sclzonal.pixel_spans import Grid, PixelSpans, count_classes, pixel_spans
+
+_RASTER_HEADER = struct.Struct("<BHHddddddiHH")
+_PIXTYPE_8BUI = 4
+_SPAN = np.dtype("<i4")
+CLASS_COLUMNS = ", ".join(f"class_{k}" for k in range(12))
+
+IdArray = npt.NDArray[np.int64]
+
+
+@dataclass
+class PolygonBatch:
+    """Polygons counted together: ids, row versions, and their pixel runs on one grid."""
+
+    ids: IdArray
+    versions: IdArray
+    spans: PixelSpans
+
+
+def pending_by_scene(conn: psycopg.Connection) -> dict[int, IdArray]:
+    """Return, per scene, the ids of polygons over its footprint whose counts are not stored."""
+    rows = conn.execute(
+        """
+        SELECT s.id, array_agg(p.id ORDER BY p.id)
+        FROM sclzonal.scene AS s
+        JOIN sclzonal.polygon AS p ON p.geom && s.footprint
+        WHERE NOT EXISTS (
+            SELECT 1 FROM sclzonal.zonal_count AS zc
+            WHERE zc.polygon_id = p.id AND zc.scene_id = s.id)
+        GROUP BY s.id
+        ORDER BY s.id
+        """
+    ).fetchall()
+    return {int(scene): np.asarray(ids, dtype=np.int64) for scene, ids in rows}
+
+
+def scene_grids(conn: psycopg.Connection, scene_ids: list[int]) -> dict[int, tuple[int, Grid]]:
+    """Return (grid id, grid) of each scene."""
+    rows = conn.execute(
+        "SELECT s.id, g.id, g.srid, g.upper_left_x, g.upper_left_y, g.pixel_size_x,"
+        " g.pixel_size_y, g.width, g.height FROM sclzonal.scene AS s"
+        " JOIN sclzonal.scene_grid AS g ON g.id = s.grid_id WHERE s.id = ANY(%s)", (scene_ids,)
+    ).fetchall()
+    return {int(row[0]): (int(row[1]), Grid(*row[2:])) for row in rows}
+
+
+@dataclass
+class _MapPart:
+    """Pixel runs of some polygons: ids, row versions, runs per polygon, runs (row, start, end)."""
+
+    ids: IdArray
+    versions: IdArray
+    run_counts: IdArray
+    runs: npt.NDArray[np.int32]
+
+    def subset(self, keep: npt.NDArray[np.bool_]) -> _MapPart:
+        """Return the part of the polygons whose entry in `keep` is True."""
+        run_keep = np.repeat(keep, self.run_counts)
+        return _MapPart(self.ids[keep], self.versions[keep], self.run_counts[keep],
+                        self.runs[run_keep])
+
+
+def _stored_map(conn: psycopg.Connection, grid_id: int, ids: IdArray) -> _MapPart:
+    """Return the pixel runs stored for polygons whose row version still matches."""
+    with conn.cursor(binary=True) as cursor:
+        cursor.execute(
+            "SELECT array_agg(m.polygon_id ORDER BY m.polygon_id),"
+            " array_agg(m.polygon_version ORDER BY m.polygon_id),"
+            " array_agg(length(m.spans) ORDER BY m.polygon_id),"
+            " string_agg(m.spans, ''::bytea ORDER BY m.polygon_id)"
+            " FROM sclzonal.pixel_map AS m JOIN sclzonal.polygon AS p"
+            "   ON p.id = m.polygon_id AND p.xmin::text::bigint = m.polygon_version"
+            " WHERE m.grid_id = %s AND m.polygon_id BETWEEN %s AND %s",
+            (grid_id, int(ids.min()), int(ids.max())))
+        row = cursor.fetchone()
+    if row is None or row[0] is None:
+        empty = np.zeros(0, dtype=np.int64)
+        return _MapPart(empty, empty, empty, np.zeros((0, 3), dtype=np.int32))
+    part = _MapPart(np.array(row[0], dtype=np.int64), np.array(row[1], dtype=np.int64),
+                    np.array(row[2], dtype=np.int64) // (3 * _SPAN.itemsize),
+                    np.frombuffer(row[3] or b"", dtype=_SPAN).reshape(-1, 3))
+    return part.subset(np.isin(part.ids, ids))
+
+
+def _compute_map(conn: psycopg.Connection, grid_id: int, grid: Grid, ids: IdArray) -> _MapPart:
+    """Compute the pixel runs of polygons on a grid and store them in pixel_map."""
+    with conn.cursor(binary=True) as cursor:
+        cursor.execute(
+            "SELECT id, xmin::text::bigint, ST_AsBinary(ST_Transform(geom, %s))"
+            " FROM sclzonal.polygon WHERE id = ANY(%s) ORDER BY id", (grid.srid, ids.tolist()))
+        rows = cursor.fetchall()
+    found = np.array([row[0] for row in rows], dtype=np.int64)
+    versions = np.array([row[1] for row in rows], dtype=np.int64)
+    spans = pixel_spans(shapely.from_wkb([bytes(row[2]) for row in rows]), grid)
+    runs = np.stack([spans.row, spans.col_start, spans.col_end], axis=1).astype(_SPAN)
+    run_counts = np.bincount(spans.polygon, minlength=len(rows)).astype(np.int64)
+    bounds = np.concatenate([[0], np.cumsum(run_counts)])
+    with conn.transaction():
+        conn.execute("DELETE FROM sclzonal.pixel_map WHERE grid_id = %s AND polygon_id = ANY(%s)",
+                     (grid_id, found.tolist()))
+        copy_rows(conn, "sclzonal.pixel_map", ["grid_id", "polygon_id", "polygon_version", "spans"],
+                  ["int4", "int8", "int8", "bytea"],
+                  ((grid_id, int(found[i]), int(versions[i]), runs[bounds[i]:bounds[i + 1]].tobytes())
+                   for i in range(len(rows))))
+    return _MapPart(found, versions, run_counts, runs)
+
+
+def polygon_batch(conn: psycopg.Connection, grid_id: int, grid: Grid, ids: IdArray) -> PolygonBatch:
+    """Return the pixel runs of polygons on a grid, from pixel_map or computed and stored."""
+    parts = [_stored_map(conn, grid_id, ids)]
+    missing = np.setdiff1d(ids, parts[0].ids)
+    if len(missing):
+        parts.append(_compute_map(conn, grid_id, grid, missing))
+    merged = _MapPart(*(np.concatenate([getattr(p, name) for p in parts])
+                        for name in ("ids", "versions", "run_counts", "runs")))
+    runs = merged.runs.astype(np.int64)
+    spans = PixelSpans(np.repeat(np.arange(len(merged.ids)), merged.run_counts),
+                       runs[:, 0], runs[:, 1], runs[:, 2])
+    return PolygonBatch(merged.ids, merged.versions, spans)
+
+
+def scene_pixels(conn: psycopg.Connection, scene_id: int, grid: Grid) -> npt.NDArray[np.uint8]:
+    """Return a scene's SCL band as one array on its grid (255 where it has no tile)."""
+    pixels = np.empty((grid.height, grid.width), dtype=np.uint8)
+    with conn.cursor(binary=True) as cursor:
+        cursor.execute("SELECT rast::bytea FROM sclzonal.scene_tile WHERE scene_id = %s",
+                       (scene_id,))
+        covered = sum(_paste_tile(pixels, memoryview(wkb), grid) for (wkb,) in cursor)
+        if covered != pixels.size:  # tiles missing or overlapping: start again from nodata
+            pixels.fill(255)
+            cursor.execute("SELECT rast::bytea FROM sclzonal.scene_tile WHERE scene_id = %s",
+                           (scene_id,))
+            for (wkb,) in cursor:
+                _paste_tile(pixels, memoryview(wkb), grid)
+    return pixels
+
+
+def _paste_tile(pixels: npt.NDArray[np.uint8], wkb: memoryview, grid: Grid) -> int:
+    """Copy a tile's pixels into the scene array; return how many pixels it holds."""
+    (endian, _version, bands, scale_x, scale_y, left, top, skew_x, skew_y, _srid, width,
+     height) = _RASTER_HEADER.unpack_from(wkb)
+    pixtype = wkb[_RASTER_HEADER.size]
+    if endian != 1 or bands != 1 or skew_x or skew_y or pixtype & 0x0F != _PIXTYPE_8BUI \
+            or pixtype & 0x80:
+        raise ValueError("scene tile is not a one-band in-db 8BUI raster")
+    if scale_x != grid.pixel_size_x or scale_y != grid.pixel_size_y:
+        raise ValueError("scene tile is not on its scene's grid")
+    col = round((left - grid.upper_left_x) / grid.pixel_size_x)
+    row = round((top - grid.upper_left_y) / grid.pixel_size_y)
+    data_start = _RASTER_HEADER.size + 2  # pixel type byte, nodata byte
+    tile = np.frombuffer(wkb, dtype=np.uint8, count=width * height, offset=data_start)
+    pixels[row : row + height, col : col + width] = tile.reshape(height, width)
+    return int(width * height)
+
+
+def store_counts(conn: psycopg.Connection, scene_id: int, batch: PolygonBatch,
+                 counts: npt.NDArray[np.int64], keep: npt.NDArray[np.bool_]) -> int:
+    """Insert the counts of the kept polygons of a batch; return how many rows were written.
+
+    While the rows are written, polygons cannot change (SHARE lock on the table; readers are
+    not blocked) and the scene cannot be deleted (KEY SHARE on its row). A polygon whose row
+    version differs from the one its counts were made from is skipped: the next refresh counts
+    it again.
+    """
+    with conn.transaction():
+        conn.execute("LOCK TABLE sclzonal.polygon IN SHARE MODE")
+        if conn.execute("SELECT 1 FROM sclzonal.scene WHERE id = %s FOR KEY SHARE",
+                        (scene_id,)).fetchone() is None:
+            return 0
+        ids = batch.ids[keep]
+        with conn.cursor(binary=True) as cursor:
+            cursor.execute("SELECT id, xmin::text::bigint FROM sclzonal.polygon"
+                           " WHERE id BETWEEN %s AND %s ORDER BY id",
+                           (int(ids.min()), int(ids.max())))
+            current = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
+        position = np.clip(np.searchsorted(current[:, 0], batch.ids), 0, max(len(current) - 1, 0))
+        unchanged = (current[position, 0] == batch.ids) & (current[position, 1] == batch.versions) \
+            if len(current) else np.zeros(len(batch.ids), dtype=bool)
+        write = keep & unchanged
+        scene = np.full(int(write.sum()), scene_id, dtype=np.int64)
+        copy_integer_columns(
+            conn, "sclzonal.zonal_count",
+            [("polygon_id", batch.ids[write], "int8"), ("scene_id", scene, "int8")]
+            + [(f"class_{k}", counts[write, k], "int4") for k in range(12)],
+        )
+        return int(write.sum())
+
+
+def count_new_pairs(conn: psycopg.Connection, pending: dict[int, IdArray], *,
+                    batch_size: int = 20_000,
+                    on_pairs: Callable[[int], object] | None = None) -> int:
+    """Count and store the pending pairs (from pending_by_scene); return the number stored."""
+    grids = scene_grids(conn, list(pending))
+    stored = 0
+    for grid_id, grid in sorted(set(grids.values()), key=lambda item: item[0]):
+        scenes = [scene for scene, (gid, _) in grids.items() if gid == grid_id]
+        polygon_ids = np.unique(np.concatenate([pending[scene] for scene in scenes]))
+        batches = [polygon_batch(conn, grid_id, grid, polygon_ids[i : i + batch_size])
+                   for i in range(0, len(polygon_ids), batch_size)]
+        for scene in scenes:
+            pixels = scene_pixels(conn, scene, grid)
+            for batch in batches:
+                keep = np.isin(batch.ids, pending[scene])
+                if not keep.any():
+                    continue
+                counts = count_classes(batch.spans.of_polygons(keep), len(batch.ids), pixels)
+                stored += store_counts(conn, scene, batch, counts, keep)
+                if on_pairs is not None:
+                    on_pairs(int(keep.sum()))
+            del pixels
+    return stored
