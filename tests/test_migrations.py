@@ -72,3 +72,10 @@ def test_empty_database_is_refused(capsys: pytest.CaptureFixture[str], database_
         assert code == 1 and "has no sclzonal schema yet: run `sclzonal db upgrade`" in err
     finally:
         migrate.upgrade(database_url)
+
+
+def test_head_revision_agrees_with_alembic() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert migrate.head_revision() == ScriptDirectory.from_config(
+        migrate.alembic_config("")).get_current_head()
