@@ -14,6 +14,7 @@ from db.connection import connect
 from ingest.polygons import load_polygons
 from ingest.scl_raster import inspect_scl_file, load_scene
 from sclzonal.demo_data import generate_demo
+from sclzonal.qgis_styles import write_default_styles
 from sclzonal.refresh import refresh
 from sclzonal.verdicts import as_table, fetch_verdicts
 
@@ -44,6 +45,7 @@ def run_demo(conninfo: str, *, data_dir: Path, scenes: int, fields: int) -> None
                              on_pairs=bar.update)
         click.echo(f"counted {result.pairs_counted} new polygon-scene pairs", err=True)
         rows = fetch_verdicts(conn)
+        write_default_styles(conn)
     click.echo(as_table(rows, limit=20), nl=False)
     click.echo(connection_help(conninfo))
 
@@ -59,6 +61,8 @@ def connection_help(conninfo: str) -> str:
     ) or "the host, port and database of your PG* environment"
     return (
         "\nOpen the verdicts in QGIS: Layer > Add Layer > Add PostGIS Layers > New connection\n"
-        f"({where}), connect, and add sclzonal.polygon_verdict.\n"
+        f"({where}), connect, and add sclzonal.polygon_verdict: it comes styled by verdict.\n"
+        "A project with the SCL scenes too: sclzonal qgis project --output sclzonal.qgs --store-in-db\n"
+        "(needs QGIS: apt-get install qgis python3-qgis), then open it in QGIS.\n"
         "Or ask with SQL: SELECT verdict, count(*) FROM sclzonal.polygon_verdict GROUP BY verdict;"
     )

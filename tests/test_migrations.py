@@ -15,6 +15,7 @@ EXPECTED_RELATIONS = {
     ("zonal_count", "r"), ("pixel_map", "r"), ("verdict_rule", "r"), ("scl_class", "r"),
     ("alembic_version", "r"), ("class_count", "v"),
     ("zonal_class_counts", "v"), ("zonal_class_summary", "v"), ("scene_verdict", "v"),
+    ("scene_verdict_layer", "v"),
     ("polygon_verdict_view", "v"), ("polygon_verdict", "m"),
 }
 

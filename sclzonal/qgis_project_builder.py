@@ -1,0 +1,329 @@
+"""Build, write and render the sclzonal QGIS project with QGIS's own Python bindings.
+
+QGIS's bindings exist only for the system interpreter, so this file runs as a script under
+`/usr/bin/python3` (never the project's virtualenv), headless (`QT_QPA_PLATFORM=offscreen`):
+
+    /usr/bin/python3 sclzonal/qgis_project_builder.py < spec.json
+
+`sclzonal qgis project` writes the JSON spec (connection without password, scenes, SCL classes,
+the verdict styles as QML) and reads the JSON report this prints. Errors: one line on stderr,
+exit code 2. It imports nothing but the standard library and QGIS, and the tests import its
+functions (open_project, render_map) under the same interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+SCHEMA = "sclzonal"
+POLYGON_VERDICT = "Verdict per polygon"
+SCENE_VERDICT = "Verdict per scene"
+POLYGONS = "Polygons"
+SCL_GROUP = "SCL scenes"
+SCL_OPACITY = 0.45  # of the SCL scene under the verdicts in render_map
+
+
+class BuildError(Exception):
+    """A problem the user can fix; main() prints it as one line."""
+
+
+def start_qgis() -> Any:
+    """Start a headless QgsApplication (providers loaded) and return it."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from qgis.core import QgsApplication
+
+    app = QgsApplication([], False)
+    app.initQgis()
+    return app
+
+
+def _quote(value: str) -> str:
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def connection_text(connection: dict[str, Any]) -> str:
+    """Return libpq key=value text for a connection spec: service, or host/port/dbname/user."""
+    keys = ("service",) if connection.get("service") else ("host", "port", "dbname", "user", "sslmode")
+    return " ".join(f"{key}={_quote(connection[key])}" for key in keys if connection.get(key))
+
+
+def vector_uri(connection: dict[str, Any], table: str, key: str) -> str:
+    """Return a `postgres` provider URI for a MultiPolygon layer of the sclzonal schema."""
+    from qgis.core import QgsDataSourceUri, QgsWkbTypes
+
+    uri = QgsDataSourceUri(connection_text(connection))
+    uri.setDataSource(SCHEMA, table, "geom", "", key)
+    uri.setSrid("4326")
+    uri.setWkbType(QgsWkbTypes.MultiPolygon)
+    uri.setParam("checkPrimaryKeyUnicity", "0")  # unique by construction; the check scans views
+    return str(uri.uri(False))
+
+
+def scene_uri(connection: dict[str, Any], scene_id: int) -> str:
+    """Return a GDAL PostGISRaster URI for one scene's tiles (one SRID, nodata 255).
+
+    GDAL reads only the tiles' metadata when it opens the layer; QGIS's `postgresraster`
+    provider, given a `sql=` filter on the unconstrained tile table, unions every tile first.
+    """
+    return (f"PG: {connection_text(connection)} schema='{SCHEMA}' table='scene_tile' "
+            f"column='rast' where='scene_id = {int(scene_id)}' mode=2")
+
+
+def _date_range(day: str) -> Any:
+    from qgis.core import QgsDateTimeRange
+    from qgis.PyQt.QtCore import QDate, QDateTime, QTime
+
+    # The whole day, end included: a range ending at the next midnight (end excluded) still
+    # shows the layer in a frame starting at that midnight in QGIS 3.22.
+    date = QDate.fromString(day, "yyyy-MM-dd")
+    return QgsDateTimeRange(QDateTime(date, QTime(0, 0)), QDateTime(date, QTime(23, 59, 59)))
+
+
+def _styled(layer: Any, qml: str) -> Any:
+    from qgis.PyQt.QtXml import QDomDocument
+
+    document = QDomDocument()
+    if not document.setContent(qml):
+        raise BuildError(f"the style of {layer.name()} is not valid XML")
+    ok, message = layer.importNamedStyle(document)
+    if not ok:
+        raise BuildError(f"QGIS refused the style of {layer.name()}: {message}")
+    return layer
+
+
+def _checked(layer: Any) -> Any:
+    if not layer.isValid():
+        error = layer.error().summary() if layer.error() else ""
+        raise BuildError(f"QGIS cannot open layer {layer.name()!r} from {layer.source()!r}"
+                         f"{': ' + error if error else ''}")
+    return layer
+
+
+def verdict_layers(spec: dict[str, Any]) -> list[Any]:
+    """Return the verdict layers and the polygons (styled, the per-scene one temporal)."""
+    from qgis.core import QgsFillSymbol, QgsSingleSymbolRenderer, QgsUnitTypes, QgsVectorLayer
+    from qgis.core import QgsVectorLayerTemporalProperties as Temporal
+
+    connection = spec["connection"]
+    polygon_verdict = _checked(QgsVectorLayer(vector_uri(connection, "polygon_verdict", "polygon_id"),
+                                              POLYGON_VERDICT, "postgres"))
+    _styled(polygon_verdict, spec["styles"]["polygon_verdict"])
+    scene_verdict = _checked(QgsVectorLayer(vector_uri(connection, "scene_verdict_layer", "id"),
+                                            SCENE_VERDICT, "postgres"))
+    _styled(scene_verdict, spec["styles"]["scene_verdict_layer"])
+    temporal = scene_verdict.temporalProperties()
+    temporal.setMode(Temporal.ModeFeatureDateTimeInstantFromField)
+    temporal.setStartField("acquired_on")
+    temporal.setFixedDuration(1)
+    temporal.setDurationUnits(QgsUnitTypes.TemporalDays)
+    temporal.setIsActive(True)
+    polygons = _checked(QgsVectorLayer(vector_uri(connection, "polygon", "id"), POLYGONS, "postgres"))
+    outline = QgsFillSymbol.createSimple({"style": "no", "outline_color": "40,40,40,255",
+                                          "outline_width": "0.3"})
+    polygons.setRenderer(QgsSingleSymbolRenderer(outline))
+    return [polygon_verdict, scene_verdict, polygons]
+
+
+def scl_layer(spec: dict[str, Any], scene: dict[str, Any]) -> Any:
+    """Return one scene's SCL raster with a paletted renderer and its date as temporal range."""
+    from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
+    from qgis.core import QgsRasterLayerTemporalProperties as Temporal
+    from qgis.PyQt.QtGui import QColor
+
+    name = f"SCL {scene['acquired_on']} (scene {scene['id']})"
+    layer = _checked(QgsRasterLayer(scene_uri(spec["connection"], scene["id"]), name, "gdal"))
+    classes = [QgsPalettedRasterRenderer.Class(int(k["value"]), QColor(k["colour"]),
+                                               f"{k['value']} {k['name']}")
+               for k in spec["scl_classes"]]
+    layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes))
+    temporal = layer.temporalProperties()
+    temporal.setMode(Temporal.ModeFixedTemporalRange)
+    temporal.setFixedTemporalRange(_date_range(scene["acquired_on"]))
+    temporal.setIsActive(True)
+    return layer
+
+
+def build_project(spec: dict[str, Any]) -> Any:
+    """Return a new QgsProject holding the verdict layers, the polygons and the SCL scenes."""
+    from qgis.core import QgsCoordinateReferenceSystem, QgsDateTimeRange, QgsProject, QgsUnitTypes
+
+    project = QgsProject()
+    project.setTitle(spec.get("title", "sclzonal"))
+    project.setCrs(QgsCoordinateReferenceSystem(spec["crs"]))
+    root = project.layerTreeRoot()
+    vectors = verdict_layers(spec)
+    for layer in vectors:
+        project.addMapLayer(layer, False)
+        node = root.addLayer(layer)
+        node.setItemVisibilityChecked(layer.name() == POLYGON_VERDICT)
+    group = root.addGroup(SCL_GROUP)
+    scenes = sorted(spec["scenes"], key=lambda s: (s["acquired_on"], s["id"]), reverse=True)
+    for scene in scenes:
+        layer = scl_layer(spec, scene)
+        project.addMapLayer(layer, False)
+        group.addLayer(layer)
+    if scenes:
+        first, last = _date_range(scenes[-1]["acquired_on"]), _date_range(scenes[0]["acquired_on"])
+        time_settings = project.timeSettings()
+        time_settings.setTemporalRange(QgsDateTimeRange(first.begin(), last.end()))
+        time_settings.setTimeStep(1)
+        time_settings.setTimeStepUnit(QgsUnitTypes.TemporalDays)
+    return project
+
+
+def open_project(location: str) -> Any:
+    """Read a project from a .qgs file or a `postgresql://` storage URI; raise when it fails."""
+    from qgis.core import QgsProject
+
+    project = QgsProject()
+    if not project.read(location):
+        raise BuildError(f"QGIS cannot read the project {location}: {project.error()}")
+    return project
+
+
+def render_map(project: Any, path: str, width: int = 1000, legend: bool = True) -> dict[str, Any]:
+    """Render the verdicts over the newest SCL scene (faded) to a PNG, the map `width` px wide.
+
+    With `legend`, a panel on the right lists the verdict categories and the SCL classes.
+    """
+    from qgis.core import QgsCoordinateTransform, QgsMapRendererParallelJob, QgsMapSettings
+    from qgis.PyQt.QtCore import QSize
+    from qgis.PyQt.QtGui import QColor
+
+    verdicts = project.mapLayersByName(POLYGON_VERDICT)[0]
+    group = project.layerTreeRoot().findGroup(SCL_GROUP)
+    newest = [node.layer() for node in group.findLayers()][:1] if group else []
+    if verdicts.featureCount() == 0 or verdicts.extent().isEmpty():
+        raise BuildError("no polygons to draw: load polygons before asking for an image")
+    extent = QgsCoordinateTransform(verdicts.crs(), project.crs(), project).transformBoundingBox(
+        verdicts.extent())
+    extent.scale(1.04)
+    height = max(1, round(width * extent.height() / extent.width()))
+    settings = QgsMapSettings()
+    settings.setLayers([verdicts, *newest])
+    settings.setDestinationCrs(project.crs())
+    settings.setExtent(extent)
+    settings.setOutputSize(QSize(width, height))
+    settings.setBackgroundColor(QColor("white"))
+    settings.setTransformContext(project.transformContext())
+    opacities = [layer.opacity() for layer in newest]
+    for layer in newest:
+        layer.setOpacity(SCL_OPACITY)  # so the verdict fills stand out from the SCL colours
+    job = QgsMapRendererParallelJob(settings)
+    job.start()
+    job.waitForFinished()
+    for layer, opacity in zip(newest, opacities, strict=True):
+        layer.setOpacity(opacity)
+    image = job.renderedImage()
+    if legend:
+        image = _with_legend(image, _legend_entries(verdicts, newest[0] if newest else None))
+    if not image.save(path, "PNG"):
+        raise BuildError(f"cannot write the image {path}")
+    return {"path": path, "width": image.width(), "height": image.height(), "map_width": width}
+
+
+def _legend_entries(verdicts: Any, scl: Any) -> list[tuple[Any, str]]:
+    """Return (colour or None for a heading, text) rows: verdict categories, then SCL classes."""
+    from qgis.PyQt.QtGui import QColor
+
+    entries: list[tuple[Any, str]] = [(None, verdicts.name())]
+    entries += [(c.symbol().color(), c.label()) for c in verdicts.renderer().categories() if c.value()]
+    if scl is not None:
+        entries += [(None, ""), (None, f"{scl.name()}, faded")]
+        for item in scl.renderer().classes():
+            colour = QColor(item.color)
+            colour.setAlphaF(SCL_OPACITY)
+            entries.append((colour, item.label))
+    return entries
+
+
+def _with_legend(image: Any, entries: list[tuple[Any, str]]) -> Any:
+    """Return `image` with a legend panel on its right."""
+    from qgis.PyQt.QtCore import QRect, Qt
+    from qgis.PyQt.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
+
+    regular = QFont("DejaVu Sans")
+    regular.setPixelSize(max(11, image.width() // 65))
+    bold = QFont(regular)
+    bold.setBold(True)
+    line = QFontMetrics(regular).height() + 6
+    text_width = max(QFontMetrics(bold).horizontalAdvance(text) for _, text in entries)
+    left = image.width() + 12
+    framed = QImage(left + line + text_width + 12, max(image.height(), 24 + line * len(entries)),
+                    QImage.Format_ARGB32)
+    framed.fill(QColor("white"))
+    painter = QPainter(framed)
+    painter.drawImage(0, 0, image)
+    painter.setPen(QColor("black"))
+    for row, (colour, text) in enumerate(entries):
+        top = 12 + row * line
+        painter.setFont(bold if colour is None else regular)
+        if colour is not None:
+            swatch = QRect(left, top + 4, line - 8, line - 8)
+            painter.fillRect(swatch, colour)
+            painter.drawRect(swatch)
+        painter.drawText(QRect(left + (0 if colour is None else line), top, text_width + line, line),
+                         Qt.AlignVCenter, text)
+    painter.end()
+    return framed
+
+
+def write_file(project: Any, path: str) -> None:
+    """Write the project to `path` whole or not at all (and without QGIS's `path~` backup)."""
+    folder, name = os.path.split(path)
+    partial = os.path.join(folder, f".{name}.{os.getpid()}.qgs")
+    try:
+        if not project.write(partial):
+            raise BuildError(f"cannot write the project to {path}: {project.error()}")
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    """Build the project, write it where the spec says, render the image; return a report."""
+    project = build_project(spec)
+    report: dict[str, Any] = {"layers": [
+        {"name": layer.name(), "provider": layer.providerType(), "valid": layer.isValid()}
+        for layer in project.mapLayers().values()]}
+    if spec.get("image"):  # first: a map that cannot be drawn leaves nothing written
+        report["image"] = render_map(project, spec["image"], int(spec.get("image_width", 1000)))
+    if spec.get("output"):
+        write_file(project, spec["output"])
+        report["output"] = spec["output"]
+    if spec.get("storage_uri"):
+        if not project.write(spec["storage_uri"]):
+            raise BuildError(f"cannot store the project in the database: {project.error()}")
+        report["stored"] = spec["project_name"]
+    return report
+
+
+def qgis_version() -> str:
+    """Return the running QGIS version, e.g. 3.22.16-Białowieża."""
+    from qgis.core import Qgis
+
+    return str(Qgis.version())
+
+
+def main() -> int:
+    """Read the spec from stdin, run it, print the report as JSON on stdout."""
+    spec = json.load(sys.stdin)
+    app = start_qgis()
+    try:
+        report = run(spec)
+        report["qgis_version"] = qgis_version()
+        print(json.dumps(report))
+        return 0
+    except BuildError as exc:
+        print(str(exc).replace("\n", " "), file=sys.stderr)
+        return 2
+    finally:
+        app.exitQgis()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

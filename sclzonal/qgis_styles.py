@@ -1,0 +1,204 @@
+"""QGIS styles for the verdict layers, written to `public.layer_styles` without QGIS.
+
+QGIS applies the row of `public.layer_styles` marked `useasdefault` when a PostGIS layer is added
+(matched on database name, schema, table and geometry column). This module builds that style as
+QGIS's own QML (a categorized renderer on `verdict`, readable legend labels) plus an SLD for other
+clients, and writes one default row per verdict layer. The project builder applies the same QML.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+import psycopg
+
+from db import migrate
+from db.settings import SCHEMA
+
+STYLE_NAME = "sclzonal verdicts"
+OUTLINE = "#3c3c3c"
+# Colours of rule labels other than vegetation, in rule priority order (ColorBrewer, readable).
+RULE_PALETTE = ("#2c7bb6", "#d7191c", "#7b3294", "#fdae61", "#01665e", "#c51b7d", "#8c510a")
+
+
+@dataclass(frozen=True)
+class Category:
+    """One legend entry: the verdict value, its label, fill and outline colours."""
+
+    value: str
+    label: str
+    fill: str
+    outline: str = OUTLINE
+    dashed: bool = False
+
+
+@dataclass(frozen=True)
+class VerdictLayer:
+    """A layer of verdicts that gets a default style: table, geometry column, legend title."""
+
+    table: str
+    title: str
+    description: str
+
+
+POLYGON_VERDICT = VerdictLayer("polygon_verdict", "Verdict per polygon",
+                               "Verdict of each polygon (its most recent clear scene)")
+SCENE_VERDICT = VerdictLayer("scene_verdict_layer", "Verdict per scene",
+                             "Verdict of each polygon in each scene (Temporal Controller: acquired_on)")
+GEOMETRY_COLUMN = "geom"
+
+VEGETATION = Category("vegetation", "Vegetation", "#4dac26")
+NOT_CLEAR = Category("not_clear", "Not clear (clouds, shadows, no data)", "#bdbdbd")
+NO_CLEAR_OBSERVATION = Category("no_clear_observation", "No clear observation", "#969696")
+NO_PIXELS = Category("no_pixels", "No pixels", "#f0f0f0", outline="#969696", dashed=True)
+FALLBACK = Category("", "Another rule (not yet in this legend)", "#f781bf")
+
+
+def _readable(label: str) -> str:
+    text = label.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def verdict_categories(layer: VerdictLayer, rule_labels: list[str]) -> list[Category]:
+    """Return the legend of `layer`: the rule labels, other, the no-verdict cases, a fallback."""
+    extra = [label for label in rule_labels if label != VEGETATION.value]
+    categories = [VEGETATION]
+    for index, label in enumerate(extra):
+        categories.append(Category(label, _readable(label), RULE_PALETTE[index % len(RULE_PALETTE)]))
+    other_label = "Other (no rule holds)" if extra else "Not vegetation (other)"
+    categories.append(Category("other", other_label, "#d8b365"))
+    if layer == SCENE_VERDICT:
+        categories.append(NOT_CLEAR)
+    else:
+        categories += [NO_CLEAR_OBSERVATION, NO_PIXELS]
+    categories.append(FALLBACK)
+    return categories
+
+
+def _rgba(hex_colour: str) -> str:
+    value = hex_colour.lstrip("#")
+    red, green, blue = (int(value[i:i + 2], 16) for i in (0, 2, 4))
+    return f"{red},{green},{blue},255"
+
+
+def _option(parent: ET.Element, name: str, value: str) -> None:
+    ET.SubElement(parent, "Option", {"name": name, "value": value, "type": "QString"})
+
+
+def fill_symbol_xml(parent: ET.Element, name: str, category: Category) -> None:
+    """Append a QGIS simple fill <symbol> for `category` to `parent`."""
+    symbol = ET.SubElement(parent, "symbol", {"type": "fill", "name": name, "alpha": "1",
+                                              "clip_to_extent": "1", "force_rhr": "0"})
+    layer = ET.SubElement(symbol, "layer", {"class": "SimpleFill", "pass": "0", "locked": "0",
+                                            "enabled": "1"})
+    options = ET.SubElement(layer, "Option", {"type": "Map"})
+    for key, value in (("color", _rgba(category.fill)), ("style", "solid"),
+                       ("outline_color", _rgba(category.outline)),
+                       ("outline_style", "dash" if category.dashed else "solid"),
+                       ("outline_width", "0.3"), ("outline_width_unit", "MM"),
+                       ("joinstyle", "bevel")):
+        _option(options, key, value)
+
+
+def style_qml(categories: list[Category], field: str = "verdict") -> str:
+    """Return QGIS QML with a categorized renderer on `field` (a category "" catches the rest)."""
+    root = ET.Element("qgis", {"version": "3.22.0", "styleCategories": "Symbology"})
+    renderer = ET.SubElement(root, "renderer-v2", {
+        "type": "categorizedSymbol", "attr": field, "symbollevels": "0", "enableorderby": "0",
+        "forceraster": "0", "referencescale": "-1"})
+    listed = ET.SubElement(renderer, "categories")
+    symbols = ET.SubElement(renderer, "symbols")
+    for index, category in enumerate(categories):
+        ET.SubElement(listed, "category", {"value": category.value, "label": category.label,
+                                           "symbol": str(index), "render": "true"})
+        fill_symbol_xml(symbols, str(index), category)
+    ET.SubElement(renderer, "rotation")
+    ET.SubElement(renderer, "sizescale")
+    body = ET.tostring(root, encoding="unicode")
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body
+
+
+SLD = "http://www.opengis.net/sld"
+SE = "http://www.opengis.net/se"
+OGC = "http://www.opengis.net/ogc"
+
+
+def style_sld(name: str, categories: list[Category], field: str = "verdict") -> str:
+    """Return the same legend as an SLD 1.1 document (for clients other than QGIS)."""
+    ET.register_namespace("", SLD)
+    ET.register_namespace("se", SE)
+    ET.register_namespace("ogc", OGC)
+    root = ET.Element(f"{{{SLD}}}StyledLayerDescriptor", {"version": "1.1.0"})
+    named = ET.SubElement(root, f"{{{SLD}}}NamedLayer")
+    ET.SubElement(named, f"{{{SE}}}Name").text = name
+    feature_style = ET.SubElement(ET.SubElement(named, f"{{{SLD}}}UserStyle"),
+                                  f"{{{SE}}}FeatureTypeStyle")
+    for category in categories:
+        rule = ET.SubElement(feature_style, f"{{{SE}}}Rule")
+        ET.SubElement(rule, f"{{{SE}}}Name").text = category.label
+        if category.value:
+            equal = ET.SubElement(ET.SubElement(rule, f"{{{OGC}}}Filter"),
+                                  f"{{{OGC}}}PropertyIsEqualTo")
+            ET.SubElement(equal, f"{{{OGC}}}PropertyName").text = field
+            ET.SubElement(equal, f"{{{OGC}}}Literal").text = category.value
+        else:
+            ET.SubElement(rule, f"{{{SE}}}ElseFilter")
+        polygon = ET.SubElement(rule, f"{{{SE}}}PolygonSymbolizer")
+        fill = ET.SubElement(polygon, f"{{{SE}}}Fill")
+        ET.SubElement(fill, f"{{{SE}}}SvgParameter", {"name": "fill"}).text = category.fill
+        stroke = ET.SubElement(polygon, f"{{{SE}}}Stroke")
+        ET.SubElement(stroke, f"{{{SE}}}SvgParameter", {"name": "stroke"}).text = category.outline
+        ET.SubElement(stroke, f"{{{SE}}}SvgParameter", {"name": "stroke-width"}).text = "1"
+    return ET.tostring(root, encoding="unicode")
+
+
+def rule_labels(conn: psycopg.Connection) -> list[str]:
+    """Return the labels of the enabled verdict rules, in priority order."""
+    rows = conn.execute(
+        f"SELECT label FROM {SCHEMA}.verdict_rule WHERE enabled ORDER BY priority, id"
+    ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def ensure_qgis_tables(conn: psycopg.Connection) -> None:
+    """Create QGIS's `public.layer_styles` and `public.qgis_projects` when they are missing."""
+    conn.execute(migrate.sql_file_text("qgis_tables.sql").encode("utf-8"))
+
+
+def write_default_styles(conn: psycopg.Connection) -> dict[str, int]:
+    """Write the default style of both verdict layers; return the categories per table.
+
+    Re-runnable: the previous sclzonal row of each layer is replaced, and other styles of the
+    same layer stay but are no longer the default (as when QGIS saves a default style). The
+    `type` column stays NULL: QGIS 3.22 matches `type = <geometry type of the layer's URI> OR
+    type IS NULL`, and a URI without `type=` asks for 'Unknown geometry', one with it 'Polygon'.
+    """
+    labels = rule_labels(conn)
+    written: dict[str, int] = {}
+    with conn.transaction():
+        ensure_qgis_tables(conn)
+        row = conn.execute("SELECT current_database()").fetchone()
+        assert row is not None
+        for layer in (POLYGON_VERDICT, SCENE_VERDICT):
+            categories = verdict_categories(layer, labels)
+            key = {"catalog": row[0], "schema": SCHEMA, "table": layer.table,
+                   "geom": GEOMETRY_COLUMN, "name": STYLE_NAME}
+            where = ("f_table_catalog = %(catalog)s AND f_table_schema = %(schema)s "
+                     "AND f_table_name = %(table)s AND f_geometry_column = %(geom)s")
+            conn.execute(f"DELETE FROM public.layer_styles WHERE {where} AND stylename = %(name)s", key)
+            conn.execute(f"UPDATE public.layer_styles SET useasdefault = false WHERE {where}", key)
+            conn.execute(
+                """
+                INSERT INTO public.layer_styles
+                    (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, stylename,
+                     styleqml, stylesld, useasdefault, description, type)
+                VALUES (%(catalog)s, %(schema)s, %(table)s, %(geom)s, %(name)s,
+                        XMLPARSE(DOCUMENT %(qml)s), XMLPARSE(DOCUMENT %(sld)s), true,
+                        %(description)s, NULL)
+                """,
+                {**key, "qml": style_qml(categories), "sld": style_sld(layer.title, categories),
+                 "description": layer.description},
+            )
+            written[layer.table] = len(categories)
+    return written

@@ -1,0 +1,135 @@
+"""Inspect sclzonal's QGIS project with real QGIS; run by tests/test_qgis.py under /usr/bin/python3.
+
+    /usr/bin/python3 tests/qgis_checks.py SPEC_JSON
+
+SPEC_JSON: {"projects": {label: file path or postgresql:// URI}, "render": {label: png path},
+"default_style_uris": {table: postgres provider URI}}. Prints one JSON object describing every
+layer (validity, provider, feature count, renderer, categories or palette, temporal settings),
+the project's time settings, and the renderer QGIS picks up for a layer added bare from the
+database (the default style from public.layer_styles). The pytest side asserts on it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sclzonal.qgis_project_builder import open_project, render_map, start_qgis  # noqa: E402
+
+
+def _renderer(layer: Any) -> dict[str, Any]:
+    renderer = layer.renderer()
+    described: dict[str, Any] = {"type": renderer.type()}
+    if renderer.type() == "categorizedSymbol":
+        described["field"] = renderer.classAttribute()
+        described["categories"] = [[str(c.value()), c.label(), c.symbol().color().name()]
+                                   for c in renderer.categories()]
+    if renderer.type() == "paletted":
+        described["band"] = renderer.band()
+        described["classes"] = [[int(c.value), c.color.name(), c.label] for c in renderer.classes()]
+    return described
+
+
+def _temporal(layer: Any) -> dict[str, Any]:
+    temporal = layer.temporalProperties()
+    modes = {getattr(type(temporal), name): name for name in dir(type(temporal)) if name.startswith("Mode")}
+    described: dict[str, Any] = {"active": temporal.isActive(), "mode": modes.get(temporal.mode())}
+    if layer.type() == 0:  # vector
+        from qgis.core import QgsUnitTypes
+
+        described.update(start_field=temporal.startField(), duration=temporal.fixedDuration(),
+                         duration_unit=QgsUnitTypes.toString(temporal.durationUnits()))
+    else:
+        fixed = temporal.fixedTemporalRange()
+        described.update(begin=fixed.begin().toString("yyyy-MM-ddTHH:mm:ss"),
+                         end=fixed.end().toString("yyyy-MM-ddTHH:mm:ss"))
+    return described
+
+
+def describe_layer(layer: Any) -> dict[str, Any]:
+    """Return what the tests check of one layer."""
+    described: dict[str, Any] = {
+        "name": layer.name(), "valid": layer.isValid(), "provider": layer.providerType(),
+        "source": layer.source(), "crs": layer.crs().authid(), "renderer": _renderer(layer),
+        "temporal": _temporal(layer),
+    }
+    if layer.type() == 0:
+        described["features"] = layer.featureCount()
+        described["counted"] = sum(1 for _ in layer.getFeatures())
+    else:
+        provider = layer.dataProvider()
+        described.update(width=layer.width(), height=layer.height(),
+                         nodata=provider.sourceNoDataValue(1) if provider.sourceHasNoDataValue(1)
+                         else None)
+    return described
+
+
+def temporal_frames(project: Any) -> dict[str, Any]:
+    """Per SCL scene date, what a one-day Temporal Controller frame shows."""
+    from qgis.core import QgsDateTimeRange, QgsFeatureRequest, QgsVectorLayerTemporalContext
+
+    per_scene = project.mapLayersByName("Verdict per scene")[0]
+    rasters = [layer for layer in project.mapLayers().values() if layer.type() == 1]
+    frames: dict[str, Any] = {}
+    for layer in rasters:
+        day = layer.temporalProperties().fixedTemporalRange().begin()
+        frame = QgsDateTimeRange(day, day.addDays(1), True, False)
+        context = QgsVectorLayerTemporalContext()
+        context.setLayer(per_scene)
+        expression = per_scene.temporalProperties().createFilterString(context, frame)
+        request = QgsFeatureRequest().setFilterExpression(expression)
+        frames[day.toString("yyyy-MM-dd")] = {
+            "scene_features": sum(1 for _ in per_scene.getFeatures(request)),
+            "rasters": sorted(r.name() for r in rasters
+                              if r.temporalProperties().isVisibleInTemporalRange(frame)),
+        }
+    return frames
+
+
+def describe_project(project: Any) -> dict[str, Any]:
+    """Return the project's layers in layer tree order, its CRS and time settings."""
+    from qgis.core import QgsUnitTypes
+
+    root = project.layerTreeRoot()
+    settings = project.timeSettings()
+    span = settings.temporalRange()
+    return {
+        "crs": project.crs().authid(),
+        "layers": [describe_layer(node.layer()) for node in root.findLayers()],
+        "visible": [node.layer().name() for node in root.findLayers() if node.isVisible()],
+        "groups": [group.name() for group in root.findGroups()],
+        "frames": temporal_frames(project),
+        "time": {"begin": span.begin().toString("yyyy-MM-dd"), "end": span.end().toString("yyyy-MM-dd"),
+                 "step": settings.timeStep(), "unit": QgsUnitTypes.toString(settings.timeStepUnit())},
+    }
+
+
+def main() -> int:
+    """Open, describe and render what the spec names; print the JSON result."""
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    app = start_qgis()
+    from qgis.core import Qgis, QgsVectorLayer
+
+    result: dict[str, Any] = {"qgis_version": Qgis.version(), "projects": {}, "defaults": {},
+                              "renders": {}}
+    for label, location in spec.get("projects", {}).items():
+        project = open_project(location)
+        result["projects"][label] = describe_project(project)
+        if label in spec.get("render", {}):
+            result["renders"][label] = render_map(project, spec["render"][label], 600, legend=False)
+        project.clear()
+    for table, uri in spec.get("default_style_uris", {}).items():
+        layer = QgsVectorLayer(uri, table, "postgres")
+        result["defaults"][table] = {"valid": layer.isValid(), "renderer": _renderer(layer)}
+        del layer
+    print(json.dumps(result))
+    app.exitQgis()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
