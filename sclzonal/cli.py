@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -18,9 +19,12 @@ from db import migrate
 from db.connection import connect
 from db.settings import resolve_database_url
 from ingest.polygons import load_polygons
-from ingest.scl_raster import DEFAULT_TILE_SIZE, check_pixels, inspect_scl_file, load_scene
+from ingest.scl_raster import DEFAULT_TILE_SIZE, check_pixels, load_scene
+from ingest.sen2cor import inspect_scl_input, source_of
 from sclzonal import __version__
 from sclzonal.errors import UserError
+from sclzonal.fetch_cli import fetch, ingest_command
+from sclzonal.qgis_cli import qgis
 from sclzonal.refresh import refresh as run_refresh
 from sclzonal.verdicts import as_csv, as_geojson, as_table, fetch_verdicts, write_atomically
 
@@ -126,9 +130,14 @@ def scl() -> None:
 @click.pass_context
 def scl_load(ctx: click.Context, paths: Sequence[Path], date_text: str | None,
              tile_size: int) -> None:
-    """Load single-band SCL GeoTIFFs (any CRS) as scenes; a file loaded before changes nothing."""
+    """Load single-band SCL GeoTIFFs (any CRS) as scenes; a file loaded before changes nothing.
+
+    A Sen2Cor L2A product (`.SAFE` folder or its `.zip`) loads its 20 m SCL image (JPEG 2000),
+    dated by the product name.
+    """
     explicit = _parse_option_date(date_text)
-    checked = [inspect_scl_file(path, explicit) for path in paths]
+    stack = ctx.with_resource(ExitStack())
+    checked = [scl_file for path in paths for scl_file in inspect_scl_input(path, explicit, stack)]
     if len(checked) > 1:
         # A bad file later in the list must not leave the earlier ones loaded: check all pixels
         # first. (A single file is checked while it loads, and rolled back on a bad value.)
@@ -139,10 +148,11 @@ def scl_load(ctx: click.Context, paths: Sequence[Path], date_text: str | None,
         for scl_file in checked:
             with tqdm(total=scl_file.height, desc=scl_file.path.name, unit=" rows",
                       disable=None, file=sys.stderr) as bar:
-                result = load_scene(conn, scl_file, tile_size=tile_size, on_rows=bar.update)
+                result = load_scene(conn, scl_file, tile_size=tile_size, source=source_of(scl_file),
+                                    on_rows=bar.update)
             state = f"loaded as scene {result.scene_id} ({result.tiles} tiles)" if result.created \
                 else f"already loaded as scene {result.scene_id}, unchanged"
-            click.echo(f"{scl_file.path}: {result.acquired_on.isoformat()}: {state}")
+            click.echo(f"{scl_file.reference or scl_file.path}: {result.acquired_on.isoformat()}: {state}")
 
 
 def _parse_option_date(text: str | None) -> dt.date | None:
@@ -155,7 +165,7 @@ def _parse_option_date(text: str | None) -> dt.date | None:
 
 
 @cli.command()
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000),
+@click.option("--batch-size", default=20_000, show_default=True, type=click.IntRange(1, 1_000_000),
               help="Polygons counted per transaction.")
 @click.pass_context
 def refresh(ctx: click.Context, batch_size: int) -> None:
@@ -213,6 +223,9 @@ def demo(ctx: click.Context, data_dir: Path, scenes: int, fields: int) -> None:
 
 
 # Command groups defined in modules of their own are registered here, one line each.
+cli.add_command(qgis)
+scl.add_command(fetch)
+cli.add_command(ingest_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,393 @@
+"""Sentinel Hub and CDSE through sentinelhub-py: endpoints, credentials, bounded retries, errors.
+
+`SentinelHub` is used as a context manager: entering it authenticates once (its own session, never
+sentinelhub-py's process-wide session cache), then `search_dates` asks the Catalog API for the
+acquisitions over an area and `fetch_tiff` asks the Processing API for one SCL GeoTIFF.
+
+Retries: 5xx answers, timeouts and connection errors are retried by sentinelhub-py with waits
+growing threefold from `RetryPolicy.sleep_seconds`, as many times as fit in `max_wait_seconds`;
+429 answers wait for Retry-After (milliseconds, Sentinel Hub's unit) or `sleep_seconds`. No
+request retries for longer than `max_wait_seconds` (plus one request timeout): a 429 asking
+for a longer wait fails at once. Every failure becomes one `UserError` line, with the client
+secret redacted from anything the service or the libraries say.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from oauthlib.oauth2 import OAuth2Error
+from sentinelhub import (
+    CRS,
+    BBox,
+    DataCollection,
+    MimeType,
+    MosaickingOrder,
+    ResamplingType,
+    SentinelHubCatalog,
+    SentinelHubDownloadClient,
+    SentinelHubRequest,
+    SentinelHubSession,
+    SHConfig,
+)
+from sentinelhub.download.models import DownloadRequest, DownloadResponse
+from sentinelhub.download.rate_limit import SentinelHubRateLimit
+from sentinelhub.exceptions import DownloadFailedException, OutOfRequestsException, SHRateLimitWarning
+
+from ingest.sentinelhub_plan import COLLECTION, Bounds
+from sclzonal.errors import UserError
+
+ENDPOINTS = {
+    "sentinelhub": ("https://services.sentinel-hub.com",
+                    "https://services.sentinel-hub.com/auth/realms/main/protocol/openid-connect/token"),
+    "cdse": ("https://sh.dataspace.copernicus.eu",
+             "https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/openid-connect/token"),
+}
+CUSTOM_SOURCE = "processing-api"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+EVALSCRIPT = """//VERSION=3
+function setup() {
+  return {
+    input: [{bands: ["SCL"], units: "DN"}],
+    output: {bands: 1, sampleType: "UINT8"}
+  };
+}
+function evaluatePixel(sample) {
+  return [sample.SCL];
+}
+"""
+"""The SCL band as it is: one UINT8 band, classes 0-11 (0 where there is no data)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to fetch from, and the name stored as scene.source."""
+
+    source: str
+    base_url: str
+    token_url: str
+
+
+def resolve_endpoint(name_or_url: str, token_url: str | None = None) -> Endpoint:
+    """Return `sentinelhub`, `cdse` or a custom base URL (token at URL/oauth/token by default)."""
+    if name_or_url in ENDPOINTS:
+        base_url, default_token_url = ENDPOINTS[name_or_url]
+        return Endpoint(name_or_url, base_url, token_url or default_token_url)
+    parts = urlsplit(name_or_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(f"--endpoint {name_or_url!r} is not sentinelhub, cdse or an http(s) URL")
+    base_url = name_or_url.rstrip("/")
+    endpoint = Endpoint(CUSTOM_SOURCE, base_url, token_url or f"{base_url}/oauth/token")
+    for url in (endpoint.base_url, endpoint.token_url):
+        split = urlsplit(url)
+        if split.scheme == "http" and split.hostname not in LOOPBACK_HOSTS:
+            raise UserError(f"{url}: plain http is only accepted for 127.0.0.1 or localhost; use https")
+    return endpoint
+
+
+def resolve_credentials(profile: str | None) -> tuple[str, str]:
+    """Return (client id, secret): SH_CLIENT_ID/SH_CLIENT_SECRET, else a sentinelhub profile."""
+    client_id = os.environ.get("SH_CLIENT_ID", "")
+    secret = os.environ.get("SH_CLIENT_SECRET", "")
+    if client_id and secret:
+        return client_id, secret
+    location = SHConfig.get_config_location()
+    if os.path.isfile(location):
+        try:
+            config: SHConfig | None = SHConfig(profile)
+        except KeyError:
+            if profile is not None:
+                raise UserError(f"--profile {profile}: no such profile in {location}") from None
+            config = None
+        except Exception as exc:  # a broken TOML file
+            raise UserError(f"{location}: cannot read it ({type(exc).__name__})") from None
+        if config is not None and config.sh_client_id and config.sh_client_secret:
+            return config.sh_client_id, config.sh_client_secret
+    elif profile is not None:
+        raise UserError(f"--profile {profile}: there is no sentinelhub configuration file {location}")
+    raise UserError("no Sentinel Hub credentials: set SH_CLIENT_ID and SH_CLIENT_SECRET, or give "
+                    "--profile NAME of a sentinelhub configuration that holds sh_client_id and "
+                    "sh_client_secret")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to wait for answers and how long to keep retrying one request."""
+
+    timeout_seconds: float = 120.0
+    max_wait_seconds: float = 300.0
+    sleep_seconds: float = 5.0
+    rate_limit_retries: int = 50
+
+    def attempts(self) -> int:
+        """Attempts at a failing request whose threefold-growing waits fit in max_wait_seconds."""
+        attempts, waited, sleep = 1, 0.0, self.sleep_seconds
+        while attempts < 20 and waited + sleep <= self.max_wait_seconds:
+            attempts, waited, sleep = attempts + 1, waited + sleep, sleep * 3
+        return attempts
+
+
+class RetryBudgetExceeded(Exception):
+    """Retrying a request would take longer than RetryPolicy.max_wait_seconds."""
+
+
+class _BoundedRateLimit(SentinelHubRateLimit):
+    """sentinelhub-py's rate limit, refusing to wait past the request's retry deadline."""
+
+    def __init__(self, client: _BoundedClient) -> None:
+        super().__init__(num_processes=1)
+        self._client = client
+
+    def update(self, headers: dict, *, default: float) -> None:
+        """Note a 429 answer; fail when its wait would end after the deadline."""
+        try:
+            wait = int(headers.get(self.RETRY_HEADER, default)) / 1000
+        except ValueError:  # not the milliseconds Sentinel Hub sends
+            headers = {key: value for key, value in headers.items() if key.lower() != "retry-after"}
+            wait = default / 1000
+        remaining = self._client.deadline - time.monotonic()
+        if wait > remaining:
+            raise RetryBudgetExceeded(
+                f"the service answers 429 Too Many Requests and asks to wait {wait:.1f} s, "
+                f"beyond the retry limit of {self._client.policy.max_wait_seconds:g} s")
+        self._client.notify(f"429 Too Many Requests: waiting {wait:.1f} s")
+        super().update(headers, default=default)
+
+
+class _BoundedClient(SentinelHubDownloadClient):
+    """A download client whose retries of one request end by a deadline and are reported."""
+
+    def __init__(self, *, policy: RetryPolicy, notify: Callable[[str], None], **kwargs: Any) -> None:
+        super().__init__(default_retry_time=policy.sleep_seconds, **kwargs)
+        self.policy = policy
+        self.notify = notify
+        self.deadline = time.monotonic() + policy.max_wait_seconds
+        self.last_problem = ""
+        self.rate_limit = _BoundedRateLimit(self)
+
+    def _single_download(self, request: DownloadRequest) -> DownloadResponse | None:
+        self.deadline = time.monotonic() + self.policy.max_wait_seconds
+        self.last_problem = ""
+        return super()._single_download(request)
+
+    def _problem(self, text: str) -> None:
+        self.last_problem = text
+        self.notify(text)
+
+    def _do_download(self, request: DownloadRequest) -> requests.Response:
+        if time.monotonic() > self.deadline:
+            raise RetryBudgetExceeded(
+                f"gave up after {self.policy.max_wait_seconds:g} s of retries (last: "
+                f"{self.last_problem or 'no answer'}); run again later")
+        try:
+            response = super()._do_download(request)
+        except requests.Timeout:
+            self._problem(f"no answer within {self.policy.timeout_seconds:g} s")
+            raise
+        except requests.ConnectionError:
+            self._problem("cannot connect")
+            raise
+        if response.status_code >= 500:
+            self._problem(f"HTTP {response.status_code} from the service")
+        return response
+
+
+def _collection_for(base_url: str) -> DataCollection:
+    # Built-in collections carry services.sentinel-hub.com as their service URL, which beats
+    # sh_base_url: define one for this base URL (the name must be unique per definition).
+    name = "SCLZONAL_S2L2A_" + hashlib.sha256(base_url.encode()).hexdigest()[:12]
+    return DataCollection.SENTINEL2_L2A.define_from(name, service_url=base_url)
+
+
+class SentinelHub:
+    """An authenticated connection to one Sentinel Hub deployment (use as a context manager)."""
+
+    def __init__(self, endpoint: Endpoint, credentials: tuple[str, str], policy: RetryPolicy,
+                 notify: Callable[[str], None] = lambda message: None) -> None:
+        self.endpoint = endpoint
+        self.policy = policy
+        self._secret = credentials[1]
+        self._notify = notify
+        self.config = SHConfig(
+            use_defaults=True, sh_client_id=credentials[0], sh_client_secret=credentials[1],
+            sh_base_url=endpoint.base_url, sh_token_url=endpoint.token_url,
+            max_download_attempts=policy.attempts(), download_sleep_time=policy.sleep_seconds,
+            download_timeout_seconds=policy.timeout_seconds, max_retries=policy.rate_limit_retries,
+        )
+        self.collection = _collection_for(endpoint.base_url)
+        self._stack = ExitStack()
+        self._client: _BoundedClient | None = None
+
+    def __enter__(self) -> SentinelHub:
+        self._stack.enter_context(_library_noise_off(self.endpoint.token_url))
+        try:
+            with self.explained("authentication"):
+                session = SentinelHubSession(config=self.config)
+        except BaseException:
+            self._stack.close()
+            raise
+        self._client = _BoundedClient(policy=self.policy, notify=self._tell, session=session,
+                                      config=self.config)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+    def _tell(self, message: str) -> None:
+        self._notify(self.redact(message))
+
+    @property
+    def client(self) -> _BoundedClient:
+        """The download client (only inside the `with` block)."""
+        if self._client is None:
+            raise RuntimeError("use SentinelHub as a context manager")
+        return self._client
+
+    def search_dates(self, lonlat_bounds: Bounds, start: dt.date, end: dt.date,
+                     max_cloud: float | None) -> dict[dt.date, int]:
+        """Return the acquisition dates (UTC) over an area, with the number of catalog items each."""
+        catalog = SentinelHubCatalog(config=self.config)
+        catalog.client = self.client
+        search = catalog.search(
+            COLLECTION,
+            bbox=BBox(lonlat_bounds, crs=CRS.WGS84),
+            time=(dt.datetime.combine(start, dt.time(0, 0, 0)),
+                  dt.datetime.combine(end, dt.time(23, 59, 59))),
+            filter=None if max_cloud is None else f"eo:cloud_cover <= {max_cloud:g}",
+            fields={"include": ["id", "properties.datetime", "properties.eo:cloud_cover"],
+                    "exclude": []},
+            limit=100,
+        )
+        dates: dict[dt.date, int] = {}
+        with self.explained("catalog search"):
+            for feature in search:
+                day = dt.date.fromisoformat(str(feature["properties"]["datetime"])[:10])
+                dates[day] = dates.get(day, 0) + 1
+        return dates
+
+    def fetch_tiff(self, bounds: Bounds, epsg: int, day: dt.date, resolution: float) -> bytes:
+        """Return the SCL of one date over a UTM box as a GeoTIFF (UINT8, NEAREST resampling)."""
+        request = SentinelHubRequest(
+            evalscript=EVALSCRIPT,
+            input_data=[SentinelHubRequest.input_data(
+                self.collection,
+                time_interval=(dt.datetime.combine(day, dt.time(0, 0, 0)),
+                               dt.datetime.combine(day, dt.time(23, 59, 59))),
+                mosaicking_order=MosaickingOrder.MOST_RECENT,
+                upsampling=ResamplingType.NEAREST,
+                downsampling=ResamplingType.NEAREST,
+            )],
+            responses=[SentinelHubRequest.output_response("default", MimeType.TIFF)],
+            bbox=BBox(bounds, crs=CRS(epsg)),
+            resolution=(resolution, resolution),
+            config=self.config,
+        )
+        with self.explained(f"SCL request for {day.isoformat()}"):
+            responses = self.client.download(request.download_list, max_threads=1,
+                                             decode_data=False)
+        return bytes(responses[0].content)
+
+    def redact(self, text: str) -> str:
+        """Return text with the client secret replaced by ***, on one line."""
+        if self._secret:
+            text = text.replace(self._secret, "***")
+        return " ".join(text.split())
+
+    @contextmanager
+    def explained(self, what: str) -> Iterator[None]:
+        """Turn whatever sentinelhub-py, oauthlib or requests raise into one UserError line."""
+        try:
+            yield
+        except UserError:
+            raise
+        except RetryBudgetExceeded as exc:
+            raise UserError(self.redact(f"{what} at {self.endpoint.base_url}: {exc}")) from None
+        except OAuth2Error as exc:
+            raise UserError(self.redact(
+                f"Sentinel Hub rejected the credentials at {self.endpoint.token_url} "
+                f"({exc.error}{': ' + exc.description if exc.description else ''})")) from None
+        except (DownloadFailedException, requests.RequestException) as exc:
+            raise UserError(self.redact(f"{what}: {_describe(exc, self)}")) from None
+        except ValueError as exc:
+            raise UserError(self.redact(f"{what}: {exc}")) from None
+
+
+def _describe(exc: Exception, hub: SentinelHub) -> str:
+    cause = exc.request_exception if isinstance(exc, DownloadFailedException) else exc
+    if isinstance(exc, OutOfRequestsException):
+        return (f"HTTP 429 Too Many Requests {hub.policy.rate_limit_retries} times in a row; "
+                "run again later")
+    if isinstance(exc, DownloadFailedException) and cause is None:
+        return str(exc).splitlines()[0]
+    attempts = hub.policy.attempts()
+    if isinstance(cause, requests.Timeout):
+        return (f"no answer from {hub.endpoint.base_url} within {hub.policy.timeout_seconds:g} s "
+                f"({attempts} attempts); run again later")
+    if isinstance(cause, requests.ConnectionError):
+        return f"cannot connect to {hub.endpoint.base_url} ({attempts} attempts)"
+    response = getattr(cause, "response", None)
+    if response is None:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    status = response.status_code
+    detail = _server_message(response)
+    if status in (401, 403) and response.url.startswith(hub.endpoint.token_url):
+        return f"Sentinel Hub rejected the credentials at {hub.endpoint.token_url} (HTTP {status})"
+    if status == 401:
+        return f"HTTP 401 Unauthorized: the credentials were not accepted{detail}"
+    if status == 403:
+        return f"HTTP 403 Forbidden (no access or out of processing units){detail}"
+    if status == 429:
+        return "HTTP 429 Too Many Requests, too often; run again later"
+    if status >= 500:
+        return f"HTTP {status} from {response.url} after {attempts} attempts{detail}; run again later"
+    return f"HTTP {status}{detail}"
+
+
+def _server_message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error", body) if isinstance(body, dict) else body
+    message = error.get("message") or error.get("error_description") if isinstance(error, dict) else error
+    return f": {str(message)[:300]}" if message else ""
+
+
+@contextmanager
+def _library_noise_off(token_url: str) -> Iterator[None]:
+    """Keep secrets out of logs and warnings, and allow http:// only for a loopback token URL.
+
+    requests-oauthlib logs the token request body (client secret included) at DEBUG, so its
+    loggers are kept at WARNING; sentinelhub-py warns on every 429, which we report ourselves.
+    """
+    loggers = [logging.getLogger(name) for name in ("requests_oauthlib", "oauthlib")]
+    levels = [logger.level for logger in loggers]
+    insecure = os.environ.get("OAUTHLIB_INSECURE_TRANSPORT")
+    split = urlsplit(token_url)
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.WARNING)
+        if split.scheme == "http" and split.hostname in LOOPBACK_HOSTS:
+            os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SHRateLimitWarning)
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+        if insecure is None:
+            os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
+        else:
+            os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = insecure

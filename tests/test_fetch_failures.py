@@ -1,0 +1,227 @@
+"""`sclzonal scl fetch` when things go wrong: credentials, 401, 429, 5xx, truncated TIFFs, timeouts.
+
+Every failure is one line and exit 1, never leaves a partial scene, never shows the secret (not
+even in DEBUG logs), and the next run loads what is missing without asking again for the rest.
+Retries are bounded by --max-wait-seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ingest.sentinelhub_client import ENDPOINTS, RetryPolicy, resolve_endpoint
+from sclzonal.errors import UserError
+from tests.helpers import run_cli, table_counts
+from tests.sentinelhub_fake import FakeSentinelHub, Fault
+from tests.sentinelhub_fixtures import (  # noqa: F401 - fixtures
+    SECRET,
+    clean_fixture,
+    credentials_fixture,
+    fake_fixture,
+    fetch_args,
+    scene_rows,
+)
+
+
+def _one_error_line(code: int, out: str, err: str) -> str:
+    assert code == 1, err
+    lines = [line for line in err.strip().splitlines() if line.startswith("sclzonal: error: ")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in out + err
+    assert SECRET not in out + err
+    return lines[0]
+
+
+def _scenes_are_whole(conn: psycopg.Connection) -> None:
+    """Every stored scene has exactly the tiles its size needs (no half-loaded scene)."""
+    rows = conn.execute(
+        "SELECT s.id, s.width, s.height, s.tile_size, count(t.id) FROM sclzonal.scene s"
+        " LEFT JOIN sclzonal.scene_tile t ON t.scene_id = s.id GROUP BY s.id").fetchall()
+    for _, width, height, tile_size, tiles in rows:
+        assert tiles == -(-width // tile_size) * -(-height // tile_size)
+
+
+def test_rejected_credentials_are_one_line_without_the_secret(
+        capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, database_url: str,
+        clean: psycopg.Connection, fake: FakeSentinelHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = "wrong-" + SECRET[::-1]
+    monkeypatch.setenv("SH_CLIENT_SECRET", wrong)
+    code, out, err = run_cli(capsys, database_url, *fetch_args(fake))
+    line = _one_error_line(code, out, err)
+    assert line == (f"sclzonal: error: Sentinel Hub rejected the credentials at {fake.token_url} "
+                    "(invalid_client: Invalid client or Invalid client credentials)")
+    assert wrong not in out + err + caplog.text
+    assert fake.of_kind("token")[0].body["client_secret"] == wrong  # it was really sent
+    assert fake.of_kind("process") == [] and table_counts(clean)["scene"] == 0
+    # a good run logs at DEBUG too: the secret appears in no log record
+    monkeypatch.setenv("SH_CLIENT_SECRET", SECRET)
+    code, out, err = run_cli(capsys, database_url, *fetch_args(fake))
+    assert code == 0, err
+    assert SECRET not in out + err + caplog.text
+    assert "Sending POST request" in caplog.text  # sentinelhub-py's own DEBUG lines were captured
+
+
+def test_missing_credentials_are_one_line(capsys: pytest.CaptureFixture[str], database_url: str,
+                                          clean: psycopg.Connection, fake: FakeSentinelHub,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SH_CLIENT_SECRET")
+    code, out, err = run_cli(capsys, database_url, *fetch_args(fake))
+    assert _one_error_line(code, out, err) == (
+        "sclzonal: error: no Sentinel Hub credentials: set SH_CLIENT_ID and SH_CLIENT_SECRET, or "
+        "give --profile NAME of a sentinelhub configuration that holds sh_client_id and "
+        "sh_client_secret")
+    assert fake.requests == []
+
+
+def test_credentials_from_a_sentinelhub_profile(
+        capsys: pytest.CaptureFixture[str], database_url: str, clean: psycopg.Connection,
+        fake: FakeSentinelHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("SH_CLIENT_ID")
+    monkeypatch.delenv("SH_CLIENT_SECRET")
+    config = tmp_path / "xdg-config" / "sentinelhub" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'[fake]\nsh_client_id = "fake-client"\nsh_client_secret = "{SECRET}"\n')
+    code, _, err = run_cli(capsys, database_url, *fetch_args(fake, "--profile", "fake",
+                                                             end="2024-06-05"))
+    assert code == 0, err
+    assert len(scene_rows(clean)) == 3
+    code, out, err = run_cli(capsys, database_url, *fetch_args(fake, "--profile", "nope"))
+    assert _one_error_line(code, out, err) == f"sclzonal: error: --profile nope: no such profile in {config}"
+
+
+@pytest.mark.parametrize("headers", [{"Retry-After": "400"}, {}], ids=["retry-after", "no-header"])
+def test_429_waits_and_then_succeeds(capsys: pytest.CaptureFixture[str], database_url: str,
+                                     clean: psycopg.Connection, fake: FakeSentinelHub,
+                                     headers: dict[str, str]) -> None:
+    fake.faults["process"].extend([Fault(status=429, headers=headers)] * 2)
+    started = time.monotonic()
+    code, _, err = run_cli(capsys, database_url, *fetch_args(
+        fake, "--retry-sleep-seconds", "0.3", end="2024-06-05"))
+    elapsed = time.monotonic() - started
+    assert code == 0, err
+    wait = "0.4" if headers else "0.3"  # Retry-After is in milliseconds (Sentinel Hub's unit)
+    assert err.count(f"sclzonal: 429 Too Many Requests: waiting {wait} s") == 2
+    assert elapsed >= 2 * float(wait)
+    assert len(fake.of_kind("process")) == 3 + 2 and len(scene_rows(clean)) == 3
+
+
+def test_429_asking_for_too_long_a_wait_fails_at_once(
+        capsys: pytest.CaptureFixture[str], database_url: str, clean: psycopg.Connection,
+        fake: FakeSentinelHub) -> None:
+    fake.always["process"] = Fault(status=429, headers={"Retry-After": "600000"})
+    started = time.monotonic()
+    code, out, err = run_cli(capsys, database_url, *fetch_args(fake))
+    assert time.monotonic() - started < 10  # not the 600 s asked for
+    assert _one_error_line(code, out, err) == (
+        f"sclzonal: error: SCL request for 2024-06-05 at {fake.base_url}: the service answers "
+        "429 Too Many Requests and asks to wait 600.0 s, beyond the retry limit of 3 s")
+    assert table_counts(clean)["scene"] == 0
+
+
+def test_429_for_ever_gives_up_within_the_wait_limit(
+        capsys: pytest.CaptureFixture[str], database_url: str, clean: psycopg.Connection,
+        fake: FakeSentinelHub) -> None:
+    fake.always["process"] = Fault(status=429, headers={"Retry-After": "200"})
+    started = time.monotonic()
+    code, out, err = run_cli(capsys, database_url, *fetch_args(fake, "--max-wait-seconds", "1"))
+    elapsed = time.monotonic() - started
+    line = _one_error_line(code, out, err)
+    assert "429 Too Many Requests" in line and "beyond the retry limit of 1 s" in line
+    assert 0.8 <= elapsed < 10
+    assert 2 <= len(fake.of_kind("process")) <= 7  # about one per 0.2 s
+
+
+def test_500_is_retried(capsys: pytest.CaptureFixture[str], database_url: str,
+                        clean: psycopg.Connection, fake: FakeSentinelHub) -> None:
+    fake.faults["process"].extend([Fault(status=500), Fault(status=503)])
+    code, _, err = run_cli(capsys, database_url, *fetch_args(fake, end="2024-06-05"))
+    assert code == 0, err
+    assert "sclzonal: HTTP 500 from the service" in err and "HTTP 503" in err
+    assert len(scene_rows(clean)) == 3
+
+
+def test_500_for_ever_keeps_whole_scenes_and_the_next_run_resumes(
+        capsys: pytest.CaptureFixture[str], database_url: str, clean: psycopg.Connection,
+        fake: FakeSentinelHub) -> None:
+    fake.faults["process"].extend([Fault(), Fault()])  # two good answers, then only errors
+    fake.always["process"] = Fault(status=500)
+    code, out, err = run_cli(capsys, database_url, *fetch_args(fake, "--max-wait-seconds", "0.5"))
+    line = _one_error_line(code, out, err)
+    policy = RetryPolicy(max_wait_seconds=0.5, sleep_seconds=0.05)
+    assert line.startswith("sclzonal: error: SCL request for 2024-06-05: HTTP 500 from ")
+    assert line.endswith(f"after {policy.attempts()} attempts: fault injected; run again later")
+    assert len(fake.of_kind("process")) == 2 + policy.attempts()
+    assert len(scene_rows(clean)) == 2
+    _scenes_are_whole(clean)
+    fake.reset()
+    code, out, err = run_cli(capsys, database_url, *fetch_args(fake))
+    assert code == 0, err
+    assert "6 scenes loaded with 6 requests, 2 already loaded" in out
+    assert len(fake.of_kind("process")) == 6 and len(scene_rows(clean)) == 8
+    _scenes_are_whole(clean)
+
+
+def test_a_truncated_tiff_is_rejected_and_the_next_run_loads_it(
+        capsys: pytest.CaptureFixture[str], database_url: str, clean: psycopg.Connection,
+        fake: FakeSentinelHub) -> None:
+    fake.faults["process"].extend([Fault(), Fault(truncate=True)])
+    code, out, err = run_cli(capsys, database_url, *fetch_args(fake))
+    line = _one_error_line(code, out, err)
+    assert line.startswith("sclzonal: error: 2024-06-05 cluster 2 (EPSG:32633, ")
+    assert "request 1/1: the response is not a usable SCL GeoTIFF" in line
+    assert len(scene_rows(clean)) == 1
+    _scenes_are_whole(clean)
+    fake.reset()
+    code, out, err = run_cli(capsys, database_url, *fetch_args(fake))
+    assert code == 0, err
+    assert "7 scenes loaded with 7 requests, 1 already loaded" in out
+
+
+def test_a_timeout_is_retried_and_a_dead_service_gives_up_in_time(
+        capsys: pytest.CaptureFixture[str], database_url: str, clean: psycopg.Connection,
+        fake: FakeSentinelHub) -> None:
+    fake.faults["process"].append(Fault(delay=1.5))
+    args = fetch_args(fake, "--timeout-seconds", "0.5", "--max-wait-seconds", "1", end="2024-06-05")
+    code, _, err = run_cli(capsys, database_url, *args)
+    assert code == 0, err
+    assert "sclzonal: no answer within 0.5 s" in err and len(scene_rows(clean)) == 3
+    clean.execute("TRUNCATE sclzonal.scene CASCADE")
+    fake.reset()
+    fake.always["process"] = Fault(delay=1.5)
+    started = time.monotonic()
+    code, out, err = run_cli(capsys, database_url, *args)
+    elapsed = time.monotonic() - started
+    # 0.5 s timeout, 0.05 s wait, 0.5 s timeout, 0.15 s wait: past the 1 s limit
+    assert _one_error_line(code, out, err) == (
+        f"sclzonal: error: SCL request for 2024-06-05 at {fake.base_url}: gave up after 1 s of "
+        "retries (last: no answer within 0.5 s); run again later")
+    assert 1 <= elapsed < 10
+    assert len(fake.of_kind("process")) == 2
+    assert table_counts(clean)["scene"] == 0
+
+
+def test_endpoints() -> None:
+    cdse = resolve_endpoint("cdse")
+    assert (cdse.source, cdse.base_url, cdse.token_url) == ("cdse", *ENDPOINTS["cdse"])
+    assert cdse.token_url.startswith("https://identity.dataspace.copernicus.eu/")
+    assert resolve_endpoint("sentinelhub").base_url == "https://services.sentinel-hub.com"
+    custom = resolve_endpoint("https://example.org/sh/")
+    assert (custom.source, custom.base_url, custom.token_url) == (
+        "processing-api", "https://example.org/sh", "https://example.org/sh/oauth/token")
+    assert resolve_endpoint("http://127.0.0.1:9/", "http://127.0.0.1:9/t").token_url.endswith("/t")
+    with pytest.raises(UserError, match="plain http is only accepted for 127.0.0.1"):
+        resolve_endpoint("http://example.org")
+    with pytest.raises(UserError, match="is not sentinelhub, cdse or an http"):
+        resolve_endpoint("copernicus")
+
+
+def test_retry_attempts_fit_in_the_wait_limit() -> None:
+    assert RetryPolicy(max_wait_seconds=300, sleep_seconds=5).attempts() == 5  # 5+15+45+135
+    assert RetryPolicy(max_wait_seconds=0, sleep_seconds=5).attempts() == 1
+    assert RetryPolicy(max_wait_seconds=1, sleep_seconds=0.05).attempts() == 4  # .05+.15+.45
