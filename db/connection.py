@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import psycopg
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.pool import NullPool
+from typing import TYPE_CHECKING
 
-from db.settings import sqlalchemy_url
+import psycopg
+
 from sclzonal.errors import UserError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def connect(conninfo: str, *, autocommit: bool = False) -> psycopg.Connection:
@@ -20,5 +22,9 @@ def connect(conninfo: str, *, autocommit: bool = False) -> psycopg.Connection:
 
 
 def engine_for(conninfo: str) -> Engine:
-    """Return a SQLAlchemy engine (no pooling: every command is short-lived)."""
-    return create_engine(sqlalchemy_url(conninfo), poolclass=NullPool)
+    """Return a SQLAlchemy engine for any libpq connection string (URI, key=value or empty)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    return create_engine("postgresql+psycopg://", poolclass=NullPool,
+                         creator=lambda: psycopg.connect(conninfo, application_name="sclzonal"))

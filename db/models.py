@@ -78,6 +78,11 @@ class Polygon(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # Taken from sclzonal.polygon_change_seq when the row is added and when its geometry
+    # changes: `refresh` looks at a scene again only for polygons changed since it last counted.
+    changed_seq: Mapped[int] = mapped_column(
+        BigInteger, server_default=text("nextval('sclzonal.polygon_change_seq')"), index=True
+    )
 
 
 class SceneGrid(Base):
@@ -134,6 +139,8 @@ class Scene(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     tile_size: Mapped[int] = mapped_column(Integer)
+    # The highest polygon changed_seq for which all polygons over the scene have been counted.
+    counted_seq: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     footprint: Mapped[Any] = mapped_column(
         Geometry("POLYGON", srid=4326, spatial_index=True), nullable=False
     )

@@ -12,15 +12,3 @@ def resolve_database_url(explicit: str | None = None) -> str:
     if explicit:
         return explicit
     return os.environ.get("DATABASE_URL", "")
-
-
-def sqlalchemy_url(conninfo: str) -> str:
-    """Turn a libpq URI (or an empty string) into a SQLAlchemy URL for the psycopg 3 driver."""
-    if not conninfo:
-        return "postgresql+psycopg://"
-    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
-        if conninfo.startswith(prefix):
-            return "postgresql+psycopg://" + conninfo[len(prefix):]
-    raise ValueError(
-        "database URL must start with postgresql:// (key=value connection strings: use PG* variables)"
-    )

@@ -12,6 +12,7 @@ ST_ValueCount) is the definition, and the tests check that both agree.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,6 +115,9 @@ def pixel_spans(geometries: npt.NDArray[np.object_], grid: Grid) -> PixelSpans:
 CHUNK_PIXELS = 1 << 18
 """Pixels handled per step of count_classes: its buffers stay in the CPU cache and are reused."""
 
+COUNT_WORKERS = 2
+"""Threads of count_classes."""
+
 
 def count_classes(spans: PixelSpans, polygons: int, pixels: npt.NDArray[np.uint8]) -> IntArray:
     """Return a (polygons, 12) array: pixels of each SCL class inside each polygon.
@@ -132,13 +136,27 @@ def count_classes(spans: PixelSpans, polygons: int, pixels: npt.NDArray[np.uint8
     ends = np.cumsum(lengths)
     run_bounds = np.searchsorted(ends, np.arange(CHUNK_PIXELS, int(ends[-1]), CHUNK_PIXELS),
                                  side="right")
-    index_buffer = np.empty(CHUNK_PIXELS + int(lengths.max()), dtype=np.int64)
-    label_buffer = np.empty_like(index_buffer)
-    for first, stop in zip(np.r_[0, run_bounds], np.r_[run_bounds, len(lengths)], strict=True):
-        if stop <= first:
-            continue
-        _count_chunk(counts, spans.polygon[first:stop], starts[first:stop], lengths[first:stop],
-                     flat, index_buffer, label_buffer)
+    chunks = list(zip(np.r_[0, run_bounds], np.r_[run_bounds, len(lengths)], strict=True))
+    longest = int(lengths.max())
+
+    def count_every_other(worker: int) -> IntArray:
+        # numpy lets go of the GIL in the heavy steps, so two workers use two cores
+        own = np.zeros_like(counts)
+        index_buffer = np.empty(CHUNK_PIXELS + longest, dtype=np.int64)
+        label_buffer = np.empty_like(index_buffer)
+        for first, stop in chunks[worker::COUNT_WORKERS]:
+            if stop > first:
+                _count_chunk(own, spans.polygon[first:stop], starts[first:stop],
+                             lengths[first:stop], flat, index_buffer, label_buffer)
+        return own
+
+    if len(chunks) < 2 * COUNT_WORKERS:  # small: threads would cost more than they save
+        for worker in range(COUNT_WORKERS):
+            counts += count_every_other(worker)
+        return counts
+    with ThreadPoolExecutor(max_workers=COUNT_WORKERS) as pool:
+        for own in pool.map(count_every_other, range(COUNT_WORKERS)):
+            counts += own
     return counts
 
 

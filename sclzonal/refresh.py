@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from sclzonal.zonal_counting import count_new_pairs, pending_by_scene
+from sclzonal.zonal_counting import count_new_pairs, pending_pairs
 
 REFRESH_LOCK_KEY = 0x5C12_0001
 """Advisory lock key held by a running refresh, so two refreshes never overlap."""
@@ -61,10 +61,10 @@ def refresh(
         conn.execute("SELECT pg_advisory_lock(%s)", (REFRESH_LOCK_KEY,))
     try:
         started = time.perf_counter()
-        pending = pending_by_scene(conn)
-        report.scenes = len(pending)
+        pending = pending_pairs(conn)
+        report.scenes = len(pending.by_scene)
         if on_start is not None:
-            on_start(sum(len(ids) for ids in pending.values()))
+            on_start(pending.pairs)
         report.pairs_counted = count_new_pairs(conn, pending, batch_size=batch_size,
                                                on_pairs=on_pairs)
         report.count_seconds = time.perf_counter() - started

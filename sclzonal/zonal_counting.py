@@ -2,9 +2,9 @@
 
 The pixel runs of each polygon on a grid (sclzonal.pixel_spans) are computed once and kept in
 sclzonal.pixel_map, so a new scene on a known grid only reads its tiles and counts. A scene's
-tiles are read once as raw WKB. Counts of a batch of polygons
-are written in one transaction with binary COPY; a polygon whose row changed while it was being
-counted is left for the next refresh (its row version is checked when the counts are written).
+tiles are read once as raw WKB. The counts of a batch of polygons are written in one
+transaction with binary COPY; a polygon whose row changed while it was being counted is left for
+the next refresh (its row version is checked when the counts are written).
 """
 
 from __future__ import annotations
@@ -38,21 +38,57 @@ class PolygonBatch:
     spans: PixelSpans
 
 
-def pending_by_scene(conn: psycopg.Connection) -> dict[int, IdArray]:
-    """Return, per scene, the ids of polygons over its footprint whose counts are not stored."""
-    rows = conn.execute(
-        """
-        SELECT s.id, array_agg(p.id ORDER BY p.id)
-        FROM sclzonal.scene AS s
-        JOIN sclzonal.polygon AS p ON p.geom && s.footprint
-        WHERE NOT EXISTS (
-            SELECT 1 FROM sclzonal.zonal_count AS zc
-            WHERE zc.polygon_id = p.id AND zc.scene_id = s.id)
-        GROUP BY s.id
-        ORDER BY s.id
-        """
-    ).fetchall()
-    return {int(scene): np.asarray(ids, dtype=np.int64) for scene, ids in rows}
+@dataclass
+class PendingPairs:
+    """The pairs a refresh must count, per scene, and the polygon change number they cover."""
+
+    watermark: int
+    by_scene: dict[int, IdArray]
+    scenes_seen: list[int]
+
+    @property
+    def pairs(self) -> int:
+        """Return the number of pending pairs."""
+        return sum(len(ids) for ids in self.by_scene.values())
+
+
+def pending_pairs(conn: psycopg.Connection) -> PendingPairs:
+    """Find the (polygon, scene) pairs whose counts are not stored.
+
+    A scene is only looked at for polygons changed since it was last fully counted
+    (polygon.changed_seq > scene.counted_seq), so the work does not grow with the history. The
+    SHARE lock waits for polygon writes in progress, so no change can commit later with a lower
+    number than the watermark read here.
+    """
+    with conn.transaction():
+        conn.execute("LOCK TABLE sclzonal.polygon IN SHARE MODE")
+        row = conn.execute("SELECT coalesce(max(changed_seq), 0) FROM sclzonal.polygon").fetchone()
+        watermark = int(row[0]) if row else 0
+        scenes = conn.execute("SELECT id, counted_seq < %s FROM sclzonal.scene ORDER BY id",
+                              (watermark,)).fetchall()
+        by_scene: dict[int, IdArray] = {}
+        for scene_id, behind in scenes:
+            if not behind:
+                continue
+            rows = conn.execute(
+                """
+                SELECT p.id FROM sclzonal.scene AS s
+                JOIN sclzonal.polygon AS p
+                  ON p.geom && s.footprint AND p.changed_seq > s.counted_seq
+                WHERE s.id = %s AND NOT EXISTS (
+                    SELECT 1 FROM sclzonal.zonal_count AS zc
+                    WHERE zc.polygon_id = p.id AND zc.scene_id = s.id)
+                ORDER BY p.id
+                """, (scene_id,)).fetchall()
+            if rows:
+                by_scene[int(scene_id)] = np.array([r[0] for r in rows], dtype=np.int64)
+    return PendingPairs(watermark, by_scene, [int(scene_id) for scene_id, _ in scenes])
+
+
+def mark_counted(conn: psycopg.Connection, pending: PendingPairs) -> None:
+    """Record that the scenes seen are counted for every polygon up to the watermark."""
+    conn.execute("UPDATE sclzonal.scene SET counted_seq = %s WHERE id = ANY(%s) AND counted_seq < %s",
+                 (pending.watermark, pending.scenes_seen, pending.watermark))
 
 
 def scene_grids(conn: psycopg.Connection, scene_ids: list[int]) -> dict[int, tuple[int, Grid]]:
@@ -207,26 +243,37 @@ def store_counts(conn: psycopg.Connection, scene_id: int, batch: PolygonBatch,
         return int(write.sum())
 
 
-def count_new_pairs(conn: psycopg.Connection, pending: dict[int, IdArray], *,
+def count_new_pairs(conn: psycopg.Connection, pending: PendingPairs, *,
                     batch_size: int = 20_000,
                     on_pairs: Callable[[int], object] | None = None) -> int:
-    """Count and store the pending pairs (from pending_by_scene); return the number stored."""
-    grids = scene_grids(conn, list(pending))
+    """Count and store the pending pairs (from pending_pairs); return the number stored."""
+    by_scene = pending.by_scene
+    grids = scene_grids(conn, list(by_scene))
     stored = 0
-    for grid_id, grid in sorted(set(grids.values()), key=lambda item: item[0]):
-        scenes = [scene for scene, (gid, _) in grids.items() if gid == grid_id]
-        polygon_ids = np.unique(np.concatenate([pending[scene] for scene in scenes]))
-        batches = [polygon_batch(conn, grid_id, grid, polygon_ids[i : i + batch_size])
-                   for i in range(0, len(polygon_ids), batch_size)]
-        for scene in scenes:
-            pixels = scene_pixels(conn, scene, grid)
-            for batch in batches:
-                keep = np.isin(batch.ids, pending[scene])
-                if not keep.any():
-                    continue
-                counts = count_classes(batch.spans.of_polygons(keep), len(batch.ids), pixels)
-                stored += store_counts(conn, scene, batch, counts, keep)
-                if on_pairs is not None:
-                    on_pairs(int(keep.sum()))
-            del pixels
+    batches: dict[int, list[PolygonBatch]] = {}
+    for scene in sorted(by_scene, key=lambda scene: (grids[scene][0], scene)):
+        grid_id, grid = grids[scene]
+        if grid_id not in batches:
+            batches = {grid_id: _grid_batches(conn, grid_id, grid, by_scene, grids, batch_size)}
+        pixels = scene_pixels(conn, scene, grid)
+        for batch in batches[grid_id]:
+            keep = np.isin(batch.ids, by_scene[scene])
+            if not keep.any():
+                continue
+            counts = count_classes(batch.spans.of_polygons(keep), len(batch.ids), pixels)
+            stored += store_counts(conn, scene, batch, counts, keep)
+            if on_pairs is not None:
+                on_pairs(int(keep.sum()))
+        del pixels
+    mark_counted(conn, pending)
     return stored
+
+
+def _grid_batches(conn: psycopg.Connection, grid_id: int, grid: Grid,
+                  pending: dict[int, IdArray], grids: dict[int, tuple[int, Grid]],
+                  batch_size: int) -> list[PolygonBatch]:
+    """Return the pixel runs, in batches, of every polygon pending on some scene of a grid."""
+    scenes = [scene for scene, (gid, _) in grids.items() if gid == grid_id]
+    polygon_ids = np.unique(np.concatenate([pending[scene] for scene in scenes]))
+    return [polygon_batch(conn, grid_id, grid, polygon_ids[i : i + batch_size])
+            for i in range(0, len(polygon_ids), batch_size)]

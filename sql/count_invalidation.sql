@@ -12,6 +12,22 @@ BEGIN
 END;
 $$;
 
+-- A new geometry also takes a new change number, so `refresh` looks at every scene again for it.
+CREATE OR REPLACE FUNCTION sclzonal.number_polygon_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.changed_seq := nextval('sclzonal.polygon_change_seq');
+    RETURN NEW;
+END;
+$$;
+
+DROP TRIGGER IF EXISTS polygon_geometry_numbered ON sclzonal.polygon;
+CREATE TRIGGER polygon_geometry_numbered
+    BEFORE UPDATE OF geom ON sclzonal.polygon
+    FOR EACH ROW
+    WHEN (ST_AsBinary(OLD.geom) IS DISTINCT FROM ST_AsBinary(NEW.geom))
+    EXECUTE FUNCTION sclzonal.number_polygon_change();
+
 DROP TRIGGER IF EXISTS polygon_geometry_changed ON sclzonal.polygon;
 CREATE TRIGGER polygon_geometry_changed
     AFTER UPDATE OF geom ON sclzonal.polygon

@@ -21,6 +21,7 @@ depends_on = None
 def upgrade() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     op.execute("CREATE EXTENSION IF NOT EXISTS postgis_raster")
+    op.execute("CREATE SEQUENCE IF NOT EXISTS sclzonal.polygon_change_seq")
     op.create_table(
         "pixel_map",
         sa.Column("grid_id", sa.Integer(), nullable=False),
@@ -60,6 +61,12 @@ def upgrade() -> None:
         ),
         sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "changed_seq",
+            sa.BigInteger(),
+            server_default=sa.text("nextval('sclzonal.polygon_change_seq')"),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("polygon_pkey")),
         sa.UniqueConstraint("source", "source_fid", name=op.f("polygon_source_source_fid_key")),
         schema="sclzonal",
@@ -72,6 +79,9 @@ def upgrade() -> None:
         schema="sclzonal",
         postgresql_using="gist",
         postgresql_ops={},
+    )
+    op.create_index(
+        op.f("polygon_changed_seq_idx"), "polygon", ["changed_seq"], unique=False, schema="sclzonal"
     )
     op.create_table(
         "scene_grid",
@@ -162,6 +172,7 @@ def upgrade() -> None:
         sa.Column("width", sa.Integer(), nullable=False),
         sa.Column("height", sa.Integer(), nullable=False),
         sa.Column("tile_size", sa.Integer(), nullable=False),
+        sa.Column("counted_seq", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column(
             "footprint",
             Geometry(
@@ -234,7 +245,9 @@ def downgrade() -> None:
     op.drop_table("verdict_rule", schema="sclzonal")
     op.drop_table("scl_class", schema="sclzonal")
     op.drop_table("scene_grid", schema="sclzonal")
+    op.drop_index(op.f("polygon_changed_seq_idx"), table_name="polygon", schema="sclzonal")
     op.drop_index("idx_polygon_geom", table_name="polygon", schema="sclzonal")
     op.drop_table("polygon", schema="sclzonal")
     op.drop_index(op.f("pixel_map_polygon_id_idx"), table_name="pixel_map", schema="sclzonal")
     op.drop_table("pixel_map", schema="sclzonal")
+    op.execute("DROP SEQUENCE IF EXISTS sclzonal.polygon_change_seq")
