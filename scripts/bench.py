@@ -1,0 +1,269 @@
+"""Benchmark sclzonal against the other ways of getting per-polygon SCL class counts.
+
+Run through `scripts/bench [--large] [--write-docs]`. Generates (fixed seed) 5490 x 5490 SCL
+scenes at 20 m and field polygons of 1-50 ha, then times, on the same files and server:
+ingest (sclzonal vs raster2pgsql | psql), counts for all polygons on a new scene (sclzonal vs a
+plain ST_Clip + ST_ValueCount query, exactextract, rasterstats, QGIS native:zonalhistogram), and
+with --large the verdict refresh for 100,000 polygons x 10 scenes and the memory of counting a
+10980 x 10980 scene at 10 m. sclzonal's counts are checked against an independent pixel-centre
+count (shapely + numpy); a mismatch exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench_support import (  # noqa: E402
+    check_counts,
+    generate,
+    machine_description,
+    write_docs,
+)
+
+from db import migrate  # noqa: E402
+from sclzonal.zonal_counting import count_new_pairs, pending_pairs  # noqa: E402
+
+QGIS_PROCESS = Path("/usr/bin/qgis_process.bin")
+
+
+def timed(action: Callable[[], Any]) -> float:
+    """Return the seconds one call of `action` takes."""
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def median_of(runs: int, prepare: Callable[[], Any], action: Callable[[], Any]) -> float:
+    """Return the median time of `action` over `runs` runs, each after `prepare`."""
+    times = []
+    for _ in range(runs):
+        prepare()
+        times.append(timed(action))
+    return statistics.median(times)
+
+
+def database_for(server_url: str, name: str) -> str:
+    """Create (or re-create) a database on the server of `server_url`; return its URL."""
+    params = conninfo_to_dict(server_url)
+    with psycopg.connect(make_conninfo(**{**params, "dbname": "postgres"}), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    params["dbname"] = name
+    return make_conninfo(**params)
+
+
+def sclzonal_cli(url: str, *args: str) -> None:
+    """Run the sclzonal command line as a separate process, as a user would."""
+    subprocess.run([str(ROOT / ".venv" / "bin" / "sclzonal"), "--database-url", url, *args],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def raster2pgsql_load(url: str, tifs: list[Path], table: str) -> None:
+    """Load rasters with raster2pgsql -t 256x256 -Y piped into psql."""
+    loader = subprocess.Popen(["raster2pgsql", "-t", "256x256", "-Y", "-s", "32633",
+                               *map(str, tifs), table], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url], stdin=loader.stdout, check=True,
+                   stdout=subprocess.DEVNULL)
+    assert loader.stdout is not None
+    loader.stdout.close()
+    if loader.wait() != 0:
+        raise RuntimeError("raster2pgsql failed")
+
+
+def bench_ingest(url: str, tifs: list[Path], runs: int) -> dict[str, float]:
+    """Time loading the scenes with sclzonal and with raster2pgsql | psql."""
+    results: dict[str, float] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        def clear_scenes() -> None:
+            conn.execute("DELETE FROM sclzonal.scene")
+            conn.execute("DELETE FROM sclzonal.scene_grid")
+
+        results["sclzonal scl load"] = median_of(
+            runs, clear_scenes, lambda: sclzonal_cli(url, "scl", "load", *map(str, tifs)))
+        if shutil.which("raster2pgsql") and shutil.which("psql"):
+            results["raster2pgsql | psql"] = median_of(
+                runs, lambda: conn.execute("DROP TABLE IF EXISTS public.bench_raster2pgsql"),
+                lambda: raster2pgsql_load(url, tifs, "public.bench_raster2pgsql"))
+            conn.execute("DROP TABLE IF EXISTS public.bench_raster2pgsql")
+        clear_scenes()
+    return results
+
+
+def bench_sclzonal_counts(url: str, tifs: list[Path]) -> dict[str, float]:
+    """Time sclzonal's counting of a first scene (builds the pixel map) and of a later one."""
+    results: dict[str, float] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        sclzonal_cli(url, "scl", "load", str(tifs[0]))
+        results["sclzonal, first scene on a grid"] = timed(
+            lambda: count_new_pairs(conn, pending_pairs(conn)))
+        for tif in tifs[1:]:
+            sclzonal_cli(url, "scl", "load", str(tif))
+        later = timed(lambda: count_new_pairs(conn, pending_pairs(conn)))
+        results["sclzonal, new scene on a known grid"] = later / max(len(tifs) - 1, 1)
+    return results
+
+
+def bench_plain_sql(url: str) -> float:
+    """Time the plain ST_Clip + ST_ValueCount query (the view that defines the counts)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET client_min_messages = warning")
+        (scene_id,) = conn.execute("SELECT min(id) FROM sclzonal.scene").fetchone() or (0,)
+        return timed(lambda: conn.execute(
+            "SELECT * FROM sclzonal.zonal_class_counts WHERE scene_id = %s", (scene_id,)
+        ).fetchall())
+
+
+def bench_exactextract(tif: Path, polygons_utm: Path) -> float | None:
+    """Time exactextract's per-class fractions (None when it is not installed)."""
+    try:
+        from exactextract import exact_extract
+    except ImportError:
+        return None
+    return timed(lambda: exact_extract(str(tif), str(polygons_utm), ["unique", "frac"]))
+
+
+def bench_rasterstats(tif: Path, polygons_utm: Path) -> float | None:
+    """Time rasterstats' categorical zonal statistics (None when it is not installed)."""
+    try:
+        from rasterstats import zonal_stats
+    except ImportError:
+        return None
+    return timed(lambda: zonal_stats(str(polygons_utm), str(tif), categorical=True))
+
+
+def bench_qgis(tif: Path, polygons_utm: Path, one_polygon: Path, work: Path) -> dict[str, float]:
+    """Time QGIS native:zonalhistogram through qgis_process, minus its start-up."""
+    if not QGIS_PROCESS.exists():
+        return {}
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+
+    def run(vector: Path, output: Path) -> float:
+        output.unlink(missing_ok=True)
+        return timed(lambda: subprocess.run(
+            [str(QGIS_PROCESS), "run", "native:zonalhistogram", f"--INPUT_RASTER={tif}",
+             "--RASTER_BAND=1", f"--INPUT_VECTOR={vector}", "--COLUMN_PREFIX=HISTO_",
+             f"--OUTPUT={output}"], env=env, check=True, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL))
+
+    start_up = statistics.median(run(one_polygon, work / "qgis_one.gpkg") for _ in range(3))
+    total = statistics.median(run(polygons_utm, work / "qgis_all.gpkg") for _ in range(2))
+    return {"QGIS zonalhistogram start-up": start_up,
+            "QGIS native:zonalhistogram (after start-up)": total - start_up}
+
+
+def bench_refresh(url: str) -> tuple[float, float]:
+    """Time `sclzonal refresh` as a process; return (seconds, peak memory in MiB)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    seconds = timed(lambda: sclzonal_cli(url, "refresh"))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, max(after, before) / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print (and optionally write) the results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--large", action="store_true",
+                        help="also 100,000 polygons x 10 scenes, and a 10980 x 10980 scene at 10 m")
+    parser.add_argument("--seed", type=int, default=2024, help="random seed of the data")
+    parser.add_argument("--work-dir", type=Path, default=ROOT / ".local" / "bench",
+                        help="where the generated files go")
+    parser.add_argument("--runs", type=int, default=3, help="repetitions of the ingest timings")
+    parser.add_argument("--skip-rasterstats", action="store_true", help="skip the slowest tool")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="update docs/benchmarks.md and docs/benchmark.png")
+    args = parser.parse_args(argv)
+    server = os.environ.get("DATABASE_URL", "")
+    if not server:
+        print("bench: DATABASE_URL is not set (scripts/bench sets it)", file=sys.stderr)
+        return 2
+    work = args.work_dir
+    work.mkdir(parents=True, exist_ok=True)
+    data = generate(work, seed=args.seed, scenes=2, polygons=10_000)
+    print(f"data: {len(data.scenes)} scenes 5490 x 5490 at 20 m, {data.polygon_count} polygons")
+    url = database_for(server, "sclzonal_bench")
+    migrate.upgrade(url)
+    sclzonal_cli(url, "polygons", "load", str(data.polygons_4326))
+
+    results: dict[str, Any] = {"date": dt.date.today().isoformat(), "seed": args.seed,
+                               "polygons": data.polygon_count, "machine": machine_description(url)}
+    ingest = bench_ingest(url, data.scenes[:1], args.runs)
+    counts = bench_sclzonal_counts(url, data.scenes)
+    mismatches = check_counts(url, data)
+    counts["plain ST_Clip + ST_ValueCount query"] = bench_plain_sql(url)
+    exact = bench_exactextract(data.scenes[0], data.polygons_utm)
+    if exact is not None:
+        counts["exactextract (Python)"] = exact
+    if not args.skip_rasterstats:
+        stats = bench_rasterstats(data.scenes[0], data.polygons_utm)
+        if stats is not None:
+            counts["rasterstats (categorical)"] = stats
+    qgis = bench_qgis(data.scenes[0], data.polygons_utm, data.one_polygon_utm, work)
+    qgis_start_up = qgis.pop("QGIS zonalhistogram start-up", None)
+    counts.update(qgis)
+    results.update(ingest=ingest, counts=counts, qgis_start_up=qgis_start_up,
+                   count_mismatches=mismatches)
+    if args.large:
+        results["large"] = bench_large(server, work, args.seed)
+    print(json.dumps(results, indent=2, default=str))
+    (work / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    if args.write_docs:
+        write_docs(results, ROOT / "docs")
+    if mismatches:
+        print(f"bench: sclzonal's counts differ from the pixel-centre count for {mismatches} "
+              "polygons", file=sys.stderr)
+        return 1
+    return 0
+
+
+def bench_large(server: str, work: Path, seed: int) -> dict[str, Any]:
+    """100,000 polygons x 10 scenes: ingest, counts, verdict refresh; 10980 x 10980 memory."""
+    data = generate(work / "large", seed=seed, scenes=10, polygons=100_000)
+    url = database_for(server, "sclzonal_bench_large")
+    migrate.upgrade(url)
+    sclzonal_cli(url, "polygons", "load", str(data.polygons_4326))
+    large: dict[str, Any] = {"ingest": bench_ingest(url, data.scenes, 1)}
+    with psycopg.connect(url, autocommit=True) as conn:
+        sclzonal_cli(url, "scl", "load", *map(str, data.scenes))
+        large["counts 100,000 x 10 scenes"] = timed(
+            lambda: count_new_pairs(conn, pending_pairs(conn)))
+        conn.execute("ANALYZE")
+        started = time.perf_counter()
+        with conn.transaction():
+            conn.execute("SET LOCAL jit = off")
+            conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY sclzonal.polygon_verdict")
+        large["verdict refresh 100,000 x 10 (CONCURRENTLY)"] = time.perf_counter() - started
+    big = generate(work / "ten_metre", seed=seed, scenes=1, polygons=20_000, size=10980,
+                   pixel=10.0)
+    url = database_for(server, "sclzonal_bench_10m")
+    migrate.upgrade(url)
+    sclzonal_cli(url, "polygons", "load", str(big.polygons_4326))
+    sclzonal_cli(url, "scl", "load", str(big.scenes[0]))
+    seconds, peak = bench_refresh(url)
+    large["10980 x 10980 at 10 m, 20,000 polygons: refresh seconds"] = seconds
+    large["10980 x 10980 at 10 m: refresh peak memory MiB"] = peak
+    return large
+
+
+if __name__ == "__main__":
+    sys.exit(main())
