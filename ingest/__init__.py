@@ -1,1 +1,4 @@
-"""Ingestion: polygons from vector files, SCL rasters from GeoTIFFs into PostGIS."""
+"""Ingestion: polygons from vector files, SCL rasters from GeoTIFFs, Sen2Cor products, Sentinel Hub."""
+
+DEFAULT_TILE_SIZE = 256
+"""Width and height of the raster tiles a scene is stored in, in pixels."""

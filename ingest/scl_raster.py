@@ -20,10 +20,10 @@ import rasterio
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
+from ingest import DEFAULT_TILE_SIZE
 from ingest.raster_wkb import tile_wkb
 from sclzonal.errors import UserError
 
-DEFAULT_TILE_SIZE = 256
 MAX_SCL_CLASS = 11
 _DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 

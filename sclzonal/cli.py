@@ -1,32 +1,59 @@
 """The `sclzonal` command line: a thin Click layer over db/, ingest/ and sclzonal/.
 
 Errors a user can fix are printed as one line (`sclzonal: error: ...`) with exit code 1.
+Commands import what they need when they run (GDAL, shapely, sentinelhub-py), so that each
+starts quickly: `sclzonal scl load` does not pay for Sentinel Hub or vector libraries.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import sys
+import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import click
 import psycopg
-from tqdm import tqdm
 
 from db import migrate
 from db.connection import connect
 from db.settings import resolve_database_url
-from ingest.polygons import load_polygons
-from ingest.scl_raster import DEFAULT_TILE_SIZE, check_pixels, load_scene
-from ingest.sen2cor import inspect_scl_input, source_of
+from ingest import DEFAULT_TILE_SIZE
 from sclzonal import __version__
 from sclzonal.errors import UserError
-from sclzonal.fetch_cli import fetch, ingest_command
-from sclzonal.qgis_cli import qgis
-from sclzonal.refresh import refresh as run_refresh
-from sclzonal.verdicts import as_csv, as_geojson, as_table, fetch_verdicts, write_atomically
+
+
+class LazyGroup(click.Group):
+    """A command group some of whose commands live in other modules, imported when used."""
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Return the names of all commands, the lazy ones included."""
+        return sorted([*super().list_commands(ctx), *self.lazy_commands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Return a command, importing its module first when it is a lazy one."""
+        if cmd_name in self.lazy_commands:
+            module_name, attribute = self.lazy_commands[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+def _progress(**options: Any) -> Any:
+    """Return a tqdm progress bar on stderr, shown only on a terminal."""
+    from tqdm import tqdm
+
+    return tqdm(disable=None, file=sys.stderr, **options)
 
 
 def _conninfo(ctx: click.Context) -> str:
@@ -40,7 +67,10 @@ def _ready_connection(ctx: click.Context) -> psycopg.Connection:
     return connect(conninfo, autocommit=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands defined in modules of their own, registered by name here (imported when used).
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             lazy_commands={"qgis": "sclzonal.qgis_cli:qgis",
+                            "ingest": "sclzonal.fetch_cli:ingest_command"})
 @click.option("--database-url", envvar=None, default=None, metavar="URL",
               help="PostgreSQL URL; default: $DATABASE_URL, else libpq's PG* variables.")
 @click.version_option(__version__, prog_name="sclzonal")
@@ -105,8 +135,9 @@ def polygons() -> None:
 def polygons_load(ctx: click.Context, path: Path, layer: str | None, source: str | None,
                   id_field: str | None, name_field: str | None) -> None:
     """Load or update the polygons of PATH (GeoPackage, Shapefile, GeoJSON; any CRS)."""
-    with _ready_connection(ctx) as conn, tqdm(desc="polygons", unit=" features",
-                                              disable=None, file=sys.stderr) as bar:
+    from ingest.polygons import load_polygons
+
+    with _ready_connection(ctx) as conn, _progress(desc="polygons", unit=" features") as bar:
         report = load_polygons(conn, path, layer=layer, source=source, id_field=id_field,
                                name_field=name_field, on_progress=bar.update)
     click.echo(
@@ -116,7 +147,7 @@ def polygons_load(ctx: click.Context, path: Path, layer: str | None, source: str
     )
 
 
-@cli.group()
+@cli.group(cls=LazyGroup, lazy_commands={"fetch": "sclzonal.fetch_cli:fetch"})
 def scl() -> None:
     """Load Sentinel-2 Scene Classification (SCL) rasters."""
 
@@ -135,24 +166,33 @@ def scl_load(ctx: click.Context, paths: Sequence[Path], date_text: str | None,
     A Sen2Cor L2A product (`.SAFE` folder or its `.zip`) loads its 20 m SCL image (JPEG 2000),
     dated by the product name.
     """
-    explicit = _parse_option_date(date_text)
-    stack = ctx.with_resource(ExitStack())
-    checked = [scl_file for path in paths for scl_file in inspect_scl_input(path, explicit, stack)]
-    if len(checked) > 1:
-        # A bad file later in the list must not leave the earlier ones loaded: check all pixels
-        # first. (A single file is checked while it loads, and rolled back on a bad value.)
-        for scl_file in tqdm(checked, desc="checking", unit=" files", disable=None,
-                             file=sys.stderr):
-            check_pixels(scl_file, tile_size)
     with _ready_connection(ctx) as conn:
+        # The server loads its raster library (tens of milliseconds) while this process loads
+        # GDAL and numpy.
+        warm_up = threading.Thread(
+            target=lambda: conn.execute("SELECT postgis_raster_lib_version()"), daemon=True)
+        warm_up.start()
+        from ingest.scl_raster import check_pixels, load_scene
+        from ingest.sen2cor import inspect_scl_input, source_of
+
+        explicit = _parse_option_date(date_text)
+        stack = ctx.with_resource(ExitStack())
+        checked = [scl_file for path in paths
+                   for scl_file in inspect_scl_input(path, explicit, stack)]
+        if len(checked) > 1:
+            # A bad file later in the list must not leave the earlier ones loaded: check all
+            # pixels first. (A single file is checked while it loads, rolled back on a bad value.)
+            for scl_file in _progress(iterable=checked, desc="checking", unit=" files"):
+                check_pixels(scl_file, tile_size)
+        warm_up.join()
         for scl_file in checked:
-            with tqdm(total=scl_file.height, desc=scl_file.path.name, unit=" rows",
-                      disable=None, file=sys.stderr) as bar:
-                result = load_scene(conn, scl_file, tile_size=tile_size, source=source_of(scl_file),
-                                    on_rows=bar.update)
+            with _progress(total=scl_file.height, desc=scl_file.path.name, unit=" rows") as bar:
+                result = load_scene(conn, scl_file, tile_size=tile_size,
+                                    source=source_of(scl_file), on_rows=bar.update)
             state = f"loaded as scene {result.scene_id} ({result.tiles} tiles)" if result.created \
                 else f"already loaded as scene {result.scene_id}, unchanged"
-            click.echo(f"{scl_file.reference or scl_file.path}: {result.acquired_on.isoformat()}: {state}")
+            click.echo(f"{scl_file.reference or scl_file.path}: {result.acquired_on.isoformat()}: "
+                       f"{state}")
 
 
 def _parse_option_date(text: str | None) -> dt.date | None:
@@ -170,8 +210,9 @@ def _parse_option_date(text: str | None) -> dt.date | None:
 @click.pass_context
 def refresh(ctx: click.Context, batch_size: int) -> None:
     """Count class pixels for new (polygon, scene) pairs and refresh the verdicts."""
-    with _ready_connection(ctx) as conn, tqdm(desc="counting", unit=" pairs", disable=None,
-                                              file=sys.stderr) as bar:
+    from sclzonal.refresh import refresh as run_refresh
+
+    with _ready_connection(ctx) as conn, _progress(desc="counting", unit=" pairs") as bar:
         def start(total: int) -> None:
             bar.reset(total=total)
 
@@ -192,6 +233,8 @@ def refresh(ctx: click.Context, batch_size: int) -> None:
 def verdicts(ctx: click.Context, output_format: str, output: Path | None,
              limit: int | None) -> None:
     """Print or write the verdict of every polygon (sclzonal.polygon_verdict)."""
+    from sclzonal.verdicts import as_csv, as_geojson, as_table, fetch_verdicts, write_atomically
+
     with _ready_connection(ctx) as conn:
         rows = fetch_verdicts(conn, with_geometry=output_format == "geojson")
     if output_format == "table":
@@ -220,12 +263,6 @@ def demo(ctx: click.Context, data_dir: Path, scenes: int, fields: int) -> None:
     from sclzonal.demo import run_demo
 
     run_demo(_conninfo(ctx), data_dir=data_dir, scenes=scenes, fields=fields)
-
-
-# Command groups defined in modules of their own are registered here, one line each.
-cli.add_command(qgis)
-scl.add_command(fetch)
-cli.add_command(ingest_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

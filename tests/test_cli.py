@@ -14,7 +14,10 @@ from tests.helpers import run_cli
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = [prefix]
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None
         if isinstance(command, click.Group):
             found += _commands(command, (*prefix, name))
         else:
@@ -26,8 +29,8 @@ COMMANDS = _commands(cli)
 
 
 def test_the_public_commands_exist() -> None:
-    for expected in [("db", "upgrade"), ("polygons", "load"), ("scl", "load"), ("refresh",),
-                     ("verdicts",), ("demo",)]:
+    for expected in [("db", "upgrade"), ("polygons", "load"), ("scl", "load"), ("scl", "fetch"),
+                     ("refresh",), ("verdicts",), ("demo",), ("qgis", "project"), ("ingest",)]:
         assert expected in COMMANDS
 
 
@@ -36,10 +39,11 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str], path: tuple[
     assert main([*path, "--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Usage: sclzonal")
-    command: click.Command = cli
+    command: click.Command | None = cli
     for name in path:
         assert isinstance(command, click.Group)
-        command = command.commands[name]
+        command = command.get_command(click.Context(command), name)
+    assert command is not None
     assert command.help and len(command.help.strip()) > 20
     for parameter in command.params:
         if isinstance(parameter, click.Option) and parameter.name != "help":
@@ -63,3 +67,11 @@ def test_console_script_runs(database_url: str) -> None:
                              "db", "status"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "database revision" in result.stdout
+
+
+def test_loading_rasters_does_not_import_vector_or_service_libraries() -> None:
+    code = ("import sys; from sclzonal.cli import cli; import ingest.scl_raster; "
+            "print(sorted(m for m in ('fiona', 'shapely', 'sentinelhub', 'alembic', 'sqlalchemy') "
+            "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
