@@ -121,10 +121,9 @@ def _stored_map(conn: psycopg.Connection, grid_id: int, ids: IdArray) -> _MapPar
     """Return the pixel runs stored for polygons whose row version still matches."""
     with conn.cursor(binary=True) as cursor:
         cursor.execute(
-            "SELECT array_agg(m.polygon_id ORDER BY m.polygon_id),"
-            " array_agg(m.polygon_version ORDER BY m.polygon_id),"
-            " array_agg(length(m.spans) ORDER BY m.polygon_id),"
-            " string_agg(m.spans, ''::bytea ORDER BY m.polygon_id)"
+            # one row of four aggregates over the same rows: their orders agree
+            "SELECT array_agg(m.polygon_id), array_agg(m.polygon_version),"
+            " array_agg(length(m.spans)), string_agg(m.spans, ''::bytea)"
             " FROM sclzonal.pixel_map AS m JOIN sclzonal.polygon AS p"
             "   ON p.id = m.polygon_id AND p.xmin::text::bigint = m.polygon_version"
             " WHERE m.grid_id = %s AND m.polygon_id BETWEEN %s AND %s",
@@ -178,17 +177,15 @@ def polygon_batch(conn: psycopg.Connection, grid_id: int, grid: Grid, ids: IdArr
 
 def scene_pixels(conn: psycopg.Connection, scene_id: int, grid: Grid) -> npt.NDArray[np.uint8]:
     """Return a scene's SCL band as one array on its grid (255 where it has no tile)."""
-    pixels = np.empty((grid.height, grid.width), dtype=np.uint8)
     with conn.cursor(binary=True) as cursor:
-        cursor.execute("SELECT rast::bytea FROM sclzonal.scene_tile WHERE scene_id = %s",
-                       (scene_id,))
-        covered = sum(_paste_tile(pixels, memoryview(wkb), grid) for (wkb,) in cursor)
-        if covered != pixels.size:  # tiles missing or overlapping: start again from nodata
-            pixels.fill(255)
-            cursor.execute("SELECT rast::bytea FROM sclzonal.scene_tile WHERE scene_id = %s",
-                           (scene_id,))
-            for (wkb,) in cursor:
-                _paste_tile(pixels, memoryview(wkb), grid)
+        tiles = cursor.execute("SELECT rast::bytea FROM sclzonal.scene_tile WHERE scene_id = %s",
+                               (scene_id,)).fetchall()
+    pixels = np.empty((grid.height, grid.width), dtype=np.uint8)
+    covered = sum(_paste_tile(pixels, memoryview(wkb), grid) for (wkb,) in tiles)
+    if covered != pixels.size:  # tiles missing or overlapping: start again from nodata
+        pixels.fill(255)
+        for (wkb,) in tiles:
+            _paste_tile(pixels, memoryview(wkb), grid)
     return pixels
 
 

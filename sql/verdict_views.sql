@@ -6,7 +6,14 @@
 -- lowest priority value; 'other' when the scene was clear enough for a rule but none held;
 -- 'not_clear' when it was clear enough for none.
 CREATE OR REPLACE VIEW sclzonal.scene_verdict AS
-WITH rule_evaluation AS (
+WITH rules AS MATERIALIZED (
+    -- weights[k + 1] = 1 when class k is one of the rule's classes
+    SELECT r.id, r.label, r.priority, r.min_share, r.min_clear_share,
+           ARRAY(SELECT (k = ANY (r.classes))::integer FROM generate_series(0, 11) AS k
+                 ORDER BY k) AS weights
+    FROM sclzonal.verdict_rule AS r
+    WHERE r.enabled
+), evaluated AS (
     SELECT s.polygon_id,
            s.scene_id,
            s.acquired_on,
@@ -14,42 +21,53 @@ WITH rule_evaluation AS (
            s.clear_pixels,
            s.clear_share,
            s.vegetation_share,
-           r.id AS rule_id,
-           r.label,
-           r.priority,
-           s.clear_pixels > 0 AND s.clear_share >= r.min_clear_share AS clear_enough,
-           (SELECT coalesce(sum(s.class_pixels[c + 1]), 0)
-              FROM unnest(r.classes) AS c)::float8 / nullif(s.clear_pixels, 0) AS rule_share,
-           r.min_share
+           holding.rule_id,
+           holding.label,
+           holding.rule_share,
+           s.clear_pixels > 0
+               AND s.clear_share >= (SELECT min(min_clear_share) FROM rules) AS clear_for_any_rule
     FROM sclzonal.zonal_class_summary AS s
-    CROSS JOIN sclzonal.verdict_rule AS r
-    WHERE s.total_pixels > 0 AND r.enabled
-), ranked AS (
-    SELECT e.*,
-           bool_or(e.clear_enough) OVER pair AS clear_for_any_rule,
-           row_number() OVER (
-               PARTITION BY e.polygon_id, e.scene_id
-               ORDER BY (e.clear_enough AND e.rule_share >= e.min_share) DESC, e.priority, e.rule_id
-           ) AS rank
-    FROM rule_evaluation AS e
-    WINDOW pair AS (PARTITION BY e.polygon_id, e.scene_id)
+    LEFT JOIN LATERAL (
+        SELECT r.id AS rule_id, r.label, share.value AS rule_share
+        FROM rules AS r
+        CROSS JOIN LATERAL (
+            SELECT (s.class_0 * r.weights[1] +
+                    s.class_1 * r.weights[2] +
+                    s.class_2 * r.weights[3] +
+                    s.class_3 * r.weights[4] +
+                    s.class_4 * r.weights[5] +
+                    s.class_5 * r.weights[6] +
+                    s.class_6 * r.weights[7] +
+                    s.class_7 * r.weights[8] +
+                    s.class_8 * r.weights[9] +
+                    s.class_9 * r.weights[10] +
+                    s.class_10 * r.weights[11] +
+                    s.class_11 * r.weights[12])::float8
+                   / nullif(s.clear_pixels, 0) AS value
+        ) AS share
+        WHERE s.clear_pixels > 0
+          AND s.clear_share >= r.min_clear_share
+          AND share.value >= r.min_share
+        ORDER BY r.priority, r.id
+        LIMIT 1
+    ) AS holding ON true
+    WHERE s.total_pixels > 0
 )
 SELECT polygon_id,
        scene_id,
        acquired_on,
        CASE
-           WHEN clear_enough AND rule_share >= min_share THEN label
+           WHEN rule_id IS NOT NULL THEN label
            WHEN clear_for_any_rule THEN 'other'
            ELSE 'not_clear'
        END AS verdict,
-       CASE WHEN clear_enough AND rule_share >= min_share THEN rule_id END AS rule_id,
-       CASE WHEN clear_enough AND rule_share >= min_share THEN rule_share END AS rule_share,
+       rule_id,
+       rule_share,
        total_pixels,
        clear_pixels,
        clear_share,
        vegetation_share
-FROM ranked
-WHERE rank = 1;
+FROM evaluated;
 
 COMMENT ON VIEW sclzonal.scene_verdict IS
     'Verdict per (polygon, scene) with at least one pixel: a rule label, other, or not_clear.';
