@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,14 +37,29 @@ def upgrade(conninfo: str, revision: str = "head") -> None:
     """Migrate the database up to `revision`."""
     from alembic import command
 
-    command.upgrade(alembic_config(conninfo), revision)
+    with _database_errors(revision):
+        command.upgrade(alembic_config(conninfo), revision)
 
 
 def downgrade(conninfo: str, revision: str = "base") -> None:
     """Migrate the database down to `revision`."""
     from alembic import command
 
-    command.downgrade(alembic_config(conninfo), revision)
+    with _database_errors(revision):
+        command.downgrade(alembic_config(conninfo), revision)
+
+
+@contextmanager
+def _database_errors(revision: str) -> Iterator[None]:
+    """Turn a database error inside a migration (SQLAlchemy wraps it) into one line."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except DBAPIError as exc:
+        text = str(exc.orig or exc).strip().splitlines()
+        raise UserError(f"migrating to {revision} failed, nothing changed: "
+                        f"{text[0] if text else type(exc).__name__}") from exc
 
 
 _REVISION = re.compile(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)

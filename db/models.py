@@ -212,3 +212,19 @@ class VerdictRule(Base):
     min_clear_share: Mapped[float] = mapped_column(Float)
     priority: Mapped[int] = mapped_column(Integer, server_default=text("100"))
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+
+class DatabaseRole(Base):
+    """A login role registered for one of sclzonal's purposes: owner, ingest or reader.
+
+    Written by `sclzonal db roles` and `sclzonal qgis role`; sql/roles.sql grants each
+    registered role the privileges of its purpose, and migrations apply that file again.
+    """
+
+    __tablename__ = "database_role"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('owner', 'ingest', 'reader')", name="purpose"),
+    )
+
+    role_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    purpose: Mapped[str] = mapped_column(Text)

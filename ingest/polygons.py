@@ -2,14 +2,25 @@
 
 Rows are keyed by (source, feature id): loading the same source again updates changed rows and
 leaves the others untouched. Invalid geometries are repaired in PostGIS (ST_MakeValid, polygon
-parts kept); empty and null geometries are skipped; both are counted in the report.
+parts kept); empty and null geometries, and those without area once repaired, are skipped; both
+are counted and named in the report. The whole layer is read and checked before anything is
+written, and written in one transaction: a bad feature leaves the database as it was.
+
+Text attributes are decoded with the encoding the file declares (a Shapefile's .cpg or DBF code
+page, GDAL's ISO-8859-1 for a DBF that declares none; GeoPackage and GeoJSON are UTF-8), or the
+one given with `--encoding`. Text that is not valid in that encoding is refused, naming the
+feature and field, never replaced or dropped: fiona would silently read it as NULL.
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import json
-from collections.abc import Callable
+import logging
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +31,16 @@ import shapely
 from fiona.errors import FionaError
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
+from shapely.errors import GEOSException
 from shapely.geometry import shape
 
 from sclzonal.errors import UserError
 
 POLYGON_TYPES = {"Polygon", "MultiPolygon", "3D Polygon", "3D MultiPolygon"}
+REPORTED_IDS = 5
+"""How many feature ids the report names per kind (repaired, skipped)."""
+
+Row = tuple[str, str | None, str, bytes | None]
 
 
 @dataclass
@@ -38,7 +54,8 @@ class PolygonLoad:
     unchanged: int = 0
     repaired: int = 0
     skipped_empty: int = 0
-    skipped_reasons: list[str] = field(default_factory=list)
+    repaired_ids: list[str] = field(default_factory=list)
+    skipped_ids: list[str] = field(default_factory=list)
 
 
 def choose_layer(path: Path, layer: str | None) -> str:
@@ -46,7 +63,7 @@ def choose_layer(path: Path, layer: str | None) -> str:
     try:
         layers = fiona.listlayers(path)
     except (FionaError, OSError) as exc:
-        raise UserError(f"{path}: not a readable vector file ({exc})") from None
+        raise UserError(f"{path}: not a readable vector file ({_first_line(exc)})") from None
     if layer is not None:
         if layer not in layers:
             raise UserError(f"{path}: no layer {layer!r} (layers: {', '.join(layers)})")
@@ -56,30 +73,94 @@ def choose_layer(path: Path, layer: str | None) -> str:
     return layers[0]
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime, dt.time)):
         return value.isoformat()
     if isinstance(value, bytes):
         return value.hex()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN or infinity
+    if isinstance(value, (list, tuple)):
+        return [_json_value(item) for item in value]
     return value
 
 
-def _read_features(
-    path: Path, layer: str, id_field: str | None, name_field: str | None
-) -> tuple[list[tuple[str, str | None, str, bytes | None]], int]:
-    """Return (source_fid, name, attributes json, WKB in EPSG:4326 or None) rows and a count."""
-    rows: list[tuple[str, str | None, str, bytes | None]] = []
-    seen: set[str] = set()
+class _FionaWarnings(logging.Handler):
+    """Collects what fiona logs while a layer is read: GDAL's warnings and decoding failures."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Keep the message of a record."""
+        self.messages.append(record.getMessage())
+
+    def take(self, marker: str) -> list[str]:
+        """Return and forget the messages containing `marker`."""
+        found = [message for message in self.messages if marker in message]
+        self.messages = [message for message in self.messages if marker not in message]
+        return found
+
+
+@contextmanager
+def _fiona_warnings() -> Iterator[_FionaWarnings]:
+    logger = logging.getLogger("fiona")
+    handler, level = _FionaWarnings(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
     try:
-        with fiona.open(path, layer=layer) as collection:
-            if collection.crs is None or not collection.crs:
-                raise UserError(f"{path}: layer {layer!r} has no CRS")
-            try:
-                source_crs = CRS.from_user_input(collection.crs.to_wkt())
-            except CRSError as exc:
-                raise UserError(f"{path}: unusable CRS ({exc})") from None
-            to_wgs84 = Transformer.from_crs(source_crs, CRS.from_epsg(4326), always_xy=True)
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def check_encoding(encoding: str | None) -> str | None:
+    """Return a known codec name for `--encoding`, or raise UserError."""
+    if encoding is None:
+        return None
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise UserError(f"--encoding {encoding!r} is not a known text encoding") from None
+
+
+def _undecodable(path: Path, fid: str, properties: dict[str, Any], text_fields: list[str],
+                 failures: list[str]) -> UserError:
+    nulls = [name for name in text_fields if properties.get(name) is None]
+    where = f"field {nulls[0]!r}" if len(nulls) == 1 else "a text field"
+    detail = failures[0].removeprefix("Failed to decode ")
+    return UserError(f"{path}: feature {fid}: {where} is not valid text in the file's encoding "
+                     f"({detail}); give --encoding with the encoding it was written in, "
+                     "for example --encoding latin1")
+
+
+def _feature_id(path: Path, feature: Any, properties: dict[str, Any], id_field: str | None) -> str:
+    if id_field is None:
+        return str(feature.id)
+    value = properties[id_field]
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise UserError(f"{path}: feature {feature.id} has no value in --id-field {id_field!r}")
+    return str(value)
+
+
+def _read_features(path: Path, layer: str, id_field: str | None, name_field: str | None,
+                   encoding: str | None = None) -> list[Row]:
+    """Return (source_fid, name, attributes json, WKB in EPSG:4326 or None) rows."""
+    rows: list[Row] = []
+    seen: set[str] = set()
+    options = {"encoding": encoding} if encoding else {}
+    try:
+        with _fiona_warnings() as warnings, fiona.open(path, layer=layer, **options) as collection:
+            to_wgs84 = _transformer(path, layer, collection.crs)
             fields = collection.schema["properties"]
+            text_fields = [name for name, kind in fields.items() if kind.startswith("str")]
             for wanted, option in ((id_field, "--id-field"), (name_field, "--name-field")):
                 if wanted is not None and wanted not in fields:
                     raise UserError(
@@ -88,35 +169,62 @@ def _read_features(
                     )
             for feature in collection:
                 properties = dict(feature.properties.items())
-                fid = str(properties[id_field]) if id_field else str(feature.id)
+                fid = _feature_id(path, feature, properties, id_field)
+                if failures := warnings.take("Failed to decode"):
+                    raise _undecodable(path, fid, properties, text_fields, failures)
+                if id_field is None and (renumbered := warnings.take("Several features with id")):
+                    raise UserError(f"{path}: its feature ids are not unique ("
+                                    f"{renumbered[0].split('.')[0].lower()}); give --id-field "
+                                    "with a field of unique ids")
                 if fid in seen:
                     raise UserError(f"{path}: feature id {fid!r} occurs more than once")
                 seen.add(fid)
                 name = properties.get(name_field) if name_field else None
-                attributes = json.dumps({k: _json_value(v) for k, v in properties.items()})
+                attributes = json.dumps({k: _json_value(v) for k, v in properties.items()},
+                                        allow_nan=False)
                 rows.append((fid, None if name is None else str(name), attributes,
                              _geometry_wkb(feature.geometry, to_wgs84, path, fid)))
     except FionaError as exc:
-        raise UserError(f"{path}: cannot read layer {layer!r} ({exc})") from None
-    return rows, len(rows)
+        raise UserError(f"{path}: cannot read layer {layer!r} ({_first_line(exc)})") from None
+    return rows
+
+
+def _transformer(path: Path, layer: str, crs: Any) -> Transformer:
+    if crs is None or not crs:
+        raise UserError(f"{path}: layer {layer!r} has no CRS")
+    try:
+        source_crs = CRS.from_user_input(crs.to_wkt())
+    except CRSError as exc:
+        raise UserError(f"{path}: unusable CRS ({_first_line(exc)})") from None
+    return Transformer.from_crs(source_crs, CRS.from_epsg(4326), always_xy=True)
 
 
 def _geometry_wkb(geometry: Any, to_wgs84: Transformer, path: Path, fid: str) -> bytes | None:
+    """Return the feature's geometry as 2-D WKB in EPSG:4326; None when it is null, empty, or
+    cannot have an area (a ring of fewer than four points): such features are skipped."""
     if geometry is None:
         return None
     if geometry.type not in POLYGON_TYPES:
         raise UserError(f"{path}: feature {fid} is a {geometry.type}; polygons only")
-    geom = shapely.force_2d(shape(geometry))
+    try:
+        geom = shapely.force_2d(shape(geometry))
+    except (ValueError, GEOSException):
+        return None
     if geom.is_empty:
         return None
     projected = shapely.transform(geom, lambda xy: _project(to_wgs84, xy))
+    west, south, east, north = projected.bounds
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        raise UserError(f"{path}: feature {fid} lies outside the Earth once transformed to "
+                        f"EPSG:4326 (longitudes {west:g} to {east:g}, latitudes {south:g} to "
+                        f"{north:g}); is the layer's CRS right?")
     return shapely.to_wkb(projected, include_srid=False)
 
 
 def _project(transformer: Transformer, xy: Any) -> Any:
     import numpy as np
 
-    x, y = transformer.transform(xy[:, 0], xy[:, 1])
+    x, y = transformer.transform(xy[:, 0], xy[:, 1], errcheck=False)
     return np.column_stack([x, y])
 
 
@@ -128,15 +236,22 @@ def load_polygons(
     source: str | None = None,
     id_field: str | None = None,
     name_field: str | None = None,
+    encoding: str | None = None,
     on_progress: Callable[[int], object] | None = None,
 ) -> PolygonLoad:
-    """Load or update the polygons of one layer in a single transaction."""
+    """Load or update the polygons of one layer in a single transaction.
+
+    Raises UserError, writing nothing, when the layer holds no polygon to store.
+    """
     if not path.exists():
         raise UserError(f"{path}: no such file")
+    codec = check_encoding(encoding)
     layer_name = choose_layer(path, layer)
-    rows, count = _read_features(path, layer_name, id_field, name_field)
+    rows = _read_features(path, layer_name, id_field, name_field, codec)
     report = PolygonLoad(source=source or (path.stem if layer is None else f"{path.stem}/{layer_name}"))
-    report.features = count
+    report.features = len(rows)
+    if not report.source.strip():
+        raise UserError("--source must not be empty")
     with conn.transaction():
         conn.execute(
             "CREATE TEMP TABLE polygon_staging (source_fid text, name text, attributes jsonb,"
@@ -149,6 +264,9 @@ def load_polygons(
                     if on_progress is not None:
                         on_progress(1)
         _upsert(conn, report)
+        if report.skipped_empty == report.features:
+            raise UserError(f"{path}: layer {layer_name!r} has no polygon to load "
+                            f"({report.features} features, none with an area)")
     return report
 
 
@@ -169,12 +287,16 @@ def _upsert(conn: psycopg.Connection, report: PolygonLoad) -> None:
     counts = conn.execute(
         """
         SELECT count(*) FILTER (WHERE NOT valid AND geom IS NOT NULL AND NOT ST_IsEmpty(geom)),
-               count(*) FILTER (WHERE geom IS NULL OR ST_IsEmpty(geom))
+               count(*) FILTER (WHERE geom IS NULL OR ST_IsEmpty(geom)),
+               (array_agg(source_fid ORDER BY source_fid)
+                    FILTER (WHERE NOT valid AND geom IS NOT NULL AND NOT ST_IsEmpty(geom)))[1:%(n)s],
+               (array_agg(source_fid ORDER BY source_fid)
+                    FILTER (WHERE geom IS NULL OR ST_IsEmpty(geom)))[1:%(n)s]
         FROM polygon_prepared
-        """
-    ).fetchone()
+        """, {"n": REPORTED_IDS}).fetchone()
     assert counts is not None
     report.repaired, report.skipped_empty = int(counts[0]), int(counts[1])
+    report.repaired_ids, report.skipped_ids = list(counts[2] or []), list(counts[3] or [])
     changed = conn.execute(
         """
         INSERT INTO sclzonal.polygon AS p (source, source_fid, name, attributes, geom)

@@ -1,8 +1,13 @@
 """Load Sentinel-2 SCL GeoTIFFs into PostGIS as in-db raster tiles, one transaction per scene.
 
-Every file is checked before anything is written: one band, an integer data type, a CRS with an
-EPSG code, a north-up geotransform and an acquisition date. Pixel values are checked (0-11) while
-the tiles stream into the database; a bad value rolls the whole scene back.
+Every file is checked before anything is written: a GeoTIFF (or a Sen2Cor JPEG 2000), one band,
+an integer data type, a CRS with an EPSG code, a north-up geotransform and an acquisition date
+between Sentinel-2's launch and today (UTC). Pixel values are checked (0-11) while the tiles
+stream into the database; a bad value rolls the whole scene back.
+
+A scene is one acquisition on one grid from one source (see ingest/scene_identity.py): another
+file for it is refused unless `replace` swaps the old scene for the new one in the same
+transaction; the same file (SHA-256) again changes nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +23,21 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import rasterio
-from rasterio.errors import RasterioError
+from rasterio._err import CPLE_BaseError
+from rasterio.errors import CRSError, NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
 from ingest import DEFAULT_TILE_SIZE
 from ingest.raster_wkb import tile_wkb
+from ingest.scene_identity import acquisition_key, make_room, same_file
 from sclzonal.errors import UserError
 
 MAX_SCL_CLASS = 11
+FORMATS = {"GTiff": "GeoTIFF", "COG": "GeoTIFF", "JP2OpenJPEG": "JPEG 2000"}
+"""GDAL drivers of the files accepted (JPEG 2000: Sen2Cor's lossless SCL images)."""
+FIRST_ACQUISITION = dt.date(2015, 6, 23)
+"""Sentinel-2A's launch: no SCL is older."""
+_READ_ERRORS = (RasterioError, CPLE_BaseError, CRSError)
 _DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 
 
@@ -56,6 +69,8 @@ class SceneLoad:
     acquired_on: dt.date
     created: bool
     tiles: int
+    replaced: tuple[int, ...] = ()
+    """Ids of the scenes this one replaced (`replace`)."""
 
 
 def file_checksum(path: Path) -> str:
@@ -88,8 +103,11 @@ def acquisition_date(path: Path, tags: dict[str, str], explicit: dt.date | None)
                 "or a date in the file name"
             )
         found = _parse_date("-".join(match.groups()), "date in the file name", path)
-    if found > dt.date.today():
+    if found > dt.datetime.now(dt.UTC).date():
         raise UserError(f"{path}: acquisition date {found.isoformat()} is in the future")
+    if found < FIRST_ACQUISITION:
+        raise UserError(f"{path}: acquisition date {found.isoformat()} is before Sentinel-2's "
+                        f"launch ({FIRST_ACQUISITION.isoformat()})")
     return found
 
 
@@ -98,44 +116,55 @@ def inspect_scl_file(path: Path, explicit_date: dt.date | None = None) -> SclFil
     if not path.is_file():
         raise UserError(f"{path}: no such file")
     try:
-        with rasterio.open(path) as dataset:
-            if dataset.count != 1:
-                raise UserError(f"{path}: has {dataset.count} bands; an SCL raster has one")
-            dtype = np.dtype(dataset.dtypes[0])
-            if dtype.kind not in "iu":
-                raise UserError(
-                    f"{path}: data type {dtype.name} is not an integer type; SCL classes are 0-11"
-                )
-            if dataset.crs is None:
-                raise UserError(f"{path}: has no CRS")
-            srid = dataset.crs.to_epsg()
-            if srid is None:
-                raise UserError(f"{path}: its CRS has no EPSG code ({dataset.crs.to_string()[:60]})")
-            transform = dataset.transform
-            if transform.b != 0 or transform.d != 0:
-                raise UserError(f"{path}: rotated or sheared geotransform; north-up rasters only")
-            if transform.a <= 0 or transform.e >= 0:
-                raise UserError(
-                    f"{path}: geotransform is not north-up (pixel size {transform.a}, {transform.e})"
-                )
-            if dataset.width == 0 or dataset.height == 0:
-                raise UserError(f"{path}: has no pixels")
-            acquired_on = acquisition_date(path, dataset.tags(), explicit_date)
-            return SclFile(
-                path=path,
-                checksum=file_checksum(path),
-                acquired_on=acquired_on,
-                srid=srid,
-                crs=f"EPSG:{srid}",
-                width=dataset.width,
-                height=dataset.height,
-                upper_left_x=transform.c,
-                upper_left_y=transform.f,
-                pixel_size_x=transform.a,
-                pixel_size_y=transform.e,
-            )
-    except RasterioError as exc:
+        with warnings.catch_warnings():
+            # A file without georeferencing is refused below, in one line: no Python warning.
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return _inspect(path, explicit_date)
+    except _READ_ERRORS as exc:
         raise UserError(f"{path}: not a readable raster ({_first_line(exc)})") from None
+
+
+def _inspect(path: Path, explicit_date: dt.date | None) -> SclFile:
+    """Check an opened file's format, bands, type, CRS, grid and date (see inspect_scl_file)."""
+    with rasterio.open(path) as dataset:
+        if dataset.driver not in FORMATS:
+            raise UserError(f"{path}: is a {dataset.driver} file, not a GeoTIFF; SCL must be "
+                            "stored losslessly (GeoTIFF, or a Sen2Cor product's JPEG 2000)")
+        if dataset.count != 1:
+            raise UserError(f"{path}: has {dataset.count} bands; an SCL raster has one")
+        dtype = np.dtype(dataset.dtypes[0])
+        if dtype.kind not in "iu":
+            raise UserError(
+                f"{path}: data type {dtype.name} is not an integer type; SCL classes are 0-11"
+            )
+        if dataset.crs is None:
+            raise UserError(f"{path}: has no CRS")
+        srid = dataset.crs.to_epsg()
+        if srid is None:
+            raise UserError(f"{path}: its CRS has no EPSG code ({dataset.crs.to_string()[:60]})")
+        transform = dataset.transform
+        if transform.b != 0 or transform.d != 0:
+            raise UserError(f"{path}: rotated or sheared geotransform; north-up rasters only")
+        if transform.a <= 0 or transform.e >= 0:
+            raise UserError(
+                f"{path}: geotransform is not north-up (pixel size {transform.a}, {transform.e})"
+            )
+        if dataset.width == 0 or dataset.height == 0:
+            raise UserError(f"{path}: has no pixels")
+        acquired_on = acquisition_date(path, dataset.tags(), explicit_date)
+        return SclFile(
+            path=path,
+            checksum=file_checksum(path),
+            acquired_on=acquired_on,
+            srid=srid,
+            crs=f"EPSG:{srid}",
+            width=dataset.width,
+            height=dataset.height,
+            upper_left_x=transform.c,
+            upper_left_y=transform.f,
+            pixel_size_x=transform.a,
+            pixel_size_y=transform.e,
+        )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -144,9 +173,22 @@ def _first_line(exc: BaseException) -> str:
 
 
 def tile_rows(scl: SclFile, tile_size: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (row offset, block of up to `tile_size` rows) as uint8, checking every value."""
+    """Yield (row offset, block of up to `tile_size` rows) as uint8, checking every value.
+
+    The file must read as it did when it was inspected (size, grid): a file changed since, or
+    so damaged that it reads differently each time, is refused.
+    """
     try:
-        with rasterio.open(scl.path) as dataset:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            dataset = rasterio.open(scl.path)
+        with dataset:
+            transform = dataset.transform
+            if (dataset.width, dataset.height, dataset.count, transform.c, transform.f, transform.a,
+                    transform.e) != (scl.width, scl.height, 1, scl.upper_left_x, scl.upper_left_y,
+                                     scl.pixel_size_x, scl.pixel_size_y):
+                raise UserError(f"{scl.path}: the file no longer reads as it did when it was checked "
+                                "(changed, or damaged); nothing of it was loaded")
             for row_off in range(0, scl.height, tile_size):
                 rows = min(tile_size, scl.height - row_off)
                 block = dataset.read(1, window=Window(0, row_off, scl.width, rows))
@@ -157,7 +199,7 @@ def tile_rows(scl: SclFile, tile_size: int) -> Iterator[tuple[int, np.ndarray]]:
                         f"{scl.path}: pixel value {bad} is not an SCL class (0-{MAX_SCL_CLASS})"
                     )
                 yield row_off, block.astype(np.uint8, copy=False)
-    except RasterioError as exc:
+    except _READ_ERRORS as exc:
         raise UserError(f"{scl.path}: cannot read its pixels ({_first_line(exc)})") from None
 
 
@@ -186,21 +228,27 @@ def load_scene(
     tile_size: int = DEFAULT_TILE_SIZE,
     source: str = "geotiff",
     on_rows: Callable[[int], object] | None = None,
+    replace: bool = False,
 ) -> SceneLoad:
-    """Load one checked file as a scene in one transaction; a file loaded before changes nothing."""
+    """Load one checked file as a scene in one transaction; a file loaded before changes nothing.
+
+    A scene of the same grid, date and source from another file is refused (UserError), or with
+    `replace` deleted in the same transaction, so readers see the old scene or the new one.
+    """
     with conn.transaction():
-        # Two loads of the same file at once: the second waits here, then finds the first's scene.
-        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (scl.checksum,))
-        row = conn.execute(
-            "SELECT id FROM sclzonal.scene WHERE checksum = %s", (scl.checksum,)
-        ).fetchone()
-        if row is not None:
-            return SceneLoad(scl.path, row[0], scl.acquired_on, created=False, tiles=0)
+        # Two loads of the same acquisition, or of the same file, at once: the second waits
+        # here, then finds the first's scene. Both locks are always taken in this order.
+        for key in (acquisition_key(scl, source), scl.checksum):
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+        loaded_before = same_file(conn, scl)
+        if loaded_before is not None:
+            return SceneLoad(scl.path, loaded_before, scl.acquired_on, created=False, tiles=0)
         known = conn.execute(
             "SELECT 1 FROM spatial_ref_sys WHERE srid = %s", (scl.srid,)
         ).fetchone()
         if known is None:
             raise UserError(f"{scl.path}: EPSG:{scl.srid} is not in PostGIS's spatial_ref_sys")
+        replaced = make_room(conn, scl, source, replace)
         scene_id = _insert_scene_row(conn, scl, tile_size, source)
         tiles = 0
         # The raster type has no binary input, so COPY would send every tile as hex text; one
@@ -217,7 +265,8 @@ def load_scene(
                 tiles += len(wkbs)
                 if on_rows is not None:
                     on_rows(block.shape[0])
-        return SceneLoad(scl.path, scene_id, scl.acquired_on, created=True, tiles=tiles)
+        return SceneLoad(scl.path, scene_id, scl.acquired_on, created=True, tiles=tiles,
+                         replaced=replaced)
 
 
 def _grid_id(conn: psycopg.Connection, scl: SclFile) -> int:

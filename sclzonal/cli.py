@@ -81,9 +81,9 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
     ctx.obj["conninfo"] = resolve_database_url(database_url)
 
 
-@cli.group()
+@cli.group(cls=LazyGroup, lazy_commands={"roles": "sclzonal.db_roles:roles_command"})
 def db() -> None:
-    """Create and migrate the sclzonal schema."""
+    """Create and migrate the sclzonal schema; create its owner, ingest and reader roles."""
 
 
 @db.command("upgrade")
@@ -131,19 +131,28 @@ def polygons() -> None:
 @click.option("--source", help="Name of this source; default: the file name without extension.")
 @click.option("--id-field", help="Field holding a stable feature id; default: the file's feature id.")
 @click.option("--name-field", help="Field holding the polygon's name.")
+@click.option("--encoding", metavar="NAME",
+              help="Encoding of the text attributes (e.g. latin1, cp1252); default: the one the "
+                   "file declares (Shapefile .cpg or code page; GeoPackage and GeoJSON: UTF-8).")
 @click.pass_context
 def polygons_load(ctx: click.Context, path: Path, layer: str | None, source: str | None,
-                  id_field: str | None, name_field: str | None) -> None:
+                  id_field: str | None, name_field: str | None, encoding: str | None) -> None:
     """Load or update the polygons of PATH (GeoPackage, Shapefile, GeoJSON; any CRS)."""
     from ingest.polygons import load_polygons
 
     with _ready_connection(ctx) as conn, _progress(desc="polygons", unit=" features") as bar:
         report = load_polygons(conn, path, layer=layer, source=source, id_field=id_field,
-                               name_field=name_field, on_progress=bar.update)
+                               name_field=name_field, encoding=encoding, on_progress=bar.update)
+
+    def ids(count: int, named: list[str]) -> str:
+        return f" ({', '.join(named)}{', ...' if count > len(named) else ''})" if named else ""
+
     click.echo(
         f"{report.source}: {report.features} features: {report.inserted} new, "
-        f"{report.updated} updated, {report.unchanged} unchanged, {report.repaired} repaired, "
-        f"{report.skipped_empty} skipped (empty or null geometry)"
+        f"{report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.repaired} repaired{ids(report.repaired, report.repaired_ids)}, "
+        f"{report.skipped_empty} skipped as empty, null or without area"
+        f"{ids(report.skipped_empty, report.skipped_ids)}"
     )
 
 
@@ -158,13 +167,17 @@ def scl() -> None:
               help="Acquisition date; default: the ACQUISITION_DATE tag, else a date in the name.")
 @click.option("--tile-size", default=DEFAULT_TILE_SIZE, show_default=True,
               type=click.IntRange(16, 4096), help="Tile width and height in pixels.")
+@click.option("--replace", is_flag=True,
+              help="Replace a scene of the same grid, date and source loaded from another file "
+                   "(refused without this).")
 @click.pass_context
 def scl_load(ctx: click.Context, paths: Sequence[Path], date_text: str | None,
-             tile_size: int) -> None:
+             tile_size: int, replace: bool) -> None:
     """Load single-band SCL GeoTIFFs (any CRS) as scenes; a file loaded before changes nothing.
 
     A Sen2Cor L2A product (`.SAFE` folder or its `.zip`) loads its 20 m SCL image (JPEG 2000),
-    dated by the product name.
+    dated by the product name. Another file for a scene already loaded (same grid, date and
+    source) is refused unless --replace is given.
     """
     with _ready_connection(ctx) as conn:
         # The server loads its raster library (tens of milliseconds) while this process loads
@@ -172,6 +185,7 @@ def scl_load(ctx: click.Context, paths: Sequence[Path], date_text: str | None,
         warm_up = threading.Thread(
             target=lambda: conn.execute("SELECT postgis_raster_lib_version()"), daemon=True)
         warm_up.start()
+        from ingest.scene_identity import check_new_scenes
         from ingest.scl_raster import check_pixels, load_scene
         from ingest.sen2cor import inspect_scl_input, source_of
 
@@ -185,12 +199,17 @@ def scl_load(ctx: click.Context, paths: Sequence[Path], date_text: str | None,
             for scl_file in _progress(iterable=checked, desc="checking", unit=" files"):
                 check_pixels(scl_file, tile_size)
         warm_up.join()
+        # Nor may a file that the database would refuse (another file of the same acquisition).
+        check_new_scenes(conn, [(scl_file, source_of(scl_file)) for scl_file in checked], replace)
         for scl_file in checked:
             with _progress(total=scl_file.height, desc=scl_file.path.name, unit=" rows") as bar:
                 result = load_scene(conn, scl_file, tile_size=tile_size,
-                                    source=source_of(scl_file), on_rows=bar.update)
+                                    source=source_of(scl_file), on_rows=bar.update,
+                                    replace=replace)
             state = f"loaded as scene {result.scene_id} ({result.tiles} tiles)" if result.created \
                 else f"already loaded as scene {result.scene_id}, unchanged"
+            if result.replaced:
+                state += f", replacing scene {', '.join(map(str, result.replaced))}"
             click.echo(f"{scl_file.reference or scl_file.path}: {result.acquired_on.isoformat()}: "
                        f"{state}")
 
@@ -207,8 +226,11 @@ def _parse_option_date(text: str | None) -> dt.date | None:
 @cli.command()
 @click.option("--batch-size", default=20_000, show_default=True, type=click.IntRange(1, 1_000_000),
               help="Polygons counted per transaction.")
+@click.option("--recount", is_flag=True,
+              help="Look for every pair without stored counts, not only new ones (after restoring "
+                   "a backup without sclzonal.zonal_count).")
 @click.pass_context
-def refresh(ctx: click.Context, batch_size: int) -> None:
+def refresh(ctx: click.Context, batch_size: int, recount: bool) -> None:
     """Count class pixels for new (polygon, scene) pairs and refresh the verdicts."""
     from sclzonal.refresh import refresh as run_refresh
 
@@ -218,7 +240,7 @@ def refresh(ctx: click.Context, batch_size: int) -> None:
 
         report = run_refresh(conn, batch_size=batch_size, on_start=start, on_pairs=bar.update,
                              on_wait=lambda: click.echo("another refresh is running; waiting",
-                                                        err=True))
+                                                        err=True), recount=recount)
     click.echo(f"counted {report.pairs_counted} new polygon-scene pairs on {report.scenes} scenes "
                f"in {report.count_seconds:.1f} s; verdicts refreshed in {report.verdict_seconds:.1f} s")
 

@@ -162,8 +162,18 @@ def rule_labels(conn: psycopg.Connection) -> list[str]:
 
 
 def ensure_qgis_tables(conn: psycopg.Connection) -> None:
-    """Create QGIS's `public.layer_styles` and `public.qgis_projects` when they are missing."""
-    conn.execute(migrate.sql_file_text("qgis_tables.sql").encode("utf-8"))
+    """Create QGIS's `public.layer_styles` and `public.qgis_projects` when they are missing.
+
+    When both are there as QGIS 3.22 makes them nothing is run: CREATE TABLE IF NOT EXISTS needs
+    CREATE on schema public even for a table that exists, and the owner role lacks it.
+    """
+    row = conn.execute(
+        "SELECT to_regclass('public.layer_styles') IS NOT NULL"
+        " AND to_regclass('public.qgis_projects') IS NOT NULL"
+        " AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public'"
+        "             AND table_name = 'layer_styles' AND column_name = 'type')").fetchone()
+    if not (row and row[0]):
+        conn.execute(migrate.sql_file_text("qgis_tables.sql").encode("utf-8"))
 
 
 def write_default_styles(conn: psycopg.Connection) -> dict[str, int]:

@@ -33,12 +33,13 @@ class RefreshReport:
 
 
 def refresh_verdicts(conn: psycopg.Connection) -> None:
-    """Refresh sclzonal.polygon_verdict without blocking its readers."""
+    """Refresh sclzonal.polygon_verdict without blocking its readers.
+
+    Through sclzonal.refresh_polygon_verdict() (sql/verdict_refresh.sql), which refreshes as the
+    view's owner with JIT off, so the ingest role needs only EXECUTE on it.
+    """
     with conn.transaction():
-        # The planner's row estimates for the verdict views are far too high before the new
-        # counts are analysed; JIT compiling the query then costs more than running it.
-        conn.execute("SET LOCAL jit = off")
-        conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY sclzonal.polygon_verdict")
+        conn.execute("SELECT sclzonal.refresh_polygon_verdict()")
 
 
 def refresh(
@@ -48,10 +49,15 @@ def refresh(
     on_start: Callable[[int], object] | None = None,
     on_pairs: Callable[[int], object] | None = None,
     on_wait: Callable[[], object] | None = None,
+    recount: bool = False,
 ) -> RefreshReport:
     """Count every pending pair, then refresh the verdicts; one refresh at a time.
 
-    `conn` must be in autocommit mode: each batch of counts is its own transaction.
+    `conn` must be in autocommit mode: each batch of counts is its own transaction. A refresh
+    killed at any point keeps the batches it stored and the next one counts the rest. With
+    `recount`, every pair without stored counts is looked for, not only those of polygons changed
+    since a scene was last counted: after restoring a backup without sclzonal.zonal_count, or
+    deleting counts by hand.
     """
     report = RefreshReport()
     locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (REFRESH_LOCK_KEY,)).fetchone()
@@ -61,6 +67,8 @@ def refresh(
         conn.execute("SELECT pg_advisory_lock(%s)", (REFRESH_LOCK_KEY,))
     try:
         started = time.perf_counter()
+        if recount:
+            conn.execute("UPDATE sclzonal.scene SET counted_seq = 0 WHERE counted_seq <> 0")
         pending = pending_pairs(conn)
         report.scenes = len(pending.by_scene)
         if on_start is not None:

@@ -92,6 +92,14 @@ def table_counts(conn: psycopg.Connection) -> dict[str, int]:
     }
 
 
+def database_snapshot(conn: psycopg.Connection) -> dict[str, str]:
+    """Return a digest of every row of every sclzonal table (to prove nothing at all changed)."""
+    tables = ["polygon", "scene", "scene_grid", "scene_tile", "zonal_count", "pixel_map"]
+    return {table: str(conn.execute(
+        f"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')"
+        f" FROM sclzonal.{table} AS t").fetchone()) for table in tables}
+
+
 def cli_ok(database_url: str, *args: str) -> None:
     """Run the CLI in-process and fail the test when it does not exit 0."""
     code = main(["--database-url", database_url, *args])

@@ -13,6 +13,7 @@ from tests.helpers import run_cli
 EXPECTED_RELATIONS = {
     ("polygon", "r"), ("scene", "r"), ("scene_grid", "r"), ("scene_tile", "r"),
     ("zonal_count", "r"), ("pixel_map", "r"), ("verdict_rule", "r"), ("scl_class", "r"),
+    ("database_role", "r"),
     ("alembic_version", "r"), ("class_count", "v"),
     ("zonal_class_counts", "v"), ("zonal_class_summary", "v"), ("scene_verdict", "v"),
     ("scene_verdict_layer", "v"),

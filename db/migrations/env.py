@@ -34,7 +34,11 @@ def run_migrations_online() -> None:
     """Run the migrations in one transaction on the configured database."""
     engine = engine_for(config.attributes.get("conninfo", ""))
     with engine.connect() as connection:
-        connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+        # Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when
+        # the schema exists, and the owner role that runs later upgrades does not have it.
+        if connection.execute(text("SELECT to_regnamespace(:schema)"),
+                              {"schema": SCHEMA}).scalar() is None:
+            connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
         connection.commit()
         context.configure(
             connection=connection,

@@ -1,0 +1,42 @@
+"""Roles: the registry of sclzonal's roles, the verdict refresh function, their privileges.
+
+sql/verdict_refresh.sql: sclzonal.refresh_polygon_verdict(), which refreshes the verdict view as
+its owner, so the ingest role needs no ownership. sql/roles.sql: the privileges of the roles
+registered in sclzonal.database_role (none yet on a new database: `sclzonal db roles` creates
+and registers them).
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from db.migrate import apply_sql_file
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "database_role",
+        sa.Column("role_name", sa.Text(), nullable=False),
+        sa.Column("purpose", sa.Text(), nullable=False),
+        sa.CheckConstraint("purpose IN ('owner', 'ingest', 'reader')",
+                           name=op.f("database_role_purpose_check")),
+        sa.PrimaryKeyConstraint("role_name", name=op.f("database_role_pkey")),
+        schema="sclzonal",
+    )
+    apply_sql_file(op.get_bind(), "verdict_refresh.sql")
+    apply_sql_file(op.get_bind(), "roles.sql")
+
+
+def downgrade() -> None:
+    op.execute("DROP FUNCTION IF EXISTS sclzonal.refresh_polygon_verdict()")
+    op.drop_table("database_role", schema="sclzonal")

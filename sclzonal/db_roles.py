@@ -1,0 +1,139 @@
+"""`sclzonal db roles`: the owner, ingest and reader roles, created once by an administrator.
+
+- owner: owns schema sclzonal and everything in it (and QGIS's tables in public when this
+  command made them); runs `sclzonal db upgrade`, edits verdict rules and classes, writes QGIS
+  styles and projects.
+- ingest: `polygons load`, `scl load`, `scl fetch`, `ingest`, `refresh`, `verdicts`; writes the
+  data tables, cannot create, alter or drop anything, nor change the rules.
+- reader: QGIS users; exactly the role `sclzonal qgis role` makes.
+
+Creating roles needs CREATEROLE, and giving the objects to the owner needs to own them or be a
+superuser: run this once as the administrator that ran the first `sclzonal db upgrade`. Nothing
+afterwards needs a superuser. The grants themselves are sql/roles.sql, which migrations apply
+again; roles are registered in sclzonal.database_role so that they know whom to grant.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import click
+import psycopg
+from psycopg import sql
+
+from sclzonal.errors import UserError
+from sclzonal.qgis_role import create_reader_role
+from sclzonal.qgis_styles import ensure_qgis_tables
+from sclzonal.role_grants import apply_role_grants, check_role_name, create_login_role, register_role
+
+QGIS_TABLES = ("layer_styles", "qgis_projects")
+
+
+@dataclass(frozen=True)
+class RoleNames:
+    """The names of the three roles (roles are cluster-wide: one set per database if you like)."""
+
+    owner: str = "sclzonal_owner"
+    ingest: str = "sclzonal_ingest"
+    reader: str = "sclzonal_reader"
+
+
+def create_roles(conn: psycopg.Connection, names: RoleNames,
+                 passwords: dict[str, str | None] | None = None) -> dict[str, bool]:
+    """Create (when missing), register and grant the three roles in one transaction.
+
+    Returns, per purpose, whether the role was created. Re-runnable.
+    """
+    passwords = passwords or {}
+    for name in (names.owner, names.ingest, names.reader):
+        check_role_name(name)
+    if len({names.owner, names.ingest, names.reader}) != 3:
+        raise UserError("the owner, ingest and reader roles need three different names")
+    with conn.transaction():
+        created = {"owner": create_login_role(conn, names.owner, passwords.get("owner")),
+                   "ingest": create_login_role(conn, names.ingest, passwords.get("ingest"))}
+        register_role(conn, names.owner, "owner")
+        register_role(conn, names.ingest, "ingest")
+        _give_qgis_tables(conn, names.owner)
+        apply_role_grants(conn)
+        created["reader"] = create_reader_role(conn, names.reader, passwords.get("reader")).created
+        _refuse_memberships(conn, names)
+    return created
+
+
+def _give_qgis_tables(conn: psycopg.Connection, owner: str) -> None:
+    """Let the owner write QGIS's styles and projects: its own tables when this session owns
+    them (it may just have created them), else write access to another owner's tables."""
+    ensure_qgis_tables(conn)
+    for table in QGIS_TABLES:
+        target = sql.Identifier("public", table)
+        mine = conn.execute("SELECT relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+                            " FROM pg_class WHERE oid = to_regclass(%s)", (f"public.{table}",)).fetchone()
+        if mine and mine[0]:
+            conn.execute(sql.SQL("ALTER TABLE {} OWNER TO {}").format(target, sql.Identifier(owner)))
+        else:
+            conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
+                target, sql.Identifier(owner)))
+            for (sequence,) in conn.execute(
+                    "SELECT s.relname FROM pg_depend AS d JOIN pg_class AS s ON s.oid = d.objid"
+                    " WHERE d.refobjid = to_regclass(%s) AND s.relkind = 'S'",
+                    (f"public.{table}",)).fetchall():
+                conn.execute(sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(
+                    sql.Identifier("public", sequence), sql.Identifier(owner)))
+
+
+def _refuse_memberships(conn: psycopg.Connection, names: RoleNames) -> None:
+    """Refuse roles that are members of a more powerful one: they would have its rights."""
+    for member, of in ((names.ingest, names.owner), (names.reader, names.owner),
+                       (names.reader, names.ingest)):
+        row = conn.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (member, of)).fetchone()
+        if row and row[0]:
+            raise UserError(f"role {member} is a member of {of} and would have its rights; "
+                            f"REVOKE {of} FROM {member} first")
+
+
+def _password(variable: str | None) -> str | None:
+    if variable is None:
+        return None
+    value = os.environ.get(variable)
+    if not value:
+        raise UserError(f"the environment variable {variable} (a role's password) is not set")
+    return value
+
+
+@click.command("roles")
+@click.option("--owner", default=RoleNames.owner, show_default=True,
+              help="Role that owns the schema and runs `db upgrade`.")
+@click.option("--ingest", default=RoleNames.ingest, show_default=True,
+              help="Role that loads data and refreshes (the scheduled job's).")
+@click.option("--reader", default=RoleNames.reader, show_default=True,
+              help="Read-only role for QGIS users (as `qgis role`).")
+@click.option("--owner-password-env", metavar="VAR", help="Set the owner's password from $VAR.")
+@click.option("--ingest-password-env", metavar="VAR", help="Set the ingest role's password from $VAR.")
+@click.option("--reader-password-env", metavar="VAR", help="Set the reader's password from $VAR.")
+@click.pass_context
+def roles_command(ctx: click.Context, owner: str, ingest: str, reader: str,
+                  owner_password_env: str | None, ingest_password_env: str | None,
+                  reader_password_env: str | None) -> None:
+    """Create the owner, ingest and reader login roles and grant each its rights (re-runnable).
+
+    Run once, as the administrator that ran the first `db upgrade` (it needs CREATEROLE and to
+    own the schema's objects, which it gives to the owner role). Afterwards `db upgrade` runs as
+    the owner, loading and `refresh` as the ingest role, QGIS as the reader: no superuser.
+    """
+    from sclzonal.cli import _ready_connection
+
+    passwords = {"owner": _password(owner_password_env), "ingest": _password(ingest_password_env),
+                 "reader": _password(reader_password_env)}
+    with _ready_connection(ctx) as conn:
+        created = create_roles(conn, RoleNames(owner, ingest, reader), passwords)
+        public_create = conn.execute("SELECT has_schema_privilege('public', 'public', 'CREATE')"
+                                     ).fetchone()
+    for purpose, name in (("owner", owner), ("ingest", ingest), ("reader", reader)):
+        state = "created" if created[purpose] else "already there, privileges renewed"
+        password = "; password set" if passwords[purpose] else ""
+        click.echo(f"{purpose} role {name}: {state}{password}")
+    if public_create and public_create[0]:
+        click.echo("sclzonal: warning: every role may create objects in schema public (PostgreSQL "
+                   "before 15); consider REVOKE CREATE ON SCHEMA public FROM PUBLIC", err=True)
