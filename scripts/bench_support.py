@@ -150,6 +150,11 @@ def machine_description(url: str) -> dict[str, str]:
             "numpy": np.__version__, "qgis": qgis}
 
 
+def _name(text: str) -> str:
+    """Return a name for a Markdown table cell (a pipe would end the cell)."""
+    return text.replace("|", "\\|")
+
+
 def _fmt(seconds: float) -> str:
     return f"{seconds:.3f} s" if seconds < 10 else f"{seconds:.1f} s"
 
@@ -160,13 +165,13 @@ def results_table(results: dict[str, Any]) -> str:
     ingest = results["ingest"]
     ours = ingest["sclzonal scl load"]
     for name, seconds in sorted(ingest.items(), key=lambda item: item[1]):
-        lines.append(f"| {name} | {_fmt(seconds)} | {seconds / ours:.1f} x sclzonal |")
+        lines.append(f"| {_name(name)} | {_fmt(seconds)} | {seconds / ours:.1f} x sclzonal |")
     counts = results["counts"]
     warm = counts["sclzonal, new scene on a known grid"]
     lines += ["", f"| counts, {results['polygons']:,} polygons on a new scene | time | "
               "ratio |", "|---|---|---|"]
     for name, seconds in sorted(counts.items(), key=lambda item: item[1]):
-        lines.append(f"| {name} | {_fmt(seconds)} | {seconds / warm:.1f} x sclzonal |")
+        lines.append(f"| {_name(name)} | {_fmt(seconds)} | {seconds / warm:.1f} x sclzonal |")
     if results.get("qgis_start_up"):
         lines.append(f"\nQGIS start-up, measured with one polygon and subtracted: "
                      f"{_fmt(results['qgis_start_up'])}.")
@@ -177,7 +182,7 @@ def results_table(results: dict[str, Any]) -> str:
         for name, value in results["large"].items():
             if isinstance(value, dict):
                 for inner, seconds in value.items():
-                    lines.append(f"| ingest 10 scenes: {inner} | {_fmt(seconds)} |")
+                    lines.append(f"| ingest 10 scenes: {_name(inner)} | {_fmt(seconds)} |")
             elif "MiB" in name:
                 lines.append(f"| {name} | {value:.0f} |")
             else:
