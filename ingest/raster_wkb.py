@@ -11,7 +11,8 @@ BAND_HAS_NODATA = 0x40
 NODATA = 255
 """Band nodata of every stored tile: a value SCL never uses, so class 0 stays a class."""
 
-_HEADER = struct.Struct("<BHHddddddiHH")
+RASTER_HEADER = struct.Struct("<BHHddddddiHH")
+"""Header of PostGIS raster WKB: endianness, version, bands, scale, origin, skew, SRID, size."""
 
 
 def tile_wkb(
@@ -27,7 +28,7 @@ def tile_wkb(
     if tile.dtype != np.uint8 or tile.ndim != 2:
         raise ValueError("tile must be a 2-D uint8 array")
     height, width = tile.shape
-    header = _HEADER.pack(
+    header = RASTER_HEADER.pack(
         1,  # little endian
         0,  # WKB raster format version
         1,  # bands

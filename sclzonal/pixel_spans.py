@@ -44,11 +44,6 @@ class PixelSpans:
     col_start: IntArray
     col_end: IntArray
 
-    @property
-    def pixels(self) -> int:
-        """Return the number of pixels in all runs."""
-        return int((self.col_end - self.col_start).sum())
-
     def of_polygons(self, keep: npt.NDArray[np.bool_]) -> PixelSpans:
         """Return the runs of the polygons whose index is True in `keep`."""
         mask = keep[self.polygon]
