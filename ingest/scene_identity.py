@@ -40,18 +40,23 @@ def same_file(conn: psycopg.Connection, scl: SclFile) -> int | None:
 
 
 def same_acquisition(conn: psycopg.Connection, scl: SclFile, source: str) -> list[tuple[int, str]]:
-    """Return (id, reference) of the scenes of the same grid, date and source as a file."""
+    """Return (id, reference) of the scenes of the same grid, date and source as a file, loaded
+    from another file (another checksum).
+
+    The checksum test matters to `check_new_scenes`, which reads without locks: another run may
+    commit this very file between its reads, and that scene is the file itself, not a rival.
+    """
     rows = conn.execute(
         """
         SELECT s.id, s.reference FROM sclzonal.scene AS s
         JOIN sclzonal.scene_grid AS g ON g.id = s.grid_id
         WHERE s.acquired_on = %s AND s.source = %s AND g.srid = %s AND g.upper_left_x = %s
           AND g.upper_left_y = %s AND g.pixel_size_x = %s AND g.pixel_size_y = %s
-          AND g.width = %s AND g.height = %s
+          AND g.width = %s AND g.height = %s AND s.checksum <> %s
         ORDER BY s.id
         """,
         (scl.acquired_on, source, scl.srid, scl.upper_left_x, scl.upper_left_y, scl.pixel_size_x,
-         scl.pixel_size_y, scl.width, scl.height)).fetchall()
+         scl.pixel_size_y, scl.width, scl.height, scl.checksum)).fetchall()
     return [(int(row[0]), str(row[1])) for row in rows]
 
 
@@ -81,8 +86,8 @@ def check_new_scenes(conn: psycopg.Connection, files: list[tuple[SclFile, str]],
         if other.acquired_on != scl.acquired_on:
             raise UserError(f"{scl.path} and {other.path} are the same file with different dates "
                             f"({scl.acquired_on.isoformat()}, {other.acquired_on.isoformat()})")
-        if same_file(conn, scl) is None and not replace and (
-                rows := same_acquisition(conn, scl, source)):
+        same_file(conn, scl)  # refuses the file under another date
+        if not replace and (rows := same_acquisition(conn, scl, source)):
             raise _other_file(scl, source, rows)
 
 

@@ -132,12 +132,38 @@ def test_overlapping_loads_at_once_store_each_scene_once(database_url: str, conn
                for name, seed, day in (("a", 1, 1), ("b", 2, 2), ("c", 3, 3)))
     runs = [start(database_url, "scl", "load", *map(str, files))
             for files in ((a, b), (b, c), (a,), (c, b, a))]
-    assert [finish(run)[0] for run in runs] == [0, 0, 0, 0]
+    results = [finish(run) for run in runs]
+    assert [code for code, _, _ in results] == [0, 0, 0, 0], [err for _, _, err in results]
     rows = conn.execute("SELECT acquired_on, count(*), sum(t.tiles) FROM sclzonal.scene AS s"
                         " CROSS JOIN LATERAL (SELECT count(*) AS tiles FROM sclzonal.scene_tile"
                         "   WHERE scene_id = s.id) AS t WHERE acquired_on >= '2024-09-01'"
                         " GROUP BY 1 ORDER BY 1").fetchall()
     assert [(day.day, scenes, tiles) for day, scenes, tiles in rows] == [(1, 1, 4), (2, 1, 4), (3, 1, 4)]
+
+
+def test_file_loaded_by_another_run_during_the_pre_check_is_not_a_rival(
+        database_url: str, conn: psycopg.Connection, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pre-check of a multi-file load reads without locks. When another run commits the very
+    same file between its reads, the file is "already loaded", not "another file of the same
+    acquisition" (the race that once made one of the loads above exit 1)."""
+    from ingest import scene_identity
+    from ingest.scl_raster import SclFile, inspect_scl_file, load_scene
+
+    scl = inspect_scl_file(_scene(tmp_path / "raced.tif", 7, 5))
+    real_same_file = scene_identity.same_file
+
+    def same_file_then_other_run_commits(c: psycopg.Connection, f: SclFile) -> int | None:
+        found = real_same_file(c, f)
+        with psycopg.connect(database_url, autocommit=True) as other:
+            load_scene(other, scl)
+        return found
+
+    monkeypatch.setattr(scene_identity, "same_file", same_file_then_other_run_commits)
+    scene_identity.check_new_scenes(conn, [(scl, "geotiff")])
+    rows = conn.execute("SELECT count(*) FROM sclzonal.scene WHERE checksum = %s",
+                        (scl.checksum,)).fetchone()
+    assert rows == (1,)
 
 
 def test_two_files_of_one_acquisition_at_once_store_one(database_url: str, conn: psycopg.Connection,
