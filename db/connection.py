@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from sclzonal.errors import UserError
+from sclzonal.errors import UserError, first_line
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -17,8 +17,7 @@ def connect(conninfo: str, *, autocommit: bool = False) -> psycopg.Connection:
     try:
         return psycopg.connect(conninfo, autocommit=autocommit, application_name="sclzonal")
     except psycopg.OperationalError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        raise UserError(f"cannot connect to the database: {first_line}") from exc
+        raise UserError(f"cannot connect to the database: {first_line(exc)}") from exc
 
 
 def engine_for(conninfo: str) -> Engine:

@@ -12,7 +12,7 @@ import psycopg
 
 from db.connection import connect
 from db.settings import SCHEMA
-from sclzonal.errors import UserError
+from sclzonal.errors import UserError, first_line
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -57,9 +57,8 @@ def _database_errors(revision: str) -> Iterator[None]:
     try:
         yield
     except DBAPIError as exc:
-        text = str(exc.orig or exc).strip().splitlines()
         raise UserError(f"migrating to {revision} failed, nothing changed: "
-                        f"{text[0] if text else type(exc).__name__}") from exc
+                        f"{first_line(exc.orig or exc)}") from exc
 
 
 _REVISION = re.compile(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)

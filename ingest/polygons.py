@@ -34,7 +34,7 @@ from pyproj.exceptions import CRSError
 from shapely.errors import GEOSException
 from shapely.geometry import shape
 
-from sclzonal.errors import UserError
+from sclzonal.errors import UserError, first_line
 
 POLYGON_TYPES = {"Polygon", "MultiPolygon", "3D Polygon", "3D MultiPolygon"}
 REPORTED_IDS = 5
@@ -63,7 +63,7 @@ def choose_layer(path: Path, layer: str | None) -> str:
     try:
         layers = fiona.listlayers(path)
     except (FionaError, OSError) as exc:
-        raise UserError(f"{path}: not a readable vector file ({_first_line(exc)})") from None
+        raise UserError(f"{path}: not a readable vector file ({first_line(exc)})") from None
     if layer is not None:
         if layer not in layers:
             raise UserError(f"{path}: no layer {layer!r} (layers: {', '.join(layers)})")
@@ -71,11 +71,6 @@ def choose_layer(path: Path, layer: str | None) -> str:
     if len(layers) != 1:
         raise UserError(f"{path}: has {len(layers)} layers, choose one with --layer: {', '.join(layers)}")
     return layers[0]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _json_value(value: Any) -> Any:
@@ -185,7 +180,7 @@ def _read_features(path: Path, layer: str, id_field: str | None, name_field: str
                 rows.append((fid, None if name is None else str(name), attributes,
                              _geometry_wkb(feature.geometry, to_wgs84, path, fid)))
     except FionaError as exc:
-        raise UserError(f"{path}: cannot read layer {layer!r} ({_first_line(exc)})") from None
+        raise UserError(f"{path}: cannot read layer {layer!r} ({first_line(exc)})") from None
     return rows
 
 
@@ -195,7 +190,7 @@ def _transformer(path: Path, layer: str, crs: Any) -> Transformer:
     try:
         source_crs = CRS.from_user_input(crs.to_wkt())
     except CRSError as exc:
-        raise UserError(f"{path}: unusable CRS ({_first_line(exc)})") from None
+        raise UserError(f"{path}: unusable CRS ({first_line(exc)})") from None
     return Transformer.from_crs(source_crs, CRS.from_epsg(4326), always_xy=True)
 
 

@@ -30,7 +30,7 @@ from rasterio.windows import Window
 from ingest import DEFAULT_TILE_SIZE
 from ingest.raster_wkb import tile_wkb
 from ingest.scene_identity import acquisition_key, make_room, same_file
-from sclzonal.errors import UserError
+from sclzonal.errors import UserError, first_line
 
 MAX_SCL_CLASS = 11
 FORMATS = {"GTiff": "GeoTIFF", "COG": "GeoTIFF", "JP2OpenJPEG": "JPEG 2000"}
@@ -121,7 +121,7 @@ def inspect_scl_file(path: Path, explicit_date: dt.date | None = None) -> SclFil
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             return _inspect(path, explicit_date)
     except _READ_ERRORS as exc:
-        raise UserError(f"{path}: not a readable raster ({_first_line(exc)})") from None
+        raise UserError(f"{path}: not a readable raster ({first_line(exc)})") from None
 
 
 def _inspect(path: Path, explicit_date: dt.date | None) -> SclFile:
@@ -167,11 +167,6 @@ def _inspect(path: Path, explicit_date: dt.date | None) -> SclFile:
         )
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def tile_rows(scl: SclFile, tile_size: int) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (row offset, block of up to `tile_size` rows) as uint8, checking every value.
 
@@ -200,7 +195,7 @@ def tile_rows(scl: SclFile, tile_size: int) -> Iterator[tuple[int, np.ndarray]]:
                     )
                 yield row_off, block.astype(np.uint8, copy=False)
     except _READ_ERRORS as exc:
-        raise UserError(f"{scl.path}: cannot read its pixels ({_first_line(exc)})") from None
+        raise UserError(f"{scl.path}: cannot read its pixels ({first_line(exc)})") from None
 
 
 def check_pixels(scl: SclFile, tile_size: int = DEFAULT_TILE_SIZE) -> None:

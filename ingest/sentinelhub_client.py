@@ -46,7 +46,7 @@ from sentinelhub.download.rate_limit import SentinelHubRateLimit
 from sentinelhub.exceptions import DownloadFailedException, OutOfRequestsException, SHRateLimitWarning
 
 from ingest.sentinelhub_plan import COLLECTION, Bounds
-from sclzonal.errors import UserError
+from sclzonal.errors import UserError, first_line
 
 ENDPOINTS = {
     "sentinelhub": ("https://services.sentinel-hub.com",
@@ -330,7 +330,7 @@ def _describe(exc: Exception, hub: SentinelHub) -> str:
         return (f"HTTP 429 Too Many Requests {hub.policy.rate_limit_retries} times in a row; "
                 "run again later")
     if isinstance(exc, DownloadFailedException) and cause is None:
-        return str(exc).splitlines()[0]
+        return first_line(exc)
     attempts = hub.policy.attempts()
     if isinstance(cause, requests.Timeout):
         return (f"no answer from {hub.endpoint.base_url} within {hub.policy.timeout_seconds:g} s "
@@ -339,7 +339,7 @@ def _describe(exc: Exception, hub: SentinelHub) -> str:
         return f"cannot connect to {hub.endpoint.base_url} ({attempts} attempts)"
     response = getattr(cause, "response", None)
     if response is None:
-        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return first_line(exc)
     status = response.status_code
     detail = _server_message(response)
     if status in (401, 403) and response.url.startswith(hub.endpoint.token_url):

@@ -24,7 +24,7 @@ from db.connection import connect
 from db.settings import resolve_database_url
 from ingest import DEFAULT_TILE_SIZE
 from sclzonal import __version__
-from sclzonal.errors import UserError
+from sclzonal.errors import UserError, first_line
 
 
 class LazyGroup(click.Group):
@@ -304,8 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except psycopg.Error as exc:
-        text = str(exc).strip().splitlines()
-        click.echo(f"sclzonal: database error: {text[0] if text else type(exc).__name__}", err=True)
+        click.echo(f"sclzonal: database error: {first_line(exc)}", err=True)
         return 1
     return 0
 
