@@ -3,34 +3,21 @@
 -- triggers keep them consistent: a polygon whose geometry changes, or that is deleted, loses
 -- its counts and maps, and so does a deleted scene; the next refresh counts again.
 
+-- A new geometry takes a new change number, so `refresh` looks at every scene again for it, and
+-- loses the counts and pixel maps made from the old one. (The geometry is compared once, here.)
 CREATE OR REPLACE FUNCTION sclzonal.forget_counts_of_changed_polygon() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    NEW.changed_seq := nextval('sclzonal.polygon_change_seq');
     DELETE FROM sclzonal.zonal_count WHERE polygon_id = NEW.id;
     DELETE FROM sclzonal.pixel_map WHERE polygon_id = NEW.id;
     RETURN NEW;
 END;
 $$;
 
--- A new geometry also takes a new change number, so `refresh` looks at every scene again for it.
-CREATE OR REPLACE FUNCTION sclzonal.number_polygon_change() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    NEW.changed_seq := nextval('sclzonal.polygon_change_seq');
-    RETURN NEW;
-END;
-$$;
-
-DROP TRIGGER IF EXISTS polygon_geometry_numbered ON sclzonal.polygon;
-CREATE TRIGGER polygon_geometry_numbered
-    BEFORE UPDATE OF geom ON sclzonal.polygon
-    FOR EACH ROW
-    WHEN (ST_AsBinary(OLD.geom) IS DISTINCT FROM ST_AsBinary(NEW.geom))
-    EXECUTE FUNCTION sclzonal.number_polygon_change();
-
 DROP TRIGGER IF EXISTS polygon_geometry_changed ON sclzonal.polygon;
 CREATE TRIGGER polygon_geometry_changed
-    AFTER UPDATE OF geom ON sclzonal.polygon
+    BEFORE UPDATE OF geom ON sclzonal.polygon
     FOR EACH ROW
     WHEN (ST_AsBinary(OLD.geom) IS DISTINCT FROM ST_AsBinary(NEW.geom))
     EXECUTE FUNCTION sclzonal.forget_counts_of_changed_polygon();

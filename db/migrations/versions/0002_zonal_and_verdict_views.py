@@ -37,13 +37,11 @@ def downgrade() -> None:
     op.execute("DROP VIEW IF EXISTS sclzonal.zonal_class_summary")
     op.execute("DROP VIEW IF EXISTS sclzonal.class_count")
     op.execute("DROP VIEW IF EXISTS sclzonal.zonal_class_counts")
-    for trigger, table in [("polygon_geometry_changed", "polygon"),
-                           ("polygon_geometry_numbered", "polygon"), ("polygon_deleted", "polygon"),
+    for trigger, table in [("polygon_geometry_changed", "polygon"), ("polygon_deleted", "polygon"),
                            ("scene_deleted", "scene"), ("polygon_truncated", "polygon"),
                            ("scene_truncated", "scene")]:
         op.execute(f"DROP TRIGGER IF EXISTS {trigger} ON sclzonal.{table}")
-    for function in ["forget_counts_of_changed_polygon", "number_polygon_change",
-                     "forget_counts_of_deleted_polygons",
+    for function in ["forget_counts_of_changed_polygon", "forget_counts_of_deleted_polygons",
                      "forget_counts_of_deleted_scenes", "forget_all_counts"]:
         op.execute(f"DROP FUNCTION IF EXISTS sclzonal.{function}()")
     op.execute("DELETE FROM sclzonal.verdict_rule")
