@@ -17,7 +17,7 @@ import numpy.typing as npt
 import psycopg
 import shapely
 
-from ingest.raster_wkb import PIXTYPE_8BUI, RASTER_HEADER
+from ingest.raster_wkb import read_tile
 from sclzonal.copy_binary import copy_integer_columns, copy_rows
 from sclzonal.pixel_spans import Grid, PixelSpans, count_classes, pixel_spans
 
@@ -188,19 +188,13 @@ def scene_pixels(conn: psycopg.Connection, scene_id: int, grid: Grid) -> npt.NDA
 
 def _paste_tile(pixels: npt.NDArray[np.uint8], wkb: memoryview, grid: Grid) -> int:
     """Copy a tile's pixels into the scene array; return how many pixels it holds."""
-    (endian, _version, bands, scale_x, scale_y, left, top, skew_x, skew_y, _srid, width,
-     height) = RASTER_HEADER.unpack_from(wkb)
-    pixtype = wkb[RASTER_HEADER.size]
-    if endian != 1 or bands != 1 or skew_x or skew_y or pixtype & 0x0F != PIXTYPE_8BUI \
-            or pixtype & 0x80:
-        raise ValueError("scene tile is not a one-band in-db 8BUI raster")
-    if scale_x != grid.pixel_size_x or scale_y != grid.pixel_size_y:
+    tile = read_tile(wkb)
+    if tile.scale_x != grid.pixel_size_x or tile.scale_y != grid.pixel_size_y:
         raise ValueError("scene tile is not on its scene's grid")
-    col = round((left - grid.upper_left_x) / grid.pixel_size_x)
-    row = round((top - grid.upper_left_y) / grid.pixel_size_y)
-    data_start = RASTER_HEADER.size + 2  # pixel type byte, nodata byte
-    tile = np.frombuffer(wkb, dtype=np.uint8, count=width * height, offset=data_start)
-    pixels[row : row + height, col : col + width] = tile.reshape(height, width)
+    col = round((tile.upper_left_x - grid.upper_left_x) / grid.pixel_size_x)
+    row = round((tile.upper_left_y - grid.upper_left_y) / grid.pixel_size_y)
+    height, width = tile.pixels.shape
+    pixels[row : row + height, col : col + width] = tile.pixels
     return int(width * height)
 
 
