@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import fiona
+import numpy as np
 import psycopg
 import shapely
 from fiona.errors import FionaError
@@ -217,8 +218,6 @@ def _geometry_wkb(geometry: Any, to_wgs84: Transformer, path: Path, fid: str) ->
 
 
 def _project(transformer: Transformer, xy: Any) -> Any:
-    import numpy as np
-
     x, y = transformer.transform(xy[:, 0], xy[:, 1], errcheck=False)
     return np.column_stack([x, y])
 

@@ -23,7 +23,7 @@ from db import migrate
 from db.connection import connect
 from db.settings import resolve_database_url
 from ingest import DEFAULT_TILE_SIZE
-from sclzonal import __version__
+from sclzonal import DEFAULT_COUNT_BATCH, __version__
 from sclzonal.errors import UserError, first_line
 
 
@@ -224,7 +224,8 @@ def _parse_option_date(text: str | None) -> dt.date | None:
 
 
 @cli.command()
-@click.option("--batch-size", default=20_000, show_default=True, type=click.IntRange(1, 1_000_000),
+@click.option("--batch-size", default=DEFAULT_COUNT_BATCH, show_default=True,
+              type=click.IntRange(1, 1_000_000),
               help="Polygons counted per transaction.")
 @click.option("--recount", is_flag=True,
               help="Look for every pair without stored counts, not only new ones (after restoring "

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 
 import psycopg
 
+from sclzonal import DEFAULT_COUNT_BATCH
 from sclzonal.zonal_counting import count_new_pairs, pending_pairs
 
 REFRESH_LOCK_KEY = 0x5C12_0001
 """Advisory lock key held by a running refresh, so two refreshes never overlap."""
-
-DEFAULT_BATCH = 20_000
 
 
 @dataclass
@@ -45,7 +44,7 @@ def refresh_verdicts(conn: psycopg.Connection) -> None:
 def refresh(
     conn: psycopg.Connection,
     *,
-    batch_size: int = DEFAULT_BATCH,
+    batch_size: int = DEFAULT_COUNT_BATCH,
     on_start: Callable[[int], object] | None = None,
     on_pairs: Callable[[int], object] | None = None,
     on_wait: Callable[[], object] | None = None,

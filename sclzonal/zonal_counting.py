@@ -18,6 +18,7 @@ import psycopg
 import shapely
 
 from ingest.raster_wkb import read_tile
+from sclzonal import DEFAULT_COUNT_BATCH
 from sclzonal.copy_binary import copy_integer_columns, copy_rows
 from sclzonal.pixel_spans import Grid, PixelSpans, count_classes, pixel_spans
 
@@ -232,7 +233,7 @@ def store_counts(conn: psycopg.Connection, scene_id: int, batch: PolygonBatch,
 
 
 def count_new_pairs(conn: psycopg.Connection, pending: PendingPairs, *,
-                    batch_size: int = 20_000,
+                    batch_size: int = DEFAULT_COUNT_BATCH,
                     on_pairs: Callable[[int], object] | None = None) -> int:
     """Count and store the pending pairs (from pending_pairs); return the number stored."""
     by_scene = pending.by_scene
