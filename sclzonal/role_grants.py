@@ -57,15 +57,23 @@ def create_login_role(conn: psycopg.Connection, name: str, password: str | None 
 
 
 def register_role(conn: psycopg.Connection, name: str, purpose: str) -> None:
-    """Record `name` in sclzonal.database_role with its purpose (one owner: it replaces another)."""
+    """Record `name` in sclzonal.database_role with its purpose (one owner: it replaces another).
+
+    A role registered with another purpose is refused: its grants would silently change (an
+    owner or ingest role named as a QGIS reader would lose its rights).
+    """
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r}")
+    row = conn.execute("SELECT purpose FROM sclzonal.database_role WHERE role_name = %s",
+                       (name,)).fetchone()
+    if row is not None and row[0] != purpose:
+        raise UserError(f"role {name} is sclzonal's {row[0]} role; it cannot also be the "
+                        f"{purpose} role: choose another name")
     if purpose == "owner":
         conn.execute("DELETE FROM sclzonal.database_role WHERE purpose = 'owner' AND role_name <> %s",
                      (name,))
     conn.execute("INSERT INTO sclzonal.database_role (role_name, purpose) VALUES (%s, %s)"
-                 " ON CONFLICT (role_name) DO UPDATE SET purpose = EXCLUDED.purpose",
-                 (name, purpose))
+                 " ON CONFLICT (role_name) DO NOTHING", (name, purpose))
 
 
 def apply_role_grants(conn: psycopg.Connection) -> None:

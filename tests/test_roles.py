@@ -229,6 +229,28 @@ def test_unsafe_role_set_ups_are_refused(capsys: pytest.CaptureFixture[str], rol
     assert code == 1 and "is a member of" in err
 
 
+def test_a_registered_role_keeps_its_purpose(capsys: pytest.CaptureFixture[str], roles: Roles,
+                                             database_url: str) -> None:
+    """Naming the ingest role as the QGIS reader would take its rights: refused, nothing changed."""
+    def state() -> list[tuple[object, ...]]:
+        with psycopg.connect(roles.admin_url) as conn:
+            return conn.execute(
+                "SELECT r.role_name, r.purpose, g.table_name, g.privilege_type"
+                " FROM sclzonal.database_role AS r LEFT JOIN information_schema.role_table_grants"
+                " AS g ON g.grantee = r.role_name AND g.table_schema = 'sclzonal' ORDER BY 1, 3, 4"
+            ).fetchall()
+
+    before = state()
+    for args in (["qgis", "role", "--name", roles.names["ingest"]],
+                 ["db", "roles", "--owner", roles.names["owner"], "--ingest", roles.names["reader"],
+                  "--reader", roles.names["ingest"]]):
+        code, _, err = run_cli(capsys, database_url, *args)
+        assert code == 1 and len(err.strip().splitlines()) == 1, err
+        assert "is sclzonal's ingest role; it cannot also be the reader role" in err \
+            or "is sclzonal's reader role; it cannot also be the ingest role" in err, err
+    assert state() == before and any(purpose == "ingest" for _, purpose, _, _ in before)
+
+
 def test_owner_migrates_down_and_up_without_a_superuser(capsys: pytest.CaptureFixture[str],
                                                         roles: Roles, files: dict[str, Path]) -> None:
     """Last in the module: base removes everything; `db roles` registers the roles again."""
