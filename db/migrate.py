@@ -118,9 +118,13 @@ def sql_file_text(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def run_sql_file(conn: psycopg.Connection, name: str) -> None:
+    """Run a file of sql/ (no parameters, so % and : are literal)."""
+    conn.execute(sql_file_text(name).encode("utf-8"))
+
+
 def apply_sql_file(bind: Connection, name: str) -> None:
-    """Run a file of sql/ on the migration's connection (no parameters, so % and : are literal)."""
+    """Run a file of sql/ on a migration's connection."""
     driver_connection = bind.connection.driver_connection
-    assert driver_connection is not None
-    with driver_connection.cursor() as cursor:
-        cursor.execute(sql_file_text(name).encode("utf-8"))
+    assert isinstance(driver_connection, psycopg.Connection)
+    run_sql_file(driver_connection, name)

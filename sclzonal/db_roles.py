@@ -25,7 +25,7 @@ from psycopg import sql
 from sclzonal.errors import UserError
 from sclzonal.qgis_role import create_reader_role
 from sclzonal.qgis_styles import ensure_qgis_tables
-from sclzonal.role_grants import apply_role_grants, check_role_name, create_login_role, register_role
+from sclzonal.role_grants import check_role_name, create_login_role, register_role
 
 QGIS_TABLES = ("layer_styles", "qgis_projects")
 
@@ -56,7 +56,7 @@ def create_roles(conn: psycopg.Connection, names: RoleNames,
         register_role(conn, names.owner, "owner")
         register_role(conn, names.ingest, "ingest")
         _give_qgis_tables(conn, names.owner)
-        apply_role_grants(conn)
+        # Registering the reader applies sql/roles.sql, for all three roles.
         created["reader"] = create_reader_role(conn, names.reader, passwords.get("reader")).created
         _refuse_memberships(conn, names)
     return created

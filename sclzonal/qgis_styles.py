@@ -173,7 +173,7 @@ def ensure_qgis_tables(conn: psycopg.Connection) -> None:
         " AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public'"
         "             AND table_name = 'layer_styles' AND column_name = 'type')").fetchone()
     if not (row and row[0]):
-        conn.execute(migrate.sql_file_text("qgis_tables.sql").encode("utf-8"))
+        migrate.run_sql_file(conn, "qgis_tables.sql")
 
 
 def write_default_styles(conn: psycopg.Connection) -> dict[str, int]:

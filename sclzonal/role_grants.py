@@ -78,7 +78,7 @@ def register_role(conn: psycopg.Connection, name: str, purpose: str) -> None:
 
 def apply_role_grants(conn: psycopg.Connection) -> None:
     """Run sql/roles.sql: every registered role gets exactly the privileges of its purpose."""
-    conn.execute(migrate.sql_file_text("roles.sql").encode("utf-8"))
+    migrate.run_sql_file(conn, "roles.sql")
 
 
 def can_select(conn: psycopg.Connection, role: str, relations: list[str]) -> list[str]:

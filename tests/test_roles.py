@@ -189,7 +189,7 @@ def test_the_owner_renews_the_grants_as_a_migration_would(roles: Roles) -> None:
     notices: list[str] = []
     with psycopg.connect(roles.owner, autocommit=True) as conn:
         conn.add_notice_handler(lambda diagnostic: notices.append(str(diagnostic.message_primary)))
-        conn.execute(migrate.sql_file_text("roles.sql").encode())
+        migrate.run_sql_file(conn, "roles.sql")
     with psycopg.connect(roles.admin_url) as admin:
         assert privileges(admin) == before
     assert notices == [] and len(before) > 10
