@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,6 +108,13 @@ def require_head(conninfo: str) -> None:
             f"the database is at revision {current}, this sclzonal needs {head}: "
             "run `sclzonal db upgrade`"
         )
+
+
+def require_relations(conn: psycopg.Connection, names: Iterable[str]) -> None:
+    """Raise UserError naming the first table or view of schema sclzonal that is missing."""
+    for name in names:
+        if conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.{name}",)).fetchone() == (None,):
+            raise UserError(f"{SCHEMA}.{name} is missing: run `sclzonal db upgrade`")
 
 
 def sql_file_text(name: str) -> str:

@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 
 import psycopg
 
+from db.migrate import require_relations
 from db.settings import SCHEMA
 from sclzonal.errors import UserError
 from sclzonal.qgis_styles import (
@@ -93,19 +94,14 @@ def storage_uri(connection: dict[str, str], project_name: str) -> str:
     if "service" in connection:
         return "postgresql://?" + urlencode({"service": connection["service"], **query})
     authority = f"{quote(connection['user'], safe='')}@{quote(connection['host'], safe='')}"
+    ssl = {"sslmode": connection["sslmode"]} if "sslmode" in connection else {}
     return (f"postgresql://{authority}:{connection['port']}?"
-            + urlencode({"dbname": connection["dbname"], **query}))
-
-
-def _require_view(conn: psycopg.Connection) -> None:
-    row = conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.{SCENE_VERDICT.table}",)).fetchone()
-    if row is None or row[0] is None:
-        raise UserError(f"{SCHEMA}.{SCENE_VERDICT.table} is missing: run `sclzonal db upgrade`")
+            + urlencode({"dbname": connection["dbname"], **ssl, **query}))
 
 
 def project_spec(conn: psycopg.Connection, target: ProjectTarget) -> dict[str, Any]:
     """Return the builder's JSON spec: connection, styles, scenes, SCL classes, outputs."""
-    _require_view(conn)
+    require_relations(conn, [SCENE_VERDICT.table])
     connection = connection_spec(conn, target.service)
     labels = rule_labels(conn)
     scenes = [{"id": int(row[0]), "acquired_on": row[1].isoformat(), "srid": int(row[2])}

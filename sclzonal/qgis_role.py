@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from db.migrate import require_relations
 from db.settings import SCHEMA
-from sclzonal.errors import UserError
+from sclzonal.qgis_project import connection_spec
 from sclzonal.qgis_styles import ensure_qgis_tables
 from sclzonal.role_grants import (
     ROLE_NAME,
@@ -55,10 +56,7 @@ def create_reader_role(conn: psycopg.Connection, name: str = DEFAULT_ROLE,
     exactly the objects of READABLE, the revision table, and the catalogue tables QGIS needs.
     """
     check_role_name(name)
-    missing = [table for table in READABLE if conn.execute(
-        "SELECT to_regclass(%s)", (f"{SCHEMA}.{table}",)).fetchone() == (None,)]
-    if missing:
-        raise UserError(f"{SCHEMA}.{missing[0]} is missing: run `sclzonal db upgrade`")
+    require_relations(conn, READABLE)
     with conn.transaction():
         created = create_login_role(conn, name, password)
         conn.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(
@@ -71,8 +69,8 @@ def create_reader_role(conn: psycopg.Connection, name: str = DEFAULT_ROLE,
     return RoleReport(name=name, created=created, password_set=password is not None, readable=readable)
 
 
-def service_entry(conn: psycopg.Connection, role: str, service: str = "sclzonal") -> str:
-    """Return a `~/.pg_service.conf` entry that connects as `role` to this database."""
-    info = conn.info
-    return (f"[{service}]\nhost={info.host}\nport={info.port}\ndbname={info.dbname}\n"
-            f"user={role}\n")
+def service_entry(conn: psycopg.Connection, role: str) -> str:
+    """Return a `~/.pg_service.conf` entry that connects as `role` to this database (the
+    parameters the QGIS project's layers use, sslmode included)."""
+    spec = {**connection_spec(conn, None), "user": role}
+    return "[sclzonal]\n" + "".join(f"{key}={value}\n" for key, value in spec.items())

@@ -324,3 +324,23 @@ def test_users_open_the_project_as_the_reader_through_their_service(
         assert len(layers) == 6 and all(layer["valid"] for layer in layers), layers
         verdicts = next(layer for layer in layers if layer["name"] == "Verdict per polygon")
         assert verdicts["counted"] == _count(loaded, "SELECT count(*) FROM sclzonal.polygon_verdict")
+
+
+def test_sslmode_reaches_the_stored_project_and_the_service_entry(loaded: str) -> None:
+    """The project's layers, its database storage URI and the printed pg_service entry connect
+    with the same parameters, sslmode included (no password anywhere)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from sclzonal.qgis_role import service_entry
+
+    with psycopg.connect(make_conninfo(loaded, sslmode="disable")) as conn:
+        spec = qgis_project.connection_spec(conn, None)
+        uri = urlsplit(qgis_project.storage_uri(spec, "fields"))
+        entry = service_entry(conn, "someone")
+        host, port, dbname, user = conn.info.host, conn.info.port, conn.info.dbname, conn.info.user
+    assert spec["sslmode"] == "disable"
+    assert parse_qs(uri.query) == {"dbname": [dbname], "sslmode": ["disable"],
+                                   "schema": ["public"], "project": ["fields"]}
+    assert (uri.hostname, uri.port, uri.username, uri.password) == (host, port, user, None)
+    assert entry.splitlines() == ["[sclzonal]", f"host={host}", f"port={port}",
+                                  f"dbname={dbname}", "user=someone", "sslmode=disable"]
