@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -18,6 +20,29 @@ def connect(conninfo: str, *, autocommit: bool = False) -> psycopg.Connection:
         return psycopg.connect(conninfo, autocommit=autocommit, application_name="sclzonal")
     except psycopg.OperationalError as exc:
         raise UserError(f"cannot connect to the database: {first_line(exc)}") from exc
+
+
+@contextmanager
+def advisory_lock(conn: psycopg.Connection, key: int, *, wait: bool = True,
+                  on_busy: Callable[[], object] | None = None) -> Iterator[bool]:
+    """Hold the session advisory lock `key` for the block; yield whether it is held.
+
+    When another session holds it, `on_busy` is called, then this one waits for it (`wait`) or
+    goes on at once without it (yields False). The lock is released when the block ends.
+    """
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+    held = bool(row and row[0])
+    if not held:
+        if on_busy is not None:
+            on_busy()
+        if wait:
+            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            held = True
+    try:
+        yield held
+    finally:
+        if held:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 def engine_for(conninfo: str) -> Engine:

@@ -27,9 +27,10 @@ from affine import Affine
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
+from ingest import MAX_REQUEST_PIXELS
 from ingest.scl_raster import DEFAULT_TILE_SIZE, MAX_SCL_CLASS, SceneLoad, inspect_scl_file, load_scene
 from ingest.sentinelhub_client import SentinelHub
-from ingest.sentinelhub_plan import MAX_REQUEST_PIXELS, Cluster, RequestTile, request_tiles, scene_reference
+from ingest.sentinelhub_plan import Cluster, RequestTile, request_tiles, scene_reference
 from sclzonal.errors import UserError
 
 INGEST_LOCK_KEY = 0x5C12_0002
@@ -56,22 +57,6 @@ class FetchOptions:
     max_cloud: float | None = None
     max_request_pixels: int = MAX_REQUEST_PIXELS
     tile_size: int = DEFAULT_TILE_SIZE
-
-
-def try_ingest_lock(conn: psycopg.Connection) -> bool:
-    """Take the ingestion lock for this session if it is free; return whether it was taken."""
-    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (INGEST_LOCK_KEY,)).fetchone()
-    return bool(row and row[0])
-
-
-def wait_ingest_lock(conn: psycopg.Connection) -> None:
-    """Take the ingestion lock for this session, waiting for another run to end."""
-    conn.execute("SELECT pg_advisory_lock(%s)", (INGEST_LOCK_KEY,))
-
-
-def release_ingest_lock(conn: psycopg.Connection) -> None:
-    """Release the ingestion lock taken by this session."""
-    conn.execute("SELECT pg_advisory_unlock(%s)", (INGEST_LOCK_KEY,))
 
 
 def last_fetched_date(conn: psycopg.Connection, source: str) -> dt.date | None:

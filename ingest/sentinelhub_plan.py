@@ -20,11 +20,10 @@ import numpy as np
 import psycopg
 import shapely
 
+from ingest import MAX_REQUEST_PIXELS
 from sclzonal.errors import UserError
 
 METRES_PER_DEGREE = 111_320.0
-MAX_REQUEST_PIXELS = 2500
-"""Largest width or height of one Processing API response."""
 
 COLLECTION = "sentinel-2-l2a"
 

@@ -7,7 +7,6 @@ starts quickly: `sclzonal scl load` does not pay for Sentinel Hub or vector libr
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import sys
 import threading
@@ -24,6 +23,7 @@ from db.connection import connect
 from db.settings import resolve_database_url
 from ingest import DEFAULT_TILE_SIZE
 from sclzonal import DEFAULT_COUNT_BATCH, __version__
+from sclzonal.cli_support import conninfo, parse_option_date, progress, ready_connection
 from sclzonal.errors import UserError, first_line
 
 
@@ -47,24 +47,6 @@ class LazyGroup(click.Group):
             assert isinstance(command, click.Command)
             return command
         return super().get_command(ctx, cmd_name)
-
-
-def _progress(**options: Any) -> Any:
-    """Return a tqdm progress bar on stderr, shown only on a terminal."""
-    from tqdm import tqdm
-
-    return tqdm(disable=None, file=sys.stderr, **options)
-
-
-def _conninfo(ctx: click.Context) -> str:
-    return str(ctx.obj["conninfo"])
-
-
-def _ready_connection(ctx: click.Context) -> psycopg.Connection:
-    """Connect in autocommit mode after checking that the database is at the code's revision."""
-    conninfo = _conninfo(ctx)
-    migrate.require_head(conninfo)
-    return connect(conninfo, autocommit=True)
 
 
 # Commands defined in modules of their own, registered by name here (imported when used).
@@ -91,9 +73,9 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Migrate the database to the newest schema (creates postgis, postgis_raster, views)."""
-    conninfo = _conninfo(ctx)
-    connect(conninfo).close()
-    migrate.upgrade(conninfo, revision)
+    target = conninfo(ctx)
+    connect(target).close()
+    migrate.upgrade(target, revision)
     click.echo(f"database at revision {migrate.head_revision() if revision == 'head' else revision}")
 
 
@@ -102,9 +84,9 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
 @click.pass_context
 def db_downgrade(ctx: click.Context, revision: str) -> None:
     """Migrate the database down to REVISION (`base` removes every sclzonal table)."""
-    conninfo = _conninfo(ctx)
-    connect(conninfo).close()
-    migrate.downgrade(conninfo, revision)
+    target = conninfo(ctx)
+    connect(target).close()
+    migrate.downgrade(target, revision)
     click.echo(f"database at revision {revision}")
 
 
@@ -112,7 +94,7 @@ def db_downgrade(ctx: click.Context, revision: str) -> None:
 @click.pass_context
 def db_status(ctx: click.Context) -> None:
     """Print the database's revision and the one this sclzonal needs."""
-    with connect(_conninfo(ctx)) as conn:
+    with connect(conninfo(ctx)) as conn:
         current = migrate.current_revision(conn)
     head = migrate.head_revision()
     click.echo(f"database revision: {current or 'none'}; code head: {head}")
@@ -140,7 +122,7 @@ def polygons_load(ctx: click.Context, path: Path, layer: str | None, source: str
     """Load or update the polygons of PATH (GeoPackage, Shapefile, GeoJSON; any CRS)."""
     from ingest.polygons import load_polygons
 
-    with _ready_connection(ctx) as conn, _progress(desc="polygons", unit=" features") as bar:
+    with ready_connection(ctx) as conn, progress(desc="polygons", unit=" features") as bar:
         report = load_polygons(conn, path, layer=layer, source=source, id_field=id_field,
                                name_field=name_field, encoding=encoding, on_progress=bar.update)
 
@@ -179,7 +161,7 @@ def scl_load(ctx: click.Context, paths: Sequence[Path], date_text: str | None,
     dated by the product name. Another file for a scene already loaded (same grid, date and
     source) is refused unless --replace is given.
     """
-    with _ready_connection(ctx) as conn:
+    with ready_connection(ctx) as conn:
         # The server loads its raster library (tens of milliseconds) while this process loads
         # GDAL and numpy.
         warm_up = threading.Thread(
@@ -189,20 +171,20 @@ def scl_load(ctx: click.Context, paths: Sequence[Path], date_text: str | None,
         from ingest.scl_raster import check_pixels, load_scene
         from ingest.sen2cor import inspect_scl_input, source_of
 
-        explicit = _parse_option_date(date_text)
+        explicit = parse_option_date(date_text, "--date")
         stack = ctx.with_resource(ExitStack())
         checked = [scl_file for path in paths
                    for scl_file in inspect_scl_input(path, explicit, stack)]
         if len(checked) > 1:
             # A bad file later in the list must not leave the earlier ones loaded: check all
             # pixels first. (A single file is checked while it loads, rolled back on a bad value.)
-            for scl_file in _progress(iterable=checked, desc="checking", unit=" files"):
+            for scl_file in progress(iterable=checked, desc="checking", unit=" files"):
                 check_pixels(scl_file, tile_size)
         warm_up.join()
         # Nor may a file that the database would refuse (another file of the same acquisition).
         check_new_scenes(conn, [(scl_file, source_of(scl_file)) for scl_file in checked], replace)
         for scl_file in checked:
-            with _progress(total=scl_file.height, desc=scl_file.path.name, unit=" rows") as bar:
+            with progress(total=scl_file.height, desc=scl_file.path.name, unit=" rows") as bar:
                 result = load_scene(conn, scl_file, tile_size=tile_size,
                                     source=source_of(scl_file), on_rows=bar.update,
                                     replace=replace)
@@ -212,15 +194,6 @@ def scl_load(ctx: click.Context, paths: Sequence[Path], date_text: str | None,
                 state += f", replacing scene {', '.join(map(str, result.replaced))}"
             click.echo(f"{scl_file.reference or scl_file.path}: {result.acquired_on.isoformat()}: "
                        f"{state}")
-
-
-def _parse_option_date(text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"--date {text!r} is not a date (YYYY-MM-DD)") from None
 
 
 @cli.command()
@@ -235,7 +208,7 @@ def refresh(ctx: click.Context, batch_size: int, recount: bool) -> None:
     """Count class pixels for new (polygon, scene) pairs and refresh the verdicts."""
     from sclzonal.refresh import refresh as run_refresh
 
-    with _ready_connection(ctx) as conn, _progress(desc="counting", unit=" pairs") as bar:
+    with ready_connection(ctx) as conn, progress(desc="counting", unit=" pairs") as bar:
         def start(total: int) -> None:
             bar.reset(total=total)
 
@@ -258,7 +231,7 @@ def verdicts(ctx: click.Context, output_format: str, output: Path | None,
     """Print or write the verdict of every polygon (sclzonal.polygon_verdict)."""
     from sclzonal.verdicts import as_csv, as_geojson, as_table, fetch_verdicts, write_atomically
 
-    with _ready_connection(ctx) as conn:
+    with ready_connection(ctx) as conn:
         rows = fetch_verdicts(conn, with_geometry=output_format == "geojson")
     if output_format == "table":
         text = as_table(rows, limit)
@@ -285,7 +258,7 @@ def demo(ctx: click.Context, data_dir: Path, scenes: int, fields: int) -> None:
     """Migrate, generate demo SCL scenes and fields, load them, refresh and print the verdicts."""
     from sclzonal.demo import run_demo
 
-    run_demo(_conninfo(ctx), data_dir=data_dir, scenes=scenes, fields=fields)
+    run_demo(conninfo(ctx), data_dir=data_dir, scenes=scenes, fields=fields)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

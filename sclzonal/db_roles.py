@@ -15,17 +15,17 @@ again; roles are registered in sclzonal.database_role so that they know whom to 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import click
 import psycopg
 from psycopg import sql
 
+from sclzonal.cli_support import ready_connection
 from sclzonal.errors import UserError
 from sclzonal.qgis_role import create_reader_role
 from sclzonal.qgis_styles import ensure_qgis_tables
-from sclzonal.role_grants import check_role_name, create_login_role, register_role
+from sclzonal.role_grants import check_role_name, create_login_role, password_from_env, register_role
 
 QGIS_TABLES = ("layer_styles", "qgis_projects")
 
@@ -93,15 +93,6 @@ def _refuse_memberships(conn: psycopg.Connection, names: RoleNames) -> None:
                             f"REVOKE {of} FROM {member} first")
 
 
-def _password(variable: str | None) -> str | None:
-    if variable is None:
-        return None
-    value = os.environ.get(variable)
-    if not value:
-        raise UserError(f"the environment variable {variable} (a role's password) is not set")
-    return value
-
-
 @click.command("roles")
 @click.option("--owner", default=RoleNames.owner, show_default=True,
               help="Role that owns the schema and runs `db upgrade`.")
@@ -122,11 +113,10 @@ def roles_command(ctx: click.Context, owner: str, ingest: str, reader: str,
     own the schema's objects, which it gives to the owner role). Afterwards `db upgrade` runs as
     the owner, loading and `refresh` as the ingest role, QGIS as the reader: no superuser.
     """
-    from sclzonal.cli import _ready_connection
-
-    passwords = {"owner": _password(owner_password_env), "ingest": _password(ingest_password_env),
-                 "reader": _password(reader_password_env)}
-    with _ready_connection(ctx) as conn:
+    passwords = {"owner": password_from_env("--owner-password-env", owner_password_env),
+                 "ingest": password_from_env("--ingest-password-env", ingest_password_env),
+                 "reader": password_from_env("--reader-password-env", reader_password_env)}
+    with ready_connection(ctx) as conn:
         created = create_roles(conn, RoleNames(owner, ingest, reader), passwords)
         public_create = conn.execute("SELECT has_schema_privilege('public', 'public', 'CREATE')"
                                      ).fetchone()

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 from psycopg.conninfo import conninfo_to_dict
-from tqdm import tqdm
 
 from db import migrate
 from db.connection import connect
 from ingest.polygons import load_polygons
 from ingest.scl_raster import inspect_scl_file, load_scene
+from sclzonal.cli_support import progress
 from sclzonal.demo_data import generate_demo
 from sclzonal.qgis_styles import write_default_styles
 from sclzonal.refresh import refresh
@@ -35,12 +34,11 @@ def run_demo(conninfo: str, *, data_dir: Path, scenes: int, fields: int) -> None
                    f"{report.unchanged} unchanged", err=True)
         for path in data.scene_paths:
             scl_file = inspect_scl_file(path)
-            with tqdm(total=scl_file.height, desc=path.name, unit=" rows", disable=None,
-                      file=sys.stderr) as bar:
+            with progress(total=scl_file.height, desc=path.name, unit=" rows") as bar:
                 loaded = load_scene(conn, scl_file, on_rows=bar.update)
             click.echo(f"{path.name}: scene {loaded.scene_id}"
                        f"{'' if loaded.created else ' (already loaded)'}", err=True)
-        with tqdm(desc="counting", unit=" pairs", disable=None, file=sys.stderr) as bar:
+        with progress(desc="counting", unit=" pairs") as bar:
             result = refresh(conn, on_start=lambda total: bar.reset(total=total),
                              on_pairs=bar.update)
         click.echo(f"counted {result.pairs_counted} new polygon-scene pairs", err=True)

@@ -9,37 +9,28 @@ advisory lock while they run: `scl fetch` waits for another run, `ingest` exits 
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import psycopg
-from tqdm import tqdm
 
-from ingest.scl_raster import DEFAULT_TILE_SIZE, SceneLoad
-from ingest.sentinelhub_client import RetryPolicy, SentinelHub, resolve_credentials, resolve_endpoint
-from ingest.sentinelhub_fetch import (
-    FetchOptions,
-    FetchReport,
-    fetch_scenes,
-    last_fetched_date,
-    release_ingest_lock,
-    try_ingest_lock,
-    wait_ingest_lock,
-)
-from ingest.sentinelhub_plan import MAX_REQUEST_PIXELS, plan_clusters
+from db.connection import advisory_lock
+from ingest import DEFAULT_TILE_SIZE, MAX_REQUEST_PIXELS
+from sclzonal.cli_support import parse_option_date, progress, ready_connection
 from sclzonal.errors import UserError
 
+if TYPE_CHECKING:
+    import psycopg
 
-def _connection(ctx: click.Context) -> psycopg.Connection:
-    # Imported here: sclzonal.cli imports this module to register the commands.
-    from sclzonal.cli import _ready_connection
+    from ingest.scl_raster import SceneLoad
+    from ingest.sentinelhub_client import Endpoint
+    from ingest.sentinelhub_fetch import FetchReport
 
-    return _ready_connection(ctx)
+# sentinelhub-py, rasterio and shapely are imported when a command runs, not when `sclzonal
+# --help` lists the commands.
 
 
 _SERVICE_OPTIONS = [
@@ -100,25 +91,23 @@ class _Service:
     tile_size: int
 
 
-def _parse_date(text: str | None, option: str) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"{option} {text!r} is not a date (YYYY-MM-DD)") from None
+def _say_busy(then: str) -> Callable[[], None]:
+    return lambda: click.echo(f"another ingestion run holds the lock; {then}", err=True)
 
 
 def _utc_today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-def _fetch(ctx: click.Context, conn: psycopg.Connection, service: _Service, start: dt.date,
-           end: dt.date) -> FetchReport:
+def _fetch(ctx: click.Context, conn: psycopg.Connection, service: _Service, endpoint: Endpoint,
+           start: dt.date, end: dt.date) -> FetchReport:
     """Plan, search, request and load; print one line per (date, cluster) and a summary."""
+    from ingest.sentinelhub_client import RetryPolicy, SentinelHub, resolve_credentials
+    from ingest.sentinelhub_fetch import FetchOptions, fetch_scenes
+    from ingest.sentinelhub_plan import plan_clusters
+
     if end < start:
         raise UserError(f"the period is empty: start {start.isoformat()} is after end {end.isoformat()}")
-    endpoint = resolve_endpoint(service.endpoint, service.token_url)
     credentials = resolve_credentials(service.profile)
     clusters = plan_clusters(conn, resolution=service.resolution,
                              gap_m=max(service.cluster_gap, 2 * service.resolution))
@@ -135,7 +124,7 @@ def _fetch(ctx: click.Context, conn: psycopg.Connection, service: _Service, star
         click.echo(f"sclzonal: {message}", err=True)
 
     with SentinelHub(endpoint, credentials, policy, notify) as hub, \
-            tqdm(desc="fetching", unit=" scenes", disable=None, file=sys.stderr) as bar:
+            progress(desc="fetching", unit=" scenes") as bar:
         def planned(total: int) -> None:
             bar.reset(total=total)
 
@@ -172,23 +161,22 @@ def fetch(ctx: click.Context, start_text: str | None, end_text: str | None, sinc
     NEAREST resampling, in the cluster's UTM zone) and loaded like `scl load` loads a file.
     Credentials: SH_CLIENT_ID and SH_CLIENT_SECRET, else --profile.
     """
+    from ingest.sentinelhub_client import resolve_endpoint
+    from ingest.sentinelhub_fetch import INGEST_LOCK_KEY, last_fetched_date
+
     service = _Service(**settings)
-    start = _parse_date(start_text, "--start")
-    end = _parse_date(end_text, "--end") or _utc_today()
-    with _connection(ctx) as conn:
+    endpoint = resolve_endpoint(service.endpoint, service.token_url)
+    start = parse_option_date(start_text, "--start")
+    end = parse_option_date(end_text, "--end") or _utc_today()
+    if start is None and not since_last:
+        raise UserError("give --start YYYY-MM-DD")
+    with ready_connection(ctx) as conn, advisory_lock(conn, INGEST_LOCK_KEY, on_busy=_say_busy(
+            "waiting for it")):
         if since_last:
-            start = last_fetched_date(conn, resolve_endpoint(service.endpoint,
-                                                             service.token_url).source) or start
+            start = last_fetched_date(conn, endpoint.source) or start
         if start is None:
-            raise UserError("give --start YYYY-MM-DD" + (
-                " (nothing was fetched from this endpoint yet)" if since_last else ""))
-        if not try_ingest_lock(conn):
-            click.echo("another ingestion run holds the lock; waiting for it", err=True)
-            wait_ingest_lock(conn)
-        try:
-            _fetch(ctx, conn, service, start, end)
-        finally:
-            release_ingest_lock(conn)
+            raise UserError("give --start YYYY-MM-DD (nothing was fetched from this endpoint yet)")
+        _fetch(ctx, conn, service, endpoint, start, end)
 
 
 @click.command("ingest")
@@ -205,28 +193,26 @@ def ingest_command(ctx: click.Context, lookback_days: int, **settings: Any) -> N
     run starts again at the last date fetched. scripts/scheduled-ingest wraps this for cron,
     systemd and docker compose.
     """
+    from ingest.sentinelhub_client import resolve_endpoint
+    from ingest.sentinelhub_fetch import INGEST_LOCK_KEY, last_fetched_date
     from sclzonal.refresh import refresh as run_refresh
 
     service = _Service(**settings)
-    with _connection(ctx) as conn:
-        if not try_ingest_lock(conn):
-            click.echo("another ingestion run holds the lock; exiting without doing anything",
-                       err=True)
+    endpoint = resolve_endpoint(service.endpoint, service.token_url)
+    with ready_connection(ctx) as conn, advisory_lock(conn, INGEST_LOCK_KEY, wait=False, on_busy=_say_busy(
+            "exiting without doing anything")) as held:
+        if not held:
             return
+        today = _utc_today()
+        start = last_fetched_date(conn, endpoint.source) or (today - dt.timedelta(days=lookback_days))
+        failure: UserError | None = None
         try:
-            source = resolve_endpoint(service.endpoint, service.token_url).source
-            start = last_fetched_date(conn, source) or (
-                _utc_today() - dt.timedelta(days=lookback_days))
-            failure: UserError | None = None
-            try:
-                _fetch(ctx, conn, service, start, _utc_today())
-            except UserError as exc:
-                failure = exc
-            report = run_refresh(conn, on_wait=lambda: click.echo(
-                "another refresh is running; waiting", err=True))
-            click.echo(f"refresh: counted {report.pairs_counted} new polygon-scene pairs on "
-                       f"{report.scenes} scenes")
-            if failure is not None:
-                raise failure
-        finally:
-            release_ingest_lock(conn)
+            _fetch(ctx, conn, service, endpoint, start, today)
+        except UserError as exc:
+            failure = exc
+        report = run_refresh(conn, on_wait=lambda: click.echo(
+            "another refresh is running; waiting", err=True))
+        click.echo(f"refresh: counted {report.pairs_counted} new polygon-scene pairs on "
+                   f"{report.scenes} scenes")
+        if failure is not None:
+            raise failure

@@ -6,23 +6,16 @@ built by QGIS itself (Debian `qgis`, `python3-qgis`) in a subprocess.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
-import psycopg
 
+from sclzonal.cli_support import ready_connection
 from sclzonal.errors import UserError
 from sclzonal.qgis_project import ProjectTarget, build_project
 from sclzonal.qgis_role import DEFAULT_ROLE, create_reader_role, service_entry
 from sclzonal.qgis_styles import write_default_styles
-
-
-def _connection(ctx: click.Context) -> psycopg.Connection:
-    # Imported here: sclzonal.cli imports this module to register the group.
-    from sclzonal.cli import _ready_connection
-
-    return _ready_connection(ctx)
+from sclzonal.role_grants import password_from_env
 
 
 @click.group("qgis")
@@ -38,7 +31,7 @@ def styles(ctx: click.Context) -> None:
     QGIS applies them when sclzonal.polygon_verdict or sclzonal.scene_verdict_layer is added
     from the database. Run again after adding verdict rules, so their labels get colours.
     """
-    with _connection(ctx) as conn:
+    with ready_connection(ctx) as conn:
         written = write_default_styles(conn)
         database = conn.info.dbname
     for table, categories in written.items():
@@ -70,7 +63,7 @@ def project(ctx: click.Context, output: Path | None, store_in_db: bool, project_
     """
     target = ProjectTarget(output=output, store_in_db=store_in_db, project_name=project_name,
                            service=service, image=image, image_width=image_width)
-    with _connection(ctx) as conn:
+    with ready_connection(ctx) as conn:
         report = build_project(conn, target)
         where = f"{conn.info.dbname} (public.qgis_projects)"
     layers = len(report["layers"])
@@ -88,10 +81,7 @@ def _password(password_env: str | None, prompt: bool) -> str | None:
     if password_env and prompt:
         raise UserError("give either --password-env or --prompt-password, not both")
     if password_env:
-        value = os.environ.get(password_env)
-        if not value:
-            raise UserError(f"--password-env {password_env}: that environment variable is not set")
-        return value
+        return password_from_env("--password-env", password_env)
     if prompt:
         return str(click.prompt("password for the role", hide_input=True, confirmation_prompt=True))
     return None
@@ -111,7 +101,7 @@ def role(ctx: click.Context, name: str, password_env: str | None, prompt_passwor
     styles and projects; nothing else, and its transactions are read-only.
     """
     password = _password(password_env, prompt_password)
-    with _connection(ctx) as conn:
+    with ready_connection(ctx) as conn:
         report = create_reader_role(conn, name, password)
         entry = service_entry(conn, name)
     state = "created" if report.created else "already there, privileges renewed"

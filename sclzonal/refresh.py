@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from db.connection import advisory_lock
 from sclzonal import DEFAULT_COUNT_BATCH
 from sclzonal.zonal_counting import count_new_pairs, pending_pairs
 
@@ -59,12 +60,7 @@ def refresh(
     deleting counts by hand.
     """
     report = RefreshReport()
-    locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (REFRESH_LOCK_KEY,)).fetchone()
-    if not (locked and locked[0]):
-        if on_wait is not None:
-            on_wait()
-        conn.execute("SELECT pg_advisory_lock(%s)", (REFRESH_LOCK_KEY,))
-    try:
+    with advisory_lock(conn, REFRESH_LOCK_KEY, on_busy=on_wait):
         started = time.perf_counter()
         if recount:
             conn.execute("UPDATE sclzonal.scene SET counted_seq = 0 WHERE counted_seq <> 0")
@@ -78,6 +74,4 @@ def refresh(
         started = time.perf_counter()
         refresh_verdicts(conn)
         report.verdict_seconds = time.perf_counter() - started
-    finally:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (REFRESH_LOCK_KEY,))
     return report

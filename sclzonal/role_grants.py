@@ -8,6 +8,7 @@ appear in no statement and no server log.
 
 from __future__ import annotations
 
+import os
 import re
 
 import psycopg
@@ -25,6 +26,17 @@ def check_role_name(name: str) -> None:
     if not ROLE_NAME.fullmatch(name):
         raise UserError(f"role name {name!r}: use lower-case letters, digits and _, "
                         "not starting with a digit")
+
+
+def password_from_env(option: str, variable: str | None) -> str | None:
+    """Return the password held by environment variable `variable` (None when no variable is
+    named); raise UserError, naming the option, when the variable is unset or empty."""
+    if variable is None:
+        return None
+    value = os.environ.get(variable)
+    if not value:
+        raise UserError(f"{option} {variable}: that environment variable is not set")
+    return value
 
 
 def role_exists(conn: psycopg.Connection, name: str) -> bool:
