@@ -27,12 +27,6 @@ PRODUCT_DATE = re.compile(r"MSIL2A[A-Za-z]?_(\d{4})(\d{2})(\d{2})T\d{6}")
 SOURCE = "sen2cor"
 
 
-def is_product(path: Path) -> bool:
-    """Return whether a path names a Sen2Cor product: a `*.SAFE` folder or a `.zip` file."""
-    return (path.is_dir() and path.suffix.upper() == ".SAFE") or (
-        path.is_file() and path.suffix.lower() == ".zip")
-
-
 def product_date(name: str) -> dt.date | None:
     """Return the acquisition date in a product name (`..._MSIL2A_YYYYMMDDThhmmss_...`), if any."""
     match = PRODUCT_DATE.search(name)

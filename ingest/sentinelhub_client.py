@@ -256,8 +256,8 @@ class SentinelHub:
         return self._client
 
     def search_dates(self, lonlat_bounds: Bounds, start: dt.date, end: dt.date,
-                     max_cloud: float | None) -> dict[dt.date, int]:
-        """Return the acquisition dates (UTC) over an area, with the number of catalog items each."""
+                     max_cloud: float | None) -> set[dt.date]:
+        """Return the acquisition dates (UTC) over an area."""
         catalog = SentinelHubCatalog(config=self.config)
         catalog.client = self.client
         search = catalog.search(
@@ -270,12 +270,9 @@ class SentinelHub:
                     "exclude": []},
             limit=100,
         )
-        dates: dict[dt.date, int] = {}
         with self.explained("catalog search"):
-            for feature in search:
-                day = dt.date.fromisoformat(str(feature["properties"]["datetime"])[:10])
-                dates[day] = dates.get(day, 0) + 1
-        return dates
+            return {dt.date.fromisoformat(str(feature["properties"]["datetime"])[:10])
+                    for feature in search}
 
     def fetch_tiff(self, bounds: Bounds, epsg: int, day: dt.date, resolution: float) -> bytes:
         """Return the SCL of one date over a UTM box as a GeoTIFF (UINT8, NEAREST resampling)."""

@@ -24,11 +24,10 @@ import numpy as np
 import psycopg
 import rasterio
 from affine import Affine
-from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from ingest import MAX_REQUEST_PIXELS
-from ingest.scl_raster import DEFAULT_TILE_SIZE, MAX_SCL_CLASS, SceneLoad, inspect_scl_file, load_scene
+from ingest.scl_raster import DEFAULT_TILE_SIZE, SceneLoad, inspect_scl_file, load_scene, tile_rows
 from ingest.sentinelhub_client import SentinelHub
 from ingest.sentinelhub_plan import Cluster, RequestTile, request_tiles, scene_reference
 from sclzonal.errors import UserError
@@ -67,12 +66,12 @@ def last_fetched_date(conn: psycopg.Connection, source: str) -> dt.date | None:
     return row[0] if row else None
 
 
-def _loaded_references(conn: psycopg.Connection, source: str, options: FetchOptions) -> dict[str, int]:
+def _loaded_references(conn: psycopg.Connection, source: str, options: FetchOptions) -> set[str]:
     rows = conn.execute(
-        "SELECT reference, id FROM sclzonal.scene WHERE source = %s AND acquired_on BETWEEN %s AND %s",
+        "SELECT reference FROM sclzonal.scene WHERE source = %s AND acquired_on BETWEEN %s AND %s",
         (source, options.start, options.end),
     ).fetchall()
-    return {str(reference): int(scene_id) for reference, scene_id in rows}
+    return {str(reference) for (reference,) in rows}
 
 
 def fetch_scenes(
@@ -155,8 +154,7 @@ def _checked_response(path: Path, tile: RequestTile, cluster: Cluster, day: dt.d
     try:
         scl = inspect_scl_file(path, day)
     except UserError as exc:
-        raise UserError(f"{where}: the response is not a usable SCL GeoTIFF: "
-                        f"{str(exc).replace(str(path) + ': ', '')}") from None
+        raise _unusable(where, path, exc) from None
     expected = (cluster.epsg, tile.width, tile.height, tile.bounds[0], tile.bounds[3],
                 cluster.resolution, -cluster.resolution)
     found = (scl.srid, scl.width, scl.height, scl.upper_left_x, scl.upper_left_y,
@@ -166,12 +164,12 @@ def _checked_response(path: Path, tile: RequestTile, cluster: Cluster, day: dt.d
             math.isclose(a, b, abs_tol=tolerance) for a, b in zip(found[3:], expected[3:], strict=True)):
         raise UserError(f"{where}: the response's grid {found} is not the one requested {expected}")
     try:
-        with rasterio.open(path) as dataset:
-            block = dataset.read(1)
-    except RasterioError as exc:
-        text = str(exc).strip().splitlines()
-        raise UserError(f"{where}: the response is not a usable SCL GeoTIFF: cannot read its "
-                        f"pixels ({text[0] if text else type(exc).__name__})") from None
-    if block.size and (int(block.min()) < 0 or int(block.max()) > MAX_SCL_CLASS):
-        raise UserError(f"{where}: the response holds values outside 0-{MAX_SCL_CLASS}")
-    return block.astype(np.uint8, copy=False)
+        ((_, block),) = tile_rows(scl, scl.height)  # one block: every row, values checked
+    except UserError as exc:
+        raise _unusable(where, path, exc) from None
+    return block
+
+
+def _unusable(where: str, path: Path, exc: UserError) -> UserError:
+    return UserError(f"{where}: the response is not a usable SCL GeoTIFF: "
+                     f"{str(exc).replace(str(path) + ': ', '')}")

@@ -136,13 +136,15 @@ def plan_clusters(conn: psycopg.Connection, *, resolution: float, gap_m: float) 
     numbers: list[int] = []
     epsgs: list[int] = []
     lonlat: dict[int, Bounds] = {}
+    members: dict[int, tuple[int, ...]] = {}
     for number, group in enumerate(groups, start=1):
         box = boxes[group]
         lonlat[number] = (float(box[:, 0].min()), float(box[:, 1].min()),
                           float(box[:, 2].max()), float(box[:, 3].max()))
         epsg = utm_epsg((lonlat[number][0] + lonlat[number][2]) / 2,
                         (lonlat[number][1] + lonlat[number][3]) / 2)
-        polygon_ids += ids[group].tolist()
+        members[number] = tuple(ids[group].tolist())
+        polygon_ids += members[number]
         numbers += [number] * len(group)
         epsgs += [epsg] * len(group)
     projected = conn.execute(
@@ -158,13 +160,10 @@ def plan_clusters(conn: psycopg.Connection, *, resolution: float, gap_m: float) 
         """,
         (polygon_ids, numbers, epsgs),
     ).fetchall()
-    members: dict[int, list[int]] = {}
-    for polygon_id, number in zip(polygon_ids, numbers, strict=True):
-        members.setdefault(number, []).append(polygon_id)
     return [
         Cluster(number=number, epsg=int(epsg), bounds=snap_outward(tuple(box), resolution),
                 lonlat_bounds=lonlat[number], resolution=resolution,
-                polygon_ids=tuple(members[number]))
+                polygon_ids=members[number])
         for number, epsg, *box in projected
     ]
 

@@ -62,6 +62,8 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     truncate: bool = False
+    add_to_values: int = 0
+    """Added to every pixel of a process response (values beyond 11: not an SCL band)."""
     hold: threading.Event | None = None
     """Answer only once this is set (at most 30 s)."""
 
@@ -187,7 +189,7 @@ class FakeSentinelHub:
         } for index, item in enumerate(page, start=offset)]
         return {"type": "FeatureCollection", "features": features, "context": context}
 
-    def render(self, body: dict[str, Any]) -> tuple[int, bytes]:
+    def render(self, body: dict[str, Any], add_to_values: int = 0) -> tuple[int, bytes]:
         """Cut the GeoTIFF a process request asks for; (400, error JSON) when it is too big."""
         bounds = body["input"]["bounds"]
         epsg = int(bounds["properties"]["crs"].rsplit("/", 1)[-1])
@@ -210,7 +212,7 @@ class FakeSentinelHub:
             if item.day == day:
                 w, s, e, n = item.bounds
                 covered |= (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
-        values = np.where(covered, values, 0).astype(np.uint8)
+        values = (np.where(covered, values, 0) + add_to_values).astype(np.uint8)
         with MemoryFile() as memory:
             with memory.open(driver="GTiff", width=width, height=height, count=1, dtype="uint8",
                              crs=f"EPSG:{epsg}", transform=Affine(res_x, 0, left, 0, -res_y, top)) as tif:
@@ -257,7 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind == "catalog":
             self._send(record, 200, self.service.search(body))
         else:
-            status, content = self.service.render(body)
+            status, content = self.service.render(body, fault.add_to_values if fault else 0)
             if status == 200 and fault is not None and fault.truncate:
                 content = content[: len(content) // 2]
             self._send_bytes(record, status, content,
