@@ -81,15 +81,19 @@ class Endpoint:
 
 
 def resolve_endpoint(name_or_url: str, token_url: str | None = None) -> Endpoint:
-    """Return `sentinelhub`, `cdse` or a custom base URL (token at URL/oauth/token by default)."""
+    """Return `sentinelhub`, `cdse` or a custom base URL (token at URL/oauth/token by default).
+
+    Plain http is refused for any base or token URL but the loopback's: credentials travel there.
+    """
     if name_or_url in ENDPOINTS:
         base_url, default_token_url = ENDPOINTS[name_or_url]
-        return Endpoint(name_or_url, base_url, token_url or default_token_url)
-    parts = urlsplit(name_or_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"--endpoint {name_or_url!r} is not sentinelhub, cdse or an http(s) URL")
-    base_url = name_or_url.rstrip("/")
-    endpoint = Endpoint(CUSTOM_SOURCE, base_url, token_url or f"{base_url}/oauth/token")
+        endpoint = Endpoint(name_or_url, base_url, token_url or default_token_url)
+    else:
+        parts = urlsplit(name_or_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UserError(f"--endpoint {name_or_url!r} is not sentinelhub, cdse or an http(s) URL")
+        base_url = name_or_url.rstrip("/")
+        endpoint = Endpoint(CUSTOM_SOURCE, base_url, token_url or f"{base_url}/oauth/token")
     for url in (endpoint.base_url, endpoint.token_url):
         split = urlsplit(url)
         if split.scheme == "http" and split.hostname not in LOOPBACK_HOSTS:

@@ -234,8 +234,10 @@ def test_endpoints() -> None:
     assert (custom.source, custom.base_url, custom.token_url) == (
         "processing-api", "https://example.org/sh", "https://example.org/sh/oauth/token")
     assert resolve_endpoint("http://127.0.0.1:9/", "http://127.0.0.1:9/t").token_url.endswith("/t")
-    with pytest.raises(UserError, match="plain http is only accepted for 127.0.0.1"):
-        resolve_endpoint("http://example.org")
+    for endpoint, token_url in (("http://example.org", None), ("cdse", "http://example.org/token"),
+                                ("https://example.org", "http://example.org/token")):
+        with pytest.raises(UserError, match="plain http is only accepted for 127.0.0.1"):
+            resolve_endpoint(endpoint, token_url)
     with pytest.raises(UserError, match="is not sentinelhub, cdse or an http"):
         resolve_endpoint("copernicus")
 
