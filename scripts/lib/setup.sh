@@ -364,11 +364,10 @@ sclz_local_db() {
       sclz_as_pg tee -a "$SCLZ_PG_DATA/postgresql.conf" >/dev/null
   fi
 
+  port="$(cat "$SCLZ_PG_PORTFILE" 2>/dev/null || true)"
   if sclz_pg_running; then
-    port="$(cat "$SCLZ_PG_PORTFILE" 2>/dev/null || true)"
     [ -n "$port" ] || sclz_die "the local cluster runs but $SCLZ_PG_PORTFILE is missing: run scripts/stop-local-db and try again"
   else
-    port="$(cat "$SCLZ_PG_PORTFILE" 2>/dev/null || true)"
     if [ -z "$port" ] || ! sclz_port_free "$port"; then
       [ -z "$port" ] || sclz_log "port $port is taken by another program; picking another one"
       port="$(sclz_pick_port)"
