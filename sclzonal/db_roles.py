@@ -24,10 +24,8 @@ from psycopg import sql
 from sclzonal.cli_support import ready_connection
 from sclzonal.errors import UserError
 from sclzonal.qgis_role import create_reader_role
-from sclzonal.qgis_styles import ensure_qgis_tables
+from sclzonal.qgis_styles import QGIS_TABLES, ensure_qgis_tables
 from sclzonal.role_grants import check_role_name, create_login_role, password_from_env, register_role
-
-QGIS_TABLES = ("layer_styles", "qgis_projects")
 
 
 @dataclass(frozen=True)

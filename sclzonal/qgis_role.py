@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from db.migrate import require_relations
+from db.migrate import VERSION_TABLE, require_relations
 from db.settings import SCHEMA
 from sclzonal.qgis_project import connection_spec
-from sclzonal.qgis_styles import ensure_qgis_tables
+from sclzonal.qgis_styles import QGIS_TABLES, ensure_qgis_tables
 from sclzonal.role_grants import (
-    ROLE_NAME,
     apply_role_grants,
     can_select,
     check_role_name,
@@ -28,13 +27,12 @@ from sclzonal.role_grants import (
     register_role,
 )
 
-__all__ = ["DEFAULT_ROLE", "QGIS_CATALOGUE", "READABLE", "ROLE_NAME", "RoleReport",
+__all__ = ["DEFAULT_ROLE", "QGIS_CATALOGUE", "READABLE", "RoleReport",
            "create_reader_role", "service_entry"]
 
 DEFAULT_ROLE = "sclzonal_reader"
 READABLE = ("polygon_verdict", "scene_verdict_layer", "polygon", "scene", "scene_tile", "scl_class")
-REVISION_TABLE = "alembic_version"
-QGIS_CATALOGUE = ("layer_styles", "qgis_projects", "spatial_ref_sys", "geometry_columns",
+QGIS_CATALOGUE = (*QGIS_TABLES, "spatial_ref_sys", "geometry_columns",
                   "raster_columns")
 
 
@@ -64,7 +62,7 @@ def create_reader_role(conn: psycopg.Connection, name: str = DEFAULT_ROLE,
         ensure_qgis_tables(conn)
         register_role(conn, name, "reader")
         apply_role_grants(conn)
-        readable = can_select(conn, name, [f"{SCHEMA}.{table}" for table in (*READABLE, REVISION_TABLE)]
+        readable = can_select(conn, name, [f"{SCHEMA}.{table}" for table in (*READABLE, VERSION_TABLE)]
                               + [f"public.{table}" for table in QGIS_CATALOGUE])
     return RoleReport(name=name, created=created, password_set=password is not None, readable=readable)
 

@@ -161,6 +161,10 @@ def rule_labels(conn: psycopg.Connection) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
+QGIS_TABLES = ("layer_styles", "qgis_projects")
+"""QGIS's own tables in schema public: default layer styles and projects stored in the database."""
+
+
 def ensure_qgis_tables(conn: psycopg.Connection) -> None:
     """Create QGIS's `public.layer_styles` and `public.qgis_projects` when they are missing.
 
@@ -188,11 +192,9 @@ def write_default_styles(conn: psycopg.Connection) -> dict[str, int]:
     written: dict[str, int] = {}
     with conn.transaction():
         ensure_qgis_tables(conn)
-        row = conn.execute("SELECT current_database()").fetchone()
-        assert row is not None
         for layer in (POLYGON_VERDICT, SCENE_VERDICT):
             categories = verdict_categories(layer, labels)
-            key = {"catalog": row[0], "schema": SCHEMA, "table": layer.table,
+            key = {"catalog": conn.info.dbname, "schema": SCHEMA, "table": layer.table,
                    "geom": GEOMETRY_COLUMN, "name": STYLE_NAME}
             where = ("f_table_catalog = %(catalog)s AND f_table_schema = %(schema)s "
                      "AND f_table_name = %(table)s AND f_geometry_column = %(geom)s")

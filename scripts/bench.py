@@ -166,7 +166,13 @@ def bench_qgis(tif: Path, polygons_utm: Path, one_polygon: Path, work: Path) -> 
     """Time QGIS native:zonalhistogram through qgis_process, minus its start-up."""
     if not QGIS_PROCESS.exists():
         return {}
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    # QGIS's embedded Python takes its home from the first python3 on PATH: the project's
+    # virtualenv (another Python build) makes qgis_process crash, so it is left out of PATH.
+    venv_bin = str(ROOT / ".venv" / "bin")
+    path = os.pathsep.join(part for part in os.environ.get("PATH", "").split(os.pathsep)
+                           if part and Path(part).resolve() != Path(venv_bin).resolve())
+    env = {**{k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
+           "QT_QPA_PLATFORM": "offscreen", "PATH": path}
 
     def run(vector: Path, output: Path) -> float:
         output.unlink(missing_ok=True)
