@@ -167,33 +167,21 @@ def test_500_for_ever_keeps_whole_scenes_and_the_next_run_resumes(
     _scenes_are_whole(clean)
 
 
-def test_a_response_that_is_not_scl_is_rejected_and_the_next_run_loads_it(
+@pytest.mark.parametrize(("fault", "problem"), [
+    (Fault(truncate=True), "the response is not a usable SCL GeoTIFF"),
+    # values beyond 11: a visualisation, not the SCL band
+    (Fault(add_to_values=200), "the response is not a usable SCL GeoTIFF: pixel value 2"),
+], ids=["truncated", "not-scl-values"])
+def test_a_bad_response_is_rejected_and_the_next_run_loads_it(
         capsys: pytest.CaptureFixture[str], database_url: str, clean: psycopg.Connection,
-        fake: FakeSentinelHub) -> None:
-    """Values beyond 11 (a visualisation, not the SCL band) are refused before anything of that
-    scene is stored."""
-    fake.faults["process"].extend([Fault(), Fault(add_to_values=200)])
+        fake: FakeSentinelHub, fault: Fault, problem: str) -> None:
+    """Nothing of the scene a bad response belongs to is stored; the next run loads it."""
+    fake.faults["process"].extend([Fault(), fault])
     code, out, err = run_cli(capsys, database_url, *fetch_args(fake))
     line = _one_error_line(code, out, err)
     assert line.startswith("sclzonal: error: 2024-06-05 cluster 2 (EPSG:32633, ")
-    assert "request 1/1: the response is not a usable SCL GeoTIFF: pixel value 2" in line
-    assert "is not an SCL class (0-11)" in line
-    assert len(scene_rows(clean)) == 1
-    _scenes_are_whole(clean)
-    fake.reset()
-    code, out, err = run_cli(capsys, database_url, *fetch_args(fake))
-    assert code == 0, err
-    assert "7 scenes loaded with 7 requests, 1 already loaded" in out
-
-
-def test_a_truncated_tiff_is_rejected_and_the_next_run_loads_it(
-        capsys: pytest.CaptureFixture[str], database_url: str, clean: psycopg.Connection,
-        fake: FakeSentinelHub) -> None:
-    fake.faults["process"].extend([Fault(), Fault(truncate=True)])
-    code, out, err = run_cli(capsys, database_url, *fetch_args(fake))
-    line = _one_error_line(code, out, err)
-    assert line.startswith("sclzonal: error: 2024-06-05 cluster 2 (EPSG:32633, ")
-    assert "request 1/1: the response is not a usable SCL GeoTIFF" in line
+    assert f"request 1/1: {problem}" in line
+    assert fault.truncate or "is not an SCL class (0-11)" in line
     assert len(scene_rows(clean)) == 1
     _scenes_are_whole(clean)
     fake.reset()
