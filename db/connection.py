@@ -52,3 +52,15 @@ def engine_for(conninfo: str) -> Engine:
 
     return create_engine("postgresql+psycopg://", poolclass=NullPool,
                          creator=lambda: psycopg.connect(conninfo, application_name="sclzonal"))
+
+
+def connection_spec(conn: psycopg.Connection, service: str | None) -> dict[str, str]:
+    """Return how a client (QGIS, a service file) connects: a service name, else this connection's."""
+    if service:
+        return {"service": service}
+    info = conn.info
+    spec = {"host": info.host, "port": str(info.port), "dbname": info.dbname, "user": info.user}
+    sslmode = info.get_parameters().get("sslmode")
+    if sslmode:
+        spec["sslmode"] = sslmode
+    return spec

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
+from sclzonal.db.connection import connect
+from sclzonal.db.settings import SCHEMA
 
-from db.connection import connect
-from db.settings import SCHEMA
 from sclzonal.errors import UserError, first_line
 
 if TYPE_CHECKING:
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 VERSION_TABLE = "alembic_version"
 
 
@@ -118,11 +118,8 @@ def require_relations(conn: psycopg.Connection, names: Iterable[str]) -> None:
 
 
 def sql_file_text(name: str) -> str:
-    """Return the text of a file in sql/ (migrations apply these by name)."""
-    path = SQL_DIR / name
-    if not path.is_file():
-        raise FileNotFoundError(f"SQL file {name} not found in {SQL_DIR}")
-    return path.read_text(encoding="utf-8")
+    """Return the text of a file in sql/ (package data `sclzonal.sql`; migrations apply these by name)."""
+    return resources.files("sclzonal.sql").joinpath(name).read_text(encoding="utf-8")
 
 
 def run_sql_file(conn: psycopg.Connection, name: str) -> None:

@@ -18,7 +18,7 @@ import psycopg
 from sclzonal.errors import UserError
 
 if TYPE_CHECKING:
-    from ingest.scl_raster import SclFile
+    from sclzonal.ingest.scl_raster import SclFile
 
 
 def acquisition_key(scl: SclFile, source: str) -> str:

@@ -26,10 +26,10 @@ import rasterio
 from rasterio._err import CPLE_BaseError
 from rasterio.errors import CRSError, NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
+from sclzonal.ingest import DEFAULT_TILE_SIZE
+from sclzonal.ingest.raster_wkb import tile_wkb
+from sclzonal.ingest.scene_identity import acquisition_key, make_room, same_file
 
-from ingest import DEFAULT_TILE_SIZE
-from ingest.raster_wkb import tile_wkb
-from ingest.scene_identity import acquisition_key, make_room, same_file
 from sclzonal.errors import UserError, first_line
 
 MAX_SCL_CLASS = 11

@@ -19,7 +19,8 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
-from ingest.scl_raster import SclFile, inspect_scl_file
+from sclzonal.ingest.scl_raster import SclFile, inspect_scl_file
+
 from sclzonal.errors import UserError
 
 SCL_PATTERN = re.compile(r"(^|/)GRANULE/[^/]+/IMG_DATA/R20m/[^/]+_SCL_20m\.jp2$")

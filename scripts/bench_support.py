@@ -20,7 +20,7 @@ from affine import Affine
 from pyproj import Transformer
 from shapely.geometry import mapping
 
-from sclzonal.demo_data import field_polygons, scl_scene_array, write_scl_geotiff
+from sclzonal.demo.data import field_polygons, scl_scene_array, write_scl_geotiff
 
 TILE_ORIGIN = (399960.0, 5200020.0)  # upper-left corner of Sentinel-2 tile 33TVM-like grid
 FIRST_DAY = dt.date(2024, 5, 2)

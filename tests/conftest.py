@@ -11,8 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-from db import migrate
+from sclzonal.db import migrate
 
 SLOVENIA = Path(__file__).resolve().parents[2] / "shared" / "data" / "slovenia"
 

@@ -15,7 +15,7 @@ from typing import TypeVar
 import psycopg
 import pytest
 
-from sclzonal.demo_data import generate_demo
+from sclzonal.demo.data import generate_demo
 
 T = TypeVar("T")
 FIELDS = 20_000

@@ -18,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sclzonal.qgis_project_builder import open_project, render_map, start_qgis  # noqa: E402
+from sclzonal.qgis.project_builder import open_project, render_map, start_qgis  # noqa: E402
 
 
 def _renderer(layer: Any) -> dict[str, Any]:

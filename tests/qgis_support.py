@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sclzonal.qgis_project import QGIS_PYTHON, qgis_environment
+from sclzonal.qgis.project import QGIS_PYTHON, qgis_environment
 
 CHECKS = Path(__file__).resolve().parent / "qgis_checks.py"
 INSTALL = "apt-get install --no-install-recommends qgis python3-qgis qgis-providers"

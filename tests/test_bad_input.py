@@ -179,7 +179,7 @@ def test_a_file_changed_after_its_check_is_refused(capsys: pytest.CaptureFixture
                                                    tmp_path: Path) -> None:
     """What is loaded is what was checked: a file rewritten (or read differently) in between is
     refused, in the database's transaction, so nothing of it stays."""
-    from ingest.scl_raster import inspect_scl_file, load_scene
+    from sclzonal.ingest.scl_raster import inspect_scl_file, load_scene
 
     path = write_raster(tmp_path / "moving_20240605.tif", make.GOOD[::-1].copy())
     checked = inspect_scl_file(path)

@@ -147,8 +147,8 @@ def test_file_loaded_by_another_run_during_the_pre_check_is_not_a_rival(
     """The pre-check of a multi-file load reads without locks. When another run commits the very
     same file between its reads, the file is "already loaded", not "another file of the same
     acquisition" (the race that once made one of the loads above exit 1)."""
-    from ingest import scene_identity
-    from ingest.scl_raster import SclFile, inspect_scl_file, load_scene
+    from sclzonal.ingest import scene_identity
+    from sclzonal.ingest.scl_raster import SclFile, inspect_scl_file, load_scene
 
     scl = inspect_scl_file(_scene(tmp_path / "raced.tif", 7, 5))
     real_same_file = scene_identity.same_file

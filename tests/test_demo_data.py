@@ -13,7 +13,7 @@ import rasterio
 import shapely
 from pyproj import Transformer
 
-from sclzonal.demo_data import (
+from sclzonal.demo.data import (
     DemoData,
     field_polygons,
     generate_demo,

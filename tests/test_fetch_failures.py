@@ -13,8 +13,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sclzonal.ingest.sentinelhub.client import ENDPOINTS, RetryPolicy, resolve_endpoint
 
-from ingest.sentinelhub_client import ENDPOINTS, RetryPolicy, resolve_endpoint
 from sclzonal.errors import UserError
 from tests.helpers import run_cli, table_counts
 from tests.sentinelhub_fake import FakeSentinelHub, Fault

@@ -6,8 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
-
-from ingest.sentinelhub_plan import (
+from sclzonal.ingest.sentinelhub.plan import (
     Cluster,
     cluster_boxes,
     request_tiles,

@@ -110,7 +110,7 @@ def test_hostile_role_names_are_refused(capsys: pytest.CaptureFixture[str], data
 
 SQL_CALLS = {"execute", "copy", "SQL", "text"}
 # Local names that the functions using them bind to constant strings only (read, then listed).
-CONSTANT_LOCALS = {("sclzonal/verdicts.py", "geometry"), ("sclzonal/qgis_styles.py", "where")}
+CONSTANT_LOCALS = {("sclzonal/verdicts.py", "geometry"), ("sclzonal/qgis/styles.py", "where")}
 # Loop variables over literal lists in migrations (table, trigger and function names).
 MIGRATION_LOCALS = {"trigger", "table", "function"}
 

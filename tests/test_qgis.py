@@ -14,13 +14,14 @@ import numpy as np
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from sclzonal.db.connection import connection_spec
 
-from sclzonal import qgis_project
 from sclzonal.cli import main
-from sclzonal.demo_data import generate_demo
-from sclzonal.qgis_project_builder import SCL_OPACITY
-from sclzonal.qgis_role import READABLE
-from sclzonal.qgis_styles import POLYGON_VERDICT, SCENE_VERDICT, verdict_categories
+from sclzonal.demo.data import generate_demo
+from sclzonal.qgis import project as qgis_project
+from sclzonal.qgis.project_builder import SCL_OPACITY
+from sclzonal.qgis.styles import POLYGON_VERDICT, SCENE_VERDICT, verdict_categories
+from sclzonal.roles.reader import READABLE
 from tests.helpers import cli_ok, run_cli, write_raster
 from tests.qgis_support import colour_count, distinct_colours, faded, pixels, require_qgis, rgb, run_checks
 
@@ -331,10 +332,10 @@ def test_sslmode_reaches_the_stored_project_and_the_service_entry(loaded: str) -
     with the same parameters, sslmode included (no password anywhere)."""
     from urllib.parse import parse_qs, urlsplit
 
-    from sclzonal.qgis_role import service_entry
+    from sclzonal.roles.reader import service_entry
 
     with psycopg.connect(make_conninfo(loaded, sslmode="disable")) as conn:
-        spec = qgis_project.connection_spec(conn, None)
+        spec = connection_spec(conn, None)
         uri = urlsplit(qgis_project.storage_uri(spec, "fields"))
         entry = service_entry(conn, "someone")
         host, port, dbname, user = conn.info.host, conn.info.port, conn.info.dbname, conn.info.user

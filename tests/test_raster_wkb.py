@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import psycopg
 import pytest
-
-from ingest.raster_wkb import read_tile, tile_wkb
+from sclzonal.ingest.raster_wkb import read_tile, tile_wkb
 
 
 def _postgis_wkb(conn: psycopg.Connection, band: str) -> bytes:

@@ -12,7 +12,7 @@ import shapely
 from affine import Affine
 from shapely import box
 
-from sclzonal.zonal_counting import PolygonBatch, count_new_pairs, pending_pairs, store_counts
+from sclzonal.counting.pairs import PolygonBatch, count_new_pairs, pending_pairs, store_counts
 from tests.helpers import cli_ok, pixel_centre_counts, stored_counts, to_crs, write_polygons, write_raster
 
 TRANSFORM = Affine(20, 0, 500000, 0, -20, 5100000)
@@ -125,7 +125,7 @@ def test_refresh_waits_for_another_refresh(conn: psycopg.Connection, database_ur
                                            setup: dict[str, Path]) -> None:
     import threading
 
-    from sclzonal.refresh import REFRESH_LOCK_KEY, refresh
+    from sclzonal.counting.refresh import REFRESH_LOCK_KEY, refresh
 
     waited = threading.Event()
     with psycopg.connect(database_url, autocommit=True) as holder:

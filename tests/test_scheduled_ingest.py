@@ -17,8 +17,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sclzonal.ingest.sentinelhub.fetch import INGEST_LOCK_KEY
 
-from ingest.sentinelhub_fetch import INGEST_LOCK_KEY
 from tests.helpers import run_cli
 from tests.sentinelhub_fake import FakeSentinelHub, Fault
 from tests.sentinelhub_fixtures import (  # noqa: F401 - fixtures
@@ -100,7 +100,7 @@ def test_ingest_exits_0_while_another_run_holds_the_lock(
 def test_the_script_logs_with_timestamps_and_exits_non_zero_on_failure(
         database_url: str, clean: psycopg.Connection, fake: FakeSentinelHub, tmp_path: Path) -> None:
     fake.always["process"] = Fault(status=500)
-    log = tmp_path / "ingest.log"
+    log = tmp_path / "sclzonal.ingest.log"
     process = _script(database_url, fake, log=log)
     stdout, stderr = process.communicate()
     assert process.returncode == 1, stderr

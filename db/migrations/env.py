@@ -6,11 +6,10 @@ from typing import Any
 
 from alembic import context
 from geoalchemy2 import alembic_helpers
+from sclzonal.db.connection import engine_for
+from sclzonal.db.models import Base
+from sclzonal.db.settings import SCHEMA
 from sqlalchemy import text
-
-from db.connection import engine_for
-from db.models import Base
-from db.settings import SCHEMA
 
 config = context.config
 target_metadata = Base.metadata

@@ -8,8 +8,7 @@ Create Date: 2026-11-25
 from __future__ import annotations
 
 from alembic import op
-
-from db.migrate import apply_sql_file
+from sclzonal.db.migrate import apply_sql_file
 
 revision = "0003"
 down_revision = "0002"

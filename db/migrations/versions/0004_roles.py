@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
-from db.migrate import apply_sql_file
+from sclzonal.db.migrate import apply_sql_file
 
 revision = "0004"
 down_revision = "0003"

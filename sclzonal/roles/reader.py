@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from db.migrate import VERSION_TABLE, require_relations
-from db.settings import SCHEMA
-from sclzonal.qgis_project import connection_spec
-from sclzonal.qgis_styles import QGIS_TABLES, ensure_qgis_tables
-from sclzonal.role_grants import (
+from sclzonal.db.connection import connection_spec
+from sclzonal.db.migrate import VERSION_TABLE, require_relations
+from sclzonal.db.qgis_tables import QGIS_TABLES, ensure_qgis_tables
+from sclzonal.db.settings import SCHEMA
+from sclzonal.roles.grants import (
     apply_role_grants,
     can_select,
     check_role_name,

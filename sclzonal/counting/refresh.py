@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import psycopg
 
-from db.connection import advisory_lock
-from sclzonal import DEFAULT_COUNT_BATCH
-from sclzonal.zonal_counting import count_new_pairs, pending_pairs
+from sclzonal.counting import DEFAULT_COUNT_BATCH
+from sclzonal.counting.pairs import count_new_pairs, pending_pairs
+from sclzonal.db.connection import advisory_lock
 
 REFRESH_LOCK_KEY = 0x5C12_0001
 """Advisory lock key held by a running refresh, so two refreshes never overlap."""

@@ -1,51 +1,51 @@
-"""`sclzonal demo`: a whole run on generated data, from an empty database to printed verdicts."""
+"""The demo: a whole run on generated data, from an empty database to printed verdicts."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import click
 from psycopg.conninfo import conninfo_to_dict
 
-from db import migrate
-from db.connection import connect
-from ingest.polygons import load_polygons
-from ingest.scl_raster import inspect_scl_file, load_scene
-from sclzonal.cli_support import progress
-from sclzonal.demo_data import generate_demo
-from sclzonal.qgis_styles import write_default_styles
-from sclzonal.refresh import refresh
-from sclzonal.verdicts import as_table, fetch_verdicts
+from sclzonal.counting.refresh import refresh
+from sclzonal.db import migrate
+from sclzonal.db.connection import connect
+from sclzonal.demo.data import generate_demo
+from sclzonal.flows import Progress, Silent, load_scl_files
+from sclzonal.ingest.polygons import load_polygons
+from sclzonal.qgis.styles import write_default_styles
+from sclzonal.verdicts import fetch_verdicts
 
 DEMO_SOURCE = "demo-fields"
 
 
-def run_demo(conninfo: str, *, data_dir: Path, scenes: int, fields: int) -> None:
-    """Migrate, generate, load, refresh and print; safe to run again (loads are idempotent)."""
+def run_demo(conninfo: str, *, data_dir: Path, scenes: int, fields: int,
+             progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Migrate, generate, load, refresh; return the verdicts. Safe to run again (loads are idempotent).
+
+    The scenes load through the same checks as `sclzonal scl load` (sclzonal.flows).
+    """
+    progress = progress or Silent()
     connect(conninfo).close()
-    click.echo("migrating the database ...", err=True)
+    progress.note("migrating the database ...")
     migrate.upgrade(conninfo)
-    click.echo(f"generating {scenes} SCL scenes and {fields} fields in {data_dir} ...", err=True)
+    progress.note(f"generating {scenes} SCL scenes and {fields} fields in {data_dir} ...")
     data = generate_demo(data_dir, scenes=scenes, fields=fields)
     with connect(conninfo, autocommit=True) as conn:
         report = load_polygons(conn, data.polygons_path, layer=data.polygons_layer,
                                source=DEMO_SOURCE, id_field="field_id", name_field="name")
-        click.echo(f"polygons: {report.inserted} new, {report.updated} updated, "
-                   f"{report.unchanged} unchanged", err=True)
-        for path in data.scene_paths:
-            scl_file = inspect_scl_file(path)
-            with progress(total=scl_file.height, desc=path.name, unit=" rows") as bar:
-                loaded = load_scene(conn, scl_file, on_rows=bar.update)
-            click.echo(f"{path.name}: scene {loaded.scene_id}"
-                       f"{'' if loaded.created else ' (already loaded)'}", err=True)
-        with progress(desc="counting", unit=" pairs") as bar:
+        progress.note(f"polygons: {report.inserted} new, {report.updated} updated, "
+                      f"{report.unchanged} unchanged")
+        for item in load_scl_files(conn, data.scene_paths, progress=progress):
+            progress.note(f"{Path(item.name).name}: scene {item.scene.scene_id}"
+                          f"{'' if item.scene.created else ' (already loaded)'}")
+        with progress.bar(desc="counting", unit=" pairs") as bar:
             result = refresh(conn, on_start=lambda total: bar.reset(total=total),
                              on_pairs=bar.update)
-        click.echo(f"counted {result.pairs_counted} new polygon-scene pairs", err=True)
+        progress.note(f"counted {result.pairs_counted} new polygon-scene pairs")
         rows = fetch_verdicts(conn)
         write_default_styles(conn)
-    click.echo(as_table(rows, limit=20), nl=False)
-    click.echo(connection_help(conninfo))
+    return rows
 
 
 def connection_help(conninfo: str) -> str:

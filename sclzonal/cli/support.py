@@ -1,4 +1,4 @@
-"""What every `sclzonal` command module shares: the connection, progress bars, date options.
+"""What every `sclzonal` command module shares: the connection, progress bars and notes, date options.
 
 Light on purpose (click and psycopg only): `sclzonal --help` imports every command module.
 """
@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from contextlib import AbstractContextManager
 from typing import Any
 
 import click
 import psycopg
 
-from db import migrate
-from db.connection import connect
+from sclzonal.db import migrate
+from sclzonal.db.connection import connect
 from sclzonal.errors import UserError
 
 
@@ -34,6 +35,18 @@ def progress(**options: Any) -> Any:
     from tqdm import tqdm
 
     return tqdm(disable=None, file=sys.stderr, **options)
+
+
+class CliProgress:
+    """The CLI's `sclzonal.flows.Progress`: tqdm bars and notes on stderr."""
+
+    def bar(self, *, desc: str, unit: str, total: int | None = None) -> AbstractContextManager[Any]:
+        """Return a progress bar on stderr (shown only on a terminal)."""
+        return progress(desc=desc, unit=unit, total=total)
+
+    def note(self, message: str) -> None:
+        """Print a note on stderr."""
+        click.echo(message, err=True)
 
 
 def parse_option_date(text: str | None, option: str) -> dt.date | None:

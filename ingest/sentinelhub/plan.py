@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import psycopg
 import shapely
+from sclzonal.ingest import MAX_REQUEST_PIXELS
 
-from ingest import MAX_REQUEST_PIXELS
 from sclzonal.errors import UserError
 
 METRES_PER_DEGREE = 111_320.0

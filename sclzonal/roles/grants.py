@@ -14,7 +14,7 @@ import re
 import psycopg
 from psycopg import sql
 
-from db import migrate
+from sclzonal.db import migrate
 from sclzonal.errors import UserError
 
 ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")

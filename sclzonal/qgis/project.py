@@ -20,20 +20,21 @@ from urllib.parse import quote, urlencode
 
 import psycopg
 
-from db.migrate import require_relations
-from db.settings import SCHEMA
+from sclzonal.db.connection import connection_spec
+from sclzonal.db.migrate import require_relations
+from sclzonal.db.qgis_tables import ensure_qgis_tables
+from sclzonal.db.settings import SCHEMA
 from sclzonal.errors import UserError
-from sclzonal.qgis_styles import (
+from sclzonal.qgis.styles import (
     POLYGON_VERDICT,
     SCENE_VERDICT,
-    ensure_qgis_tables,
     rule_labels,
     style_qml,
     verdict_categories,
 )
 
 QGIS_PYTHON = os.environ.get("SCLZONAL_QGIS_PYTHON", "/usr/bin/python3")
-BUILDER = Path(__file__).resolve().parent / "qgis_project_builder.py"
+BUILDER = Path(__file__).resolve().parent / "project_builder.py"
 PROJECT_SCHEMA = "public"  # qgis_projects lives next to layer_styles, where QGIS looks first
 INSTALL_HINT = ("QGIS's Python bindings are missing for {python}: install them with "
                 "`apt-get install qgis python3-qgis` (Debian/Ubuntu)")
@@ -74,18 +75,6 @@ def require_qgis() -> str:
     if done.returncode != 0:
         raise UserError(INSTALL_HINT.format(python=QGIS_PYTHON))
     return done.stdout.strip()
-
-
-def connection_spec(conn: psycopg.Connection, service: str | None) -> dict[str, str]:
-    """Return how QGIS connects: the service name, else the live connection's parameters."""
-    if service:
-        return {"service": service}
-    info = conn.info
-    spec = {"host": info.host, "port": str(info.port), "dbname": info.dbname, "user": info.user}
-    sslmode = info.get_parameters().get("sslmode")
-    if sslmode:
-        spec["sslmode"] = sslmode
-    return spec
 
 
 def storage_uri(connection: dict[str, str], project_name: str) -> str:

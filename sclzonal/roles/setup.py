@@ -17,15 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import click
 import psycopg
 from psycopg import sql
 
-from sclzonal.cli_support import ready_connection
+from sclzonal.db.qgis_tables import QGIS_TABLES, ensure_qgis_tables
 from sclzonal.errors import UserError
-from sclzonal.qgis_role import create_reader_role
-from sclzonal.qgis_styles import QGIS_TABLES, ensure_qgis_tables
-from sclzonal.role_grants import check_role_name, create_login_role, password_from_env, register_role
+from sclzonal.roles.grants import check_role_name, create_login_role, register_role
+from sclzonal.roles.reader import create_reader_role
 
 
 @dataclass(frozen=True)
@@ -91,37 +89,7 @@ def _refuse_memberships(conn: psycopg.Connection, names: RoleNames) -> None:
                             f"REVOKE {of} FROM {member} first")
 
 
-@click.command("roles")
-@click.option("--owner", default=RoleNames.owner, show_default=True,
-              help="Role that owns the schema and runs `db upgrade`.")
-@click.option("--ingest", default=RoleNames.ingest, show_default=True,
-              help="Role that loads data and refreshes (the scheduled job's).")
-@click.option("--reader", default=RoleNames.reader, show_default=True,
-              help="Read-only role for QGIS users (as `qgis role`).")
-@click.option("--owner-password-env", metavar="VAR", help="Set the owner's password from $VAR.")
-@click.option("--ingest-password-env", metavar="VAR", help="Set the ingest role's password from $VAR.")
-@click.option("--reader-password-env", metavar="VAR", help="Set the reader's password from $VAR.")
-@click.pass_context
-def roles_command(ctx: click.Context, owner: str, ingest: str, reader: str,
-                  owner_password_env: str | None, ingest_password_env: str | None,
-                  reader_password_env: str | None) -> None:
-    """Create the owner, ingest and reader login roles and grant each its rights (re-runnable).
-
-    Run once, as the administrator that ran the first `db upgrade` (it needs CREATEROLE and to
-    own the schema's objects, which it gives to the owner role). Afterwards `db upgrade` runs as
-    the owner, loading and `refresh` as the ingest role, QGIS as the reader: no superuser.
-    """
-    passwords = {"owner": password_from_env("--owner-password-env", owner_password_env),
-                 "ingest": password_from_env("--ingest-password-env", ingest_password_env),
-                 "reader": password_from_env("--reader-password-env", reader_password_env)}
-    with ready_connection(ctx) as conn:
-        created = create_roles(conn, RoleNames(owner, ingest, reader), passwords)
-        public_create = conn.execute("SELECT has_schema_privilege('public', 'public', 'CREATE')"
-                                     ).fetchone()
-    for purpose, name in (("owner", owner), ("ingest", ingest), ("reader", reader)):
-        state = "created" if created[purpose] else "already there, privileges renewed"
-        password = "; password set" if passwords[purpose] else ""
-        click.echo(f"{purpose} role {name}: {state}{password}")
-    if public_create and public_create[0]:
-        click.echo("sclzonal: warning: every role may create objects in schema public (PostgreSQL "
-                   "before 15); consider REVOKE CREATE ON SCHEMA public FROM PUBLIC", err=True)
+def public_schema_is_open(conn: psycopg.Connection) -> bool:
+    """Return whether every role may create objects in schema public (PostgreSQL before 15)."""
+    row = conn.execute("SELECT has_schema_privilege('public', 'public', 'CREATE')").fetchone()
+    return bool(row and row[0])

@@ -25,11 +25,11 @@ import psycopg
 import rasterio
 from affine import Affine
 from rasterio.windows import Window
+from sclzonal.ingest import MAX_REQUEST_PIXELS
+from sclzonal.ingest.scl_raster import DEFAULT_TILE_SIZE, SceneLoad, inspect_scl_file, load_scene, tile_rows
+from sclzonal.ingest.sentinelhub.client import SentinelHub
+from sclzonal.ingest.sentinelhub.plan import Cluster, RequestTile, request_tiles, scene_reference
 
-from ingest import MAX_REQUEST_PIXELS
-from ingest.scl_raster import DEFAULT_TILE_SIZE, SceneLoad, inspect_scl_file, load_scene, tile_rows
-from ingest.sentinelhub_client import SentinelHub
-from ingest.sentinelhub_plan import Cluster, RequestTile, request_tiles, scene_reference
 from sclzonal.errors import UserError
 
 INGEST_LOCK_KEY = 0x5C12_0002
@@ -45,6 +45,13 @@ class FetchReport:
     loaded: list[SceneLoad] = field(default_factory=list)
     already_loaded: int = 0
     requests: int = 0
+    source: str = ""
+
+    def summary(self) -> str:
+        """Return the one-line summary the CLI prints."""
+        return (f"{self.source}: {self.dates} dates over {self.clusters} clusters: "
+                f"{len(self.loaded)} scenes loaded with {self.requests} requests, "
+                f"{self.already_loaded} already loaded")
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import click
 
-from sclzonal.cli_support import ready_connection
+from sclzonal.cli.support import ready_connection
 from sclzonal.errors import UserError
-from sclzonal.qgis_project import ProjectTarget, build_project
-from sclzonal.qgis_role import DEFAULT_ROLE, create_reader_role, service_entry
-from sclzonal.qgis_styles import write_default_styles
-from sclzonal.role_grants import password_from_env
+from sclzonal.qgis.project import ProjectTarget, build_project
+from sclzonal.qgis.styles import write_default_styles
+from sclzonal.roles.grants import password_from_env
+from sclzonal.roles.reader import DEFAULT_ROLE, create_reader_role, service_entry
 
 
 @click.group("qgis")

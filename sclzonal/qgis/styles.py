@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from db import migrate
-from db.settings import SCHEMA
+from sclzonal.db.qgis_tables import ensure_qgis_tables
+from sclzonal.db.settings import SCHEMA
 
 STYLE_NAME = "sclzonal verdicts"
 OUTLINE = "#3c3c3c"
@@ -159,25 +159,6 @@ def rule_labels(conn: psycopg.Connection) -> list[str]:
         f"SELECT label FROM {SCHEMA}.verdict_rule WHERE enabled ORDER BY priority, id"
     ).fetchall()
     return [str(row[0]) for row in rows]
-
-
-QGIS_TABLES = ("layer_styles", "qgis_projects")
-"""QGIS's own tables in schema public: default layer styles and projects stored in the database."""
-
-
-def ensure_qgis_tables(conn: psycopg.Connection) -> None:
-    """Create QGIS's `public.layer_styles` and `public.qgis_projects` when they are missing.
-
-    When both are there as QGIS 3.22 makes them nothing is run: CREATE TABLE IF NOT EXISTS needs
-    CREATE on schema public even for a table that exists, and the owner role lacks it.
-    """
-    row = conn.execute(
-        "SELECT to_regclass('public.layer_styles') IS NOT NULL"
-        " AND to_regclass('public.qgis_projects') IS NOT NULL"
-        " AND EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public'"
-        "             AND table_name = 'layer_styles' AND column_name = 'type')").fetchone()
-    if not (row and row[0]):
-        migrate.run_sql_file(conn, "qgis_tables.sql")
 
 
 def write_default_styles(conn: psycopg.Connection) -> dict[str, int]:

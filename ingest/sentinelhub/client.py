@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import requests
 from oauthlib.oauth2 import OAuth2Error
+from sclzonal.ingest.sentinelhub.plan import COLLECTION, Bounds
 from sentinelhub import (
     CRS,
     BBox,
@@ -45,7 +46,6 @@ from sentinelhub.download.models import DownloadRequest, DownloadResponse
 from sentinelhub.download.rate_limit import SentinelHubRateLimit
 from sentinelhub.exceptions import DownloadFailedException, OutOfRequestsException, SHRateLimitWarning
 
-from ingest.sentinelhub_plan import COLLECTION, Bounds
 from sclzonal.errors import UserError, first_line
 
 ENDPOINTS = {

@@ -17,10 +17,10 @@ import numpy.typing as npt
 import psycopg
 import shapely
 
-from ingest.raster_wkb import read_tile
-from sclzonal import DEFAULT_COUNT_BATCH
-from sclzonal.copy_binary import copy_integer_columns, copy_rows
-from sclzonal.pixel_spans import Grid, PixelSpans, count_classes, pixel_spans
+from sclzonal.counting import DEFAULT_COUNT_BATCH
+from sclzonal.counting.copy_binary import copy_integer_columns, copy_rows
+from sclzonal.counting.pixel_spans import Grid, PixelSpans, count_classes, pixel_spans
+from sclzonal.ingest.raster_wkb import read_tile
 
 _SPAN = np.dtype("<i4")
 

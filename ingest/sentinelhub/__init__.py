@@ -1,0 +1,1 @@
+"""Sentinel Hub and CDSE: request planning, the sentinelhub-py client, fetching into scenes."""

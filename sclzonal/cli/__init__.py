@@ -1,0 +1,89 @@
+"""The `sclzonal` command line: a thin Click layer over sclzonal's library.
+
+One module per command or command group (db, polygons, scl, refresh, verdicts, ingest, qgis,
+demo), imported when that command runs, so `sclzonal --help` and each command start quickly:
+`sclzonal scl load` does not pay for Sentinel Hub or vector libraries. Errors a user can fix are
+printed as one line (`sclzonal: error: ...`) with exit code 1.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Any
+
+import click
+import psycopg
+
+from sclzonal import __version__
+from sclzonal.db.settings import resolve_database_url
+from sclzonal.errors import UserError, first_line
+
+COMMANDS = {
+    "db": "sclzonal.cli.db:db",
+    "polygons": "sclzonal.cli.polygons:polygons",
+    "scl": "sclzonal.cli.scl:scl",
+    "refresh": "sclzonal.cli.refresh:refresh",
+    "verdicts": "sclzonal.cli.verdicts:verdicts",
+    "ingest": "sclzonal.cli.ingest:ingest",
+    "qgis": "sclzonal.cli.qgis:qgis",
+    "demo": "sclzonal.cli.demo:demo",
+}
+"""Every top-level command: name -> module:attribute."""
+
+
+class LazyGroup(click.Group):
+    """A command group some of whose commands live in other modules, imported when used."""
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Return the names of all commands, the lazy ones included."""
+        return sorted([*super().list_commands(ctx), *self.lazy_commands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Return a command, importing its module first when it is a lazy one."""
+        if cmd_name in self.lazy_commands:
+            module_name, attribute = self.lazy_commands[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             lazy_commands=COMMANDS)
+@click.option("--database-url", envvar=None, default=None, metavar="URL",
+              help="PostgreSQL URL; default: $DATABASE_URL, else libpq's PG* variables.")
+@click.version_option(__version__, prog_name="sclzonal")
+@click.pass_context
+def cli(ctx: click.Context, database_url: str | None) -> None:
+    """Per-polygon Sentinel-2 SCL class statistics and verdicts in PostGIS, for QGIS and SQL."""
+    ctx.ensure_object(dict)
+    ctx.obj["conninfo"] = resolve_database_url(database_url)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (user errors: one line on stderr, exit 1)."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="sclzonal",
+                 standalone_mode=False)
+    except UserError as exc:
+        click.echo(f"sclzonal: error: {exc}", err=True)
+        return 1
+    except click.exceptions.Abort:
+        click.echo("sclzonal: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except psycopg.Error as exc:
+        click.echo(f"sclzonal: database error: {first_line(exc)}", err=True)
+        return 1
+    return 0
+

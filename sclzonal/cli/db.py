@@ -1,0 +1,86 @@
+"""`sclzonal db`: migrate the schema, show its revision, create the owner, ingest and reader roles."""
+
+from __future__ import annotations
+
+import click
+
+from sclzonal.cli.support import conninfo, ready_connection
+from sclzonal.db import migrate
+from sclzonal.db.connection import connect
+from sclzonal.errors import UserError
+from sclzonal.roles.grants import password_from_env
+from sclzonal.roles.setup import RoleNames, create_roles, public_schema_is_open
+
+
+@click.group("db")
+def db() -> None:
+    """Create and migrate the sclzonal schema; create its owner, ingest and reader roles."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Migrate the database to the newest schema (creates postgis, postgis_raster, views)."""
+    target = conninfo(ctx)
+    connect(target).close()
+    migrate.upgrade(target, revision)
+    click.echo(f"database at revision {migrate.head_revision() if revision == 'head' else revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@click.pass_context
+def db_downgrade(ctx: click.Context, revision: str) -> None:
+    """Migrate the database down to REVISION (`base` removes every sclzonal table)."""
+    target = conninfo(ctx)
+    connect(target).close()
+    migrate.downgrade(target, revision)
+    click.echo(f"database at revision {revision}")
+
+
+@db.command("status")
+@click.pass_context
+def db_status(ctx: click.Context) -> None:
+    """Print the database's revision and the one this sclzonal needs."""
+    with connect(conninfo(ctx)) as conn:
+        current = migrate.current_revision(conn)
+    head = migrate.head_revision()
+    click.echo(f"database revision: {current or 'none'}; code head: {head}")
+    if current != head:
+        raise UserError("the database is not at head: run `sclzonal db upgrade`")
+
+
+@db.command("roles")
+@click.option("--owner", default=RoleNames.owner, show_default=True,
+              help="Role that owns the schema and runs `db upgrade`.")
+@click.option("--ingest", default=RoleNames.ingest, show_default=True,
+              help="Role that loads data and refreshes (the scheduled job's).")
+@click.option("--reader", default=RoleNames.reader, show_default=True,
+              help="Read-only role for QGIS users (as `qgis role`).")
+@click.option("--owner-password-env", metavar="VAR", help="Set the owner's password from $VAR.")
+@click.option("--ingest-password-env", metavar="VAR", help="Set the ingest role's password from $VAR.")
+@click.option("--reader-password-env", metavar="VAR", help="Set the reader's password from $VAR.")
+@click.pass_context
+def roles_command(ctx: click.Context, owner: str, ingest: str, reader: str,
+                  owner_password_env: str | None, ingest_password_env: str | None,
+                  reader_password_env: str | None) -> None:
+    """Create the owner, ingest and reader login roles and grant each its rights (re-runnable).
+
+    Run once, as the administrator that ran the first `db upgrade` (it needs CREATEROLE and to
+    own the schema's objects, which it gives to the owner role). Afterwards `db upgrade` runs as
+    the owner, loading and `refresh` as the ingest role, QGIS as the reader: no superuser.
+    """
+    passwords = {"owner": password_from_env("--owner-password-env", owner_password_env),
+                 "ingest": password_from_env("--ingest-password-env", ingest_password_env),
+                 "reader": password_from_env("--reader-password-env", reader_password_env)}
+    with ready_connection(ctx) as conn:
+        created = create_roles(conn, RoleNames(owner, ingest, reader), passwords)
+        public_create = public_schema_is_open(conn)
+    for purpose, name in (("owner", owner), ("ingest", ingest), ("reader", reader)):
+        state = "created" if created[purpose] else "already there, privileges renewed"
+        password = "; password set" if passwords[purpose] else ""
+        click.echo(f"{purpose} role {name}: {state}{password}")
+    if public_create:
+        click.echo("sclzonal: warning: every role may create objects in schema public (PostgreSQL "
+                   "before 15); consider REVOKE CREATE ON SCHEMA public FROM PUBLIC", err=True)

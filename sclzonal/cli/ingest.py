@@ -1,0 +1,51 @@
+"""`sclzonal ingest`: the scheduled job: fetch every acquisition since the last one, then refresh.
+
+scripts/scheduled-ingest wraps it for cron, systemd and docker compose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from sclzonal.cli.sentinelhub_options import scene_line, sentinelhub_options, settings_from
+from sclzonal.cli.support import CliProgress, ready_connection
+
+
+@click.command("ingest")
+@click.option("--lookback-days", default=30, show_default=True, type=click.IntRange(0, 3650),
+              help="On the first run (nothing fetched from this endpoint yet) start this many "
+                   "days before today.")
+@sentinelhub_options
+@click.pass_context
+def ingest(ctx: click.Context, lookback_days: int, **options: Any) -> None:
+    """Scheduled ingestion: fetch every acquisition since the last one fetched, then refresh.
+
+    One run at a time: when another run holds the ingestion lock this one says so and exits 0.
+    Scenes fetched before a failure are kept and counted; the exit code is then 1, and the next
+    run starts again at the last date fetched. scripts/scheduled-ingest wraps this for cron,
+    systemd and docker compose.
+    """
+    from sclzonal.flows import IngestFailed
+    from sclzonal.flows import ingest as run_ingest
+
+    settings = settings_from(options)
+    settings.resolve_endpoint()
+    with ready_connection(ctx) as conn:
+        try:
+            report = run_ingest(conn, settings, lookback_days=lookback_days, on_scene=scene_line,
+                                progress=CliProgress())
+        except IngestFailed as exc:
+            report = exc.report
+            _summary(report)
+            raise
+    _summary(report)
+
+
+def _summary(report: Any) -> None:
+    if report.fetch is not None:
+        click.echo(report.fetch.summary())
+    if report.refresh is not None:
+        click.echo(f"refresh: counted {report.refresh.pairs_counted} new polygon-scene pairs on "
+                   f"{report.refresh.scenes} scenes")

@@ -1,0 +1,31 @@
+"""`sclzonal refresh`: count the new (polygon, scene) pairs, then refresh the verdicts."""
+
+from __future__ import annotations
+
+import click
+
+from sclzonal.cli.support import progress, ready_connection
+from sclzonal.counting import DEFAULT_COUNT_BATCH
+
+
+@click.command("refresh")
+@click.option("--batch-size", default=DEFAULT_COUNT_BATCH, show_default=True,
+              type=click.IntRange(1, 1_000_000),
+              help="Polygons counted per transaction.")
+@click.option("--recount", is_flag=True,
+              help="Look for every pair without stored counts, not only new ones (after restoring "
+                   "a backup without sclzonal.zonal_count).")
+@click.pass_context
+def refresh(ctx: click.Context, batch_size: int, recount: bool) -> None:
+    """Count class pixels for new (polygon, scene) pairs and refresh the verdicts."""
+    from sclzonal.counting.refresh import refresh as run_refresh
+
+    with ready_connection(ctx) as conn, progress(desc="counting", unit=" pairs") as bar:
+        def start(total: int) -> None:
+            bar.reset(total=total)
+
+        report = run_refresh(conn, batch_size=batch_size, on_start=start, on_pairs=bar.update,
+                             on_wait=lambda: click.echo("another refresh is running; waiting",
+                                                        err=True), recount=recount)
+    click.echo(f"counted {report.pairs_counted} new polygon-scene pairs on {report.scenes} scenes "
+               f"in {report.count_seconds:.1f} s; verdicts refreshed in {report.verdict_seconds:.1f} s")

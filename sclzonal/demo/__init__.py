@@ -1,0 +1,1 @@
+"""The demo: generated SCL scenes and fields, loaded, counted and printed."""

@@ -1,0 +1,1 @@
+"""QGIS: default layer styles and a ready-styled project built by QGIS itself."""

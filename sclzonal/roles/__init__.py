@@ -1,0 +1,1 @@
+"""Database roles: the owner, ingest and reader roles and their privileges."""
