@@ -239,6 +239,9 @@ def load_polygons(
     """
     if not path.exists():
         raise UserError(f"{path}: no such file")
+    if not (path.is_file() or path.is_dir()):
+        # A FIFO or a device would block the reader for ever, or read without end.
+        raise UserError(f"{path}: not a regular file or folder")
     codec = check_encoding(encoding)
     layer_name = choose_layer(path, layer)
     rows = _read_features(path, layer_name, id_field, name_field, codec)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import psycopg
+from sclzonal.ingest.spatial_ref import srid_problem
 
 from sclzonal.errors import UserError
 
@@ -87,6 +88,8 @@ def check_new_scenes(conn: psycopg.Connection, files: list[tuple[SclFile, str]],
             raise UserError(f"{scl.path} and {other.path} are the same file with different dates "
                             f"({scl.acquired_on.isoformat()}, {other.acquired_on.isoformat()})")
         same_file(conn, scl)  # refuses the file under another date
+        if (problem := srid_problem(conn, scl.srid, scl.path)) is not None:
+            raise UserError(problem)
         if not replace and (rows := same_acquisition(conn, scl, source)):
             raise _other_file(scl, source, rows)
 

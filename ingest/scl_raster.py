@@ -29,6 +29,7 @@ from rasterio.windows import Window
 from sclzonal.ingest import DEFAULT_TILE_SIZE
 from sclzonal.ingest.raster_wkb import tile_wkb
 from sclzonal.ingest.scene_identity import acquisition_key, make_room, same_file
+from sclzonal.ingest.spatial_ref import ensure_srid
 
 from sclzonal.errors import UserError, first_line
 
@@ -38,6 +39,7 @@ FORMATS = {"GTiff": "GeoTIFF", "COG": "GeoTIFF", "JP2OpenJPEG": "JPEG 2000"}
 FIRST_ACQUISITION = dt.date(2015, 6, 23)
 """Sentinel-2A's launch: no SCL is older."""
 _READ_ERRORS = (RasterioError, CPLE_BaseError, CRSError)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 
 
@@ -83,10 +85,24 @@ def file_checksum(path: Path) -> str:
 
 
 def _parse_date(text: str, what: str, path: Path) -> dt.date:
+    """Return the UTC date of `text`: a date (YYYY-MM-DD) or an ISO 8601 date and time.
+
+    Nothing may follow the date or time. A time with a UTC offset is converted to UTC first (a
+    scene taken at 00:30+02:00 on the 6th was taken on the 5th, UTC); a time without one is UTC.
+    """
+    value = text.strip()
     try:
-        return dt.date.fromisoformat(text.strip()[:10])
+        if len(value) <= 10:
+            if not _ISO_DATE.fullmatch(value):
+                raise ValueError(value)
+            return dt.date.fromisoformat(value)
+        moment = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise UserError(f"{path}: {what} {text!r} is not a date (YYYY-MM-DD)") from None
+        raise UserError(f"{path}: {what} {text!r} is not a date (YYYY-MM-DD) or an ISO 8601 "
+                        "date and time") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return moment.date()
 
 
 def acquisition_date(path: Path, tags: dict[str, str], explicit: dt.date | None) -> dt.date:
@@ -238,11 +254,7 @@ def load_scene(
         loaded_before = same_file(conn, scl)
         if loaded_before is not None:
             return SceneLoad(scl.path, loaded_before, scl.acquired_on, created=False, tiles=0)
-        known = conn.execute(
-            "SELECT 1 FROM spatial_ref_sys WHERE srid = %s", (scl.srid,)
-        ).fetchone()
-        if known is None:
-            raise UserError(f"{scl.path}: EPSG:{scl.srid} is not in PostGIS's spatial_ref_sys")
+        ensure_srid(conn, scl.srid, scl.path)
         replaced = make_room(conn, scl, source, replace)
         scene_id = _insert_scene_row(conn, scl, tile_size, source)
         tiles = 0

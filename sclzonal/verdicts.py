@@ -7,12 +7,15 @@ import datetime as dt
 import io
 import json
 import os
+import stat
 import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import psycopg
+
+from sclzonal.errors import UserError, first_line
 
 COLUMNS = [
     "polygon_id",
@@ -54,10 +57,31 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _printable(text: str) -> str:
+    """Return text with control characters (and other unprintable ones) shown as escapes, so a
+    name cannot move the cursor, clear the screen or break the table's lines."""
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+                   for char in text)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters with which a spreadsheet takes a CSV cell for a formula."""
+
+
+def _spreadsheet_safe(value: Any) -> str:
+    """Return a CSV cell; text that a spreadsheet would run as a formula gets a leading '."""
+    if isinstance(value, float):
+        return repr(value)
+    text = _cell(value)
+    if isinstance(value, str) and text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
 def as_table(rows: list[dict[str, Any]], limit: int | None = None) -> str:
     """Return an aligned text table of the main columns, then a count per verdict."""
     shown = rows if limit is None else rows[:limit]
-    cells = [TABLE_COLUMNS] + [[_cell(row[c]) for c in TABLE_COLUMNS] for row in shown]
+    cells = [TABLE_COLUMNS] + [[_printable(_cell(row[c])) for c in TABLE_COLUMNS] for row in shown]
     widths = [max(len(line[i]) for line in cells) for i in range(len(TABLE_COLUMNS))]
     lines = ["  ".join(value.ljust(width) for value, width in zip(line, widths, strict=True)).rstrip()
              for line in cells]
@@ -65,18 +89,18 @@ def as_table(rows: list[dict[str, Any]], limit: int | None = None) -> str:
     if limit is not None and len(rows) > limit:
         lines.append(f"... {len(rows) - limit} more rows")
     tally = Counter(row["verdict"] for row in rows)
-    lines.append(f"{len(rows)} polygons: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
+    lines.append(f"{len(rows)} polygons: "
+                 + ", ".join(f"{_printable(k)} {v}" for k, v in sorted(tally.items())))
     return "\n".join(lines) + "\n"
 
 
 def as_csv(rows: list[dict[str, Any]]) -> str:
-    """Return the rows as CSV with a header line."""
+    """Return the rows as CSV with a header line (text cells made safe to open in a spreadsheet)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow([_cell(row[c]) if not isinstance(row[c], float) else repr(row[c])
-                         for c in COLUMNS])
+        writer.writerow([_spreadsheet_safe(row[c]) for c in COLUMNS])
     return buffer.getvalue()
 
 
@@ -92,13 +116,50 @@ def as_geojson(rows: list[dict[str, Any]]) -> str:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write a file so that it is either complete or not there at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write a file so that it is either complete or not there at all.
+
+    A FIFO or a character device (a pipe, /dev/stdout) is written into, not replaced. A new file
+    gets the mode the umask gives; a file written again keeps its mode. A path that cannot be
+    written is one line (UserError).
+    """
     try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or first_line(exc)}") from None
+    if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        _write_into(path, text)
+        return
+    if mode is not None and not stat.S_ISREG(mode):
+        raise UserError(f"cannot write {path}: not a regular file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or first_line(exc)}") from None
+    try:
+        os.fchmod(handle, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
         os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise UserError(f"cannot write {path}: {exc.strerror or first_line(exc)}") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _write_into(path: Path, text: str) -> None:
+    try:
+        with path.open("w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or first_line(exc)}") from None
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current

@@ -30,7 +30,7 @@ def verdicts(ctx: click.Context, output_format: str, output: Path | None,
     else:
         text = as_geojson(rows)
     if output is None:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=True)  # data: escape sequences in names stay as they are
     else:
         write_atomically(output, text)
         click.echo(f"wrote {len(rows)} verdicts to {output}", err=True)
