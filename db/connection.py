@@ -7,19 +7,23 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import psycopg
+from sclzonal.db.settings import password_candidates
 
-from sclzonal.errors import UserError, first_line
+from sclzonal.errors import UserError, first_line, hide, redact
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 
 def connect(conninfo: str, *, autocommit: bool = False) -> psycopg.Connection:
-    """Open a psycopg connection, turning connection failures into one readable line."""
+    """Open a psycopg connection, turning failures into one readable line without the password."""
+    hide(*password_candidates(conninfo))
     try:
         return psycopg.connect(conninfo, autocommit=autocommit, application_name="sclzonal")
     except psycopg.OperationalError as exc:
-        raise UserError(f"cannot connect to the database: {first_line(exc)}") from exc
+        raise UserError(redact(f"cannot connect to the database: {first_line(exc)}")) from exc
+    except psycopg.ProgrammingError as exc:  # a malformed connection string
+        raise UserError(redact(f"the database connection string is malformed: {first_line(exc)}")) from exc
 
 
 @contextmanager

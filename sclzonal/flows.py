@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Protocol
 
 import psycopg
 
-from sclzonal.counting.refresh import RefreshReport, refresh
 from sclzonal.db.connection import advisory_lock
 from sclzonal.errors import UserError
 from sclzonal.ingest import DEFAULT_TILE_SIZE, MAX_REQUEST_PIXELS
 
 if TYPE_CHECKING:
+    from sclzonal.counting.refresh import RefreshReport
     from sclzonal.ingest.scl_raster import SceneLoad, SclFile
     from sclzonal.ingest.sentinelhub.client import Endpoint
     from sclzonal.ingest.sentinelhub.fetch import FetchReport
@@ -193,6 +193,7 @@ def ingest(conn: psycopg.Connection, settings: FetchSettings, *, lookback_days: 
     fails part-way keeps what it loaded, which is counted; the failure is raised after the
     refresh.
     """
+    from sclzonal.counting.refresh import refresh
     from sclzonal.ingest.sentinelhub.fetch import INGEST_LOCK_KEY, last_fetched_date
 
     progress = progress or Silent()

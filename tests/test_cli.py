@@ -70,7 +70,8 @@ def test_console_script_runs(database_url: str) -> None:
 
 
 def test_loading_rasters_does_not_import_vector_or_service_libraries() -> None:
-    code = ("import sys; from sclzonal.cli import cli; import sclzonal.ingest.scl_raster; "
+    code = ("import sys; from sclzonal.cli import cli; import sclzonal.cli.scl, sclzonal.flows; "
+            "import sclzonal.ingest.scl_raster; "
             "print(sorted(m for m in ('fiona', 'shapely', 'sentinelhub', 'alembic', 'sqlalchemy') "
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -16,8 +16,8 @@ import click
 import psycopg
 
 from sclzonal import __version__
-from sclzonal.db.settings import resolve_database_url
-from sclzonal.errors import UserError, first_line
+from sclzonal.db.settings import password_candidates, resolve_database_url
+from sclzonal.errors import UserError, first_line, hide, redact
 
 COMMANDS = {
     "db": "sclzonal.cli.db:db",
@@ -64,26 +64,31 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
     """Per-polygon Sentinel-2 SCL class statistics and verdicts in PostGIS, for QGIS and SQL."""
     ctx.ensure_object(dict)
     ctx.obj["conninfo"] = resolve_database_url(database_url)
+    hide(*password_candidates(ctx.obj["conninfo"]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code (user errors: one line on stderr, exit 1)."""
+    """Run the CLI and return its exit code (user errors: one line on stderr, exit 1).
+
+    No message shows the database password: every error line goes through `redact`.
+    """
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="sclzonal",
                  standalone_mode=False)
     except UserError as exc:
-        click.echo(f"sclzonal: error: {exc}", err=True)
+        click.echo(redact(f"sclzonal: error: {exc}"), err=True)
         return 1
     except click.exceptions.Abort:
         click.echo("sclzonal: aborted", err=True)
         return 130
     except click.ClickException as exc:
+        exc.message = redact(exc.message)  # type: ignore[misc]  # click's stubs say Final
         exc.show()
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except psycopg.Error as exc:
-        click.echo(f"sclzonal: database error: {first_line(exc)}", err=True)
+        click.echo(redact(f"sclzonal: database error: {first_line(exc)}"), err=True)
         return 1
     return 0
 
