@@ -71,12 +71,39 @@ def pixel_spans(geometries: npt.NDArray[np.object_], grid: Grid) -> PixelSpans:
     rasteriser that ST_Clip uses; along rows, a centre counts for an edge when
     lower <= centre < upper (exact ties on horizontal edges may differ from ST_Clip).
     """
+    return _runs(geometries, grid, bounded=True)
+
+
+def expected_pixels(geometries: npt.NDArray[np.object_], grid: Grid) -> IntArray:
+    """Return, per polygon, the pixel centres inside it on the grid extended without bound.
+
+    What a scene on this grid would count if it reached as far as the polygon: a polygon half
+    outside the raster still expects its whole size. Same rule as pixel_spans; 0 for a polygon
+    that holds no pixel centre (smaller than a pixel, or a strip between two rows of centres).
+    """
+    spans = _runs(geometries, grid, bounded=False)
+    return np.bincount(spans.polygon, weights=spans.col_end - spans.col_start,
+                       minlength=len(geometries)).astype(np.int64)
+
+
+def _runs(geometries: npt.NDArray[np.object_], grid: Grid, *, bounded: bool) -> PixelSpans:
+    """Return the runs of pixel centres inside each polygon; clipped to the grid when `bounded`,
+    else on the grid extended without bound (rows and columns may then be negative or beyond)."""
     (x0, y0, x1, y1), polygon = _edges(geometries, grid)
+    if len(polygon) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return PixelSpans(empty, empty, empty, empty)
     top = np.minimum(y0, y1)
     bottom = np.maximum(y0, y1)
     # rows r whose centre r + 0.5 lies in (top, bottom]
-    first = np.clip(np.floor(top - 0.5).astype(np.int64) + 1, 0, grid.height)
-    stop = np.clip(np.floor(bottom - 0.5).astype(np.int64) + 1, 0, grid.height)
+    first = np.floor(top - 0.5).astype(np.int64) + 1
+    stop = np.floor(bottom - 0.5).astype(np.int64) + 1
+    if bounded:
+        first, stop = np.clip(first, 0, grid.height), np.clip(stop, 0, grid.height)
+        low_row, rows_per_polygon = 0, grid.height + 1
+    else:
+        low_row = int(first.min())
+        rows_per_polygon = int(stop.max()) - low_row + 1
     crossings = np.maximum(stop - first, 0)
     total = int(crossings.sum())
     if total == 0:
@@ -88,20 +115,22 @@ def pixel_spans(geometries: npt.NDArray[np.object_], grid: Grid) -> PixelSpans:
     centre_y = row + 0.5
     slope = (x1 - x0)[edge] / (y1 - y0)[edge]
     x = x0[edge] + (centre_y - y0[edge]) * slope
-    key = polygon[edge] * (grid.height + 1) + row
+    key = polygon[edge] * rows_per_polygon + (row - low_row)
     order = np.lexsort((x, key))
     key, x = key[order], x[order]
     left, right = x[0::2], x[1::2]
     if not np.array_equal(key[0::2], key[1::2]):
         raise ValueError("odd number of edge crossings on a row: is a polygon not closed?")
     # centres c + 0.5 in (left, right]
-    col_start = np.clip(np.floor(left - 0.5).astype(np.int64) + 1, 0, grid.width)
-    col_end = np.clip(np.floor(right - 0.5).astype(np.int64) + 1, 0, grid.width)
+    col_start = np.floor(left - 0.5).astype(np.int64) + 1
+    col_end = np.floor(right - 0.5).astype(np.int64) + 1
+    if bounded:
+        col_start, col_end = np.clip(col_start, 0, grid.width), np.clip(col_end, 0, grid.width)
     keep = col_end > col_start
     pair_key = key[0::2][keep]
     return PixelSpans(
-        polygon=pair_key // (grid.height + 1),
-        row=pair_key % (grid.height + 1),
+        polygon=pair_key // rows_per_polygon,
+        row=pair_key % rows_per_polygon + low_row,
         col_start=col_start[keep],
         col_end=col_end[keep],
     )
