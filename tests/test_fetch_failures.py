@@ -7,13 +7,15 @@ Retries are bounded by --max-wait-seconds.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from pathlib import Path
 
 import psycopg
 import pytest
-from sclzonal.ingest.sentinelhub.client import ENDPOINTS, RetryPolicy, resolve_endpoint
+from sclzonal.ingest.sentinelhub.client import ENDPOINTS, SentinelHub, resolve_endpoint
+from sclzonal.ingest.sentinelhub.retry import RetryPolicy
 
 from sclzonal.errors import UserError
 from tests.helpers import run_cli, table_counts
@@ -234,3 +236,23 @@ def test_retry_attempts_fit_in_the_wait_limit() -> None:
     assert RetryPolicy(max_wait_seconds=300, sleep_seconds=5).attempts() == 5  # 5+15+45+135
     assert RetryPolicy(max_wait_seconds=0, sleep_seconds=5).attempts() == 1
     assert RetryPolicy(max_wait_seconds=1, sleep_seconds=0.05).attempts() == 4  # .05+.15+.45
+
+
+def test_retry_after_is_in_milliseconds() -> None:
+    policy = RetryPolicy(sleep_seconds=0.3)
+    assert policy.retry_after("400") == 0.4
+    assert policy.retry_after(None) == 0.3 and policy.retry_after("Wed, 21 Oct 2026 07:28:00 GMT") == 0.3
+    assert policy.retry_after("-5") == 0
+
+
+def test_429_too_many_times_in_a_row_gives_up(fake: FakeSentinelHub) -> None:
+    fake.reset()
+    fake.always["process"] = Fault(status=429, headers={"Retry-After": "10"})
+    policy = RetryPolicy(timeout_seconds=2, max_wait_seconds=30, sleep_seconds=0.05, rate_limit_retries=3)
+    told: list[str] = []
+    with SentinelHub(resolve_endpoint(fake.base_url), ("fake-client", SECRET), policy, told.append) as hub:
+        with pytest.raises(UserError) as raised:
+            hub.fetch_tiff((500000.0, 5100000.0, 500100.0, 5100100.0), 32633, dt.date(2024, 6, 5), 10.0)
+    assert str(raised.value) == (f"SCL request for 2024-06-05 at {fake.base_url}: HTTP 429 Too Many "
+                                 "Requests 3 times in a row; run again later")
+    assert told == ["429 Too Many Requests: waiting 0.0 s"] * 2 and len(fake.of_kind("process")) == 3

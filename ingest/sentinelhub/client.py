@@ -4,12 +4,9 @@
 sentinelhub-py's process-wide session cache), then `search_dates` asks the Catalog API for the
 acquisitions over an area and `fetch_tiff` asks the Processing API for one SCL GeoTIFF.
 
-Retries: 5xx answers, timeouts and connection errors are retried by sentinelhub-py with waits
-growing threefold from `RetryPolicy.sleep_seconds`, as many times as fit in `max_wait_seconds`;
-429 answers wait for Retry-After (milliseconds, Sentinel Hub's unit) or `sleep_seconds`. No
-request retries for longer than `max_wait_seconds` (plus one request timeout): a 429 asking
-for a longer wait fails at once. Every failure becomes one `UserError` line, with the client
-secret redacted from anything the service or the libraries say.
+Requests go through `retry.RetryingClient`, which bounds and reports retries by a `RetryPolicy`
+(see that module). Every failure becomes one `UserError` line, with the client secret redacted
+from anything the service or the libraries say.
 """
 
 from __future__ import annotations
@@ -18,17 +15,15 @@ import datetime as dt
 import hashlib
 import logging
 import os
-import time
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from oauthlib.oauth2 import OAuth2Error
 from sclzonal.ingest.sentinelhub.plan import COLLECTION, Bounds
+from sclzonal.ingest.sentinelhub.retry import RetryBudgetExceeded, RetryingClient, RetryPolicy
 from sentinelhub import (
     CRS,
     BBox,
@@ -37,14 +32,11 @@ from sentinelhub import (
     MosaickingOrder,
     ResamplingType,
     SentinelHubCatalog,
-    SentinelHubDownloadClient,
     SentinelHubRequest,
     SentinelHubSession,
     SHConfig,
 )
-from sentinelhub.download.models import DownloadRequest, DownloadResponse
-from sentinelhub.download.rate_limit import SentinelHubRateLimit
-from sentinelhub.exceptions import DownloadFailedException, OutOfRequestsException, SHRateLimitWarning
+from sentinelhub.exceptions import DownloadFailedException
 
 from sclzonal.errors import UserError, first_line
 
@@ -126,88 +118,6 @@ def resolve_credentials(profile: str | None) -> tuple[str, str]:
                     "sh_client_secret")
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long to wait for answers and how long to keep retrying one request."""
-
-    timeout_seconds: float = 120.0
-    max_wait_seconds: float = 300.0
-    sleep_seconds: float = 5.0
-    rate_limit_retries: int = 50
-
-    def attempts(self) -> int:
-        """Attempts at a failing request whose threefold-growing waits fit in max_wait_seconds."""
-        attempts, waited, sleep = 1, 0.0, self.sleep_seconds
-        while attempts < 20 and waited + sleep <= self.max_wait_seconds:
-            attempts, waited, sleep = attempts + 1, waited + sleep, sleep * 3
-        return attempts
-
-
-class RetryBudgetExceeded(Exception):
-    """Retrying a request would take longer than RetryPolicy.max_wait_seconds."""
-
-
-class _BoundedRateLimit(SentinelHubRateLimit):
-    """sentinelhub-py's rate limit, refusing to wait past the request's retry deadline."""
-
-    def __init__(self, client: _BoundedClient) -> None:
-        super().__init__(num_processes=1)
-        self._client = client
-
-    def update(self, headers: dict, *, default: float) -> None:
-        """Note a 429 answer; fail when its wait would end after the deadline."""
-        try:
-            wait = int(headers.get(self.RETRY_HEADER, default)) / 1000
-        except ValueError:  # not the milliseconds Sentinel Hub sends
-            headers = {key: value for key, value in headers.items() if key.lower() != "retry-after"}
-            wait = default / 1000
-        remaining = self._client.deadline - time.monotonic()
-        if wait > remaining:
-            raise RetryBudgetExceeded(
-                f"the service answers 429 Too Many Requests and asks to wait {wait:.1f} s, "
-                f"beyond the retry limit of {self._client.policy.max_wait_seconds:g} s")
-        self._client.notify(f"429 Too Many Requests: waiting {wait:.1f} s")
-        super().update(headers, default=default)
-
-
-class _BoundedClient(SentinelHubDownloadClient):
-    """A download client whose retries of one request end by a deadline and are reported."""
-
-    def __init__(self, *, policy: RetryPolicy, notify: Callable[[str], None], **kwargs: Any) -> None:
-        super().__init__(default_retry_time=policy.sleep_seconds, **kwargs)
-        self.policy = policy
-        self.notify = notify
-        self.deadline = time.monotonic() + policy.max_wait_seconds
-        self.last_problem = ""
-        self.rate_limit = _BoundedRateLimit(self)
-
-    def _single_download(self, request: DownloadRequest) -> DownloadResponse | None:
-        self.deadline = time.monotonic() + self.policy.max_wait_seconds
-        self.last_problem = ""
-        return super()._single_download(request)
-
-    def _problem(self, text: str) -> None:
-        self.last_problem = text
-        self.notify(text)
-
-    def _do_download(self, request: DownloadRequest) -> requests.Response:
-        if time.monotonic() > self.deadline:
-            raise RetryBudgetExceeded(
-                f"gave up after {self.policy.max_wait_seconds:g} s of retries (last: "
-                f"{self.last_problem or 'no answer'}); run again later")
-        try:
-            response = super()._do_download(request)
-        except requests.Timeout:
-            self._problem(f"no answer within {self.policy.timeout_seconds:g} s")
-            raise
-        except requests.ConnectionError:
-            self._problem("cannot connect")
-            raise
-        if response.status_code >= 500:
-            self._problem(f"HTTP {response.status_code} from the service")
-        return response
-
-
 def _collection_for(base_url: str) -> DataCollection:
     # Built-in collections carry services.sentinel-hub.com as their service URL, which beats
     # sh_base_url: define one for this base URL (the name must be unique per definition).
@@ -224,25 +134,31 @@ class SentinelHub:
         self.policy = policy
         self._secret = credentials[1]
         self._notify = notify
-        self.config = SHConfig(
-            use_defaults=True, sh_client_id=credentials[0], sh_client_secret=credentials[1],
-            sh_base_url=endpoint.base_url, sh_token_url=endpoint.token_url,
-            max_download_attempts=policy.attempts(), download_sleep_time=policy.sleep_seconds,
-            download_timeout_seconds=policy.timeout_seconds, max_retries=policy.rate_limit_retries,
-        )
+        # sentinelhub-py sends each request once (RetryingClient retries); the token request it
+        # retries itself (SentinelHubSession), as often as our policy's waits allow
+        self.config = self._config(credentials, max_download_attempts=1)
+        self._session_config = self._config(credentials, max_download_attempts=policy.attempts())
         self.collection = _collection_for(endpoint.base_url)
         self._stack = ExitStack()
-        self._client: _BoundedClient | None = None
+        self._client: RetryingClient | None = None
+
+    def _config(self, credentials: tuple[str, str], max_download_attempts: int) -> SHConfig:
+        return SHConfig(
+            use_defaults=True, sh_client_id=credentials[0], sh_client_secret=credentials[1],
+            sh_base_url=self.endpoint.base_url, sh_token_url=self.endpoint.token_url,
+            max_download_attempts=max_download_attempts, download_sleep_time=self.policy.sleep_seconds,
+            download_timeout_seconds=self.policy.timeout_seconds,
+        )
 
     def __enter__(self) -> SentinelHub:
         self._stack.enter_context(_library_noise_off(self.endpoint.token_url))
         try:
             with self.explained("authentication"):
-                session = SentinelHubSession(config=self.config)
+                session = SentinelHubSession(config=self._session_config)
         except BaseException:
             self._stack.close()
             raise
-        self._client = _BoundedClient(policy=self.policy, notify=self._tell, session=session,
+        self._client = RetryingClient(session=session, policy=self.policy, notify=self._tell,
                                       config=self.config)
         return self
 
@@ -253,7 +169,7 @@ class SentinelHub:
         self._notify(self.redact(message))
 
     @property
-    def client(self) -> _BoundedClient:
+    def client(self) -> RetryingClient:
         """The download client (only inside the `with` block)."""
         if self._client is None:
             raise RuntimeError("use SentinelHub as a context manager")
@@ -263,7 +179,9 @@ class SentinelHub:
                      max_cloud: float | None) -> set[dt.date]:
         """Return the acquisition dates (UTC) over an area."""
         catalog = SentinelHubCatalog(config=self.config)
-        catalog.client = self.client
+        # typed SentinelHubDownloadClient, but the catalog only hands it to its search iterator,
+        # a FeatureIterator, which takes any DownloadClient
+        catalog.client = self.client  # type: ignore[assignment]
         search = catalog.search(
             COLLECTION,
             bbox=BBox(lonlat_bounds, crs=CRS.WGS84),
@@ -327,9 +245,6 @@ class SentinelHub:
 
 def _describe(exc: Exception, hub: SentinelHub) -> str:
     cause = exc.request_exception if isinstance(exc, DownloadFailedException) else exc
-    if isinstance(exc, OutOfRequestsException):
-        return (f"HTTP 429 Too Many Requests {hub.policy.rate_limit_retries} times in a row; "
-                "run again later")
     if isinstance(exc, DownloadFailedException) and cause is None:
         return first_line(exc)
     attempts = hub.policy.attempts()
@@ -368,10 +283,10 @@ def _server_message(response: requests.Response) -> str:
 
 @contextmanager
 def _library_noise_off(token_url: str) -> Iterator[None]:
-    """Keep secrets out of logs and warnings, and allow http:// only for a loopback token URL.
+    """Keep secrets out of logs, and allow http:// only for a loopback token URL.
 
     requests-oauthlib logs the token request body (client secret included) at DEBUG, so its
-    loggers are kept at WARNING; sentinelhub-py warns on every 429, which we report ourselves.
+    loggers are kept at WARNING.
     """
     loggers = [logging.getLogger(name) for name in ("requests_oauthlib", "oauthlib")]
     levels = [logger.level for logger in loggers]
@@ -382,9 +297,7 @@ def _library_noise_off(token_url: str) -> Iterator[None]:
             logger.setLevel(logging.WARNING)
         if split.scheme == "http" and split.hostname in LOOPBACK_HOSTS:
             os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SHRateLimitWarning)
-            yield
+        yield
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
