@@ -112,7 +112,7 @@ SQL_CALLS = {"execute", "copy", "SQL", "text"}
 # Local names that the functions using them bind to constant strings only (read, then listed).
 CONSTANT_LOCALS = {("sclzonal/verdicts.py", "geometry"), ("sclzonal/qgis/styles.py", "where")}
 # Loop variables over literal lists in migrations (table, trigger and function names).
-MIGRATION_LOCALS = {"trigger", "table", "function"}
+MIGRATION_LOCALS = {"trigger", "table", "function", "view"}
 
 
 def _interpolations(tree: ast.AST) -> list[tuple[ast.Call, ast.expr]]:
