@@ -36,7 +36,7 @@ def refresh_verdicts(conn: psycopg.Connection) -> None:
     """Refresh sclzonal.polygon_verdict without blocking its readers.
 
     Through sclzonal.refresh_polygon_verdict() (sql/verdict_refresh.sql), which refreshes as the
-    view's owner with JIT off, so the ingest role needs only EXECUTE on it.
+    view's owner with JIT off, so the loader role needs only EXECUTE on it.
     """
     with conn.transaction():
         conn.execute("SELECT sclzonal.refresh_polygon_verdict()")
