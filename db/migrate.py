@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version"
+ROLES_SQL = "roles.sql"
+"""The grants: applied by the revisions that record it, and again after every migration run."""
 
 
 def alembic_config(conninfo: str) -> Config:
@@ -33,12 +36,19 @@ def alembic_config(conninfo: str) -> Config:
     return config
 
 
+def _migration_config(conninfo: str) -> Config:
+    """Return the configuration of an upgrade or downgrade: env.py renews the grants after it."""
+    config = alembic_config(conninfo)
+    config.attributes["renew_grants"] = True
+    return config
+
+
 def upgrade(conninfo: str, revision: str = "head") -> None:
     """Migrate the database up to `revision`."""
     from alembic import command
 
     with _database_errors(revision):
-        command.upgrade(alembic_config(conninfo), revision)
+        command.upgrade(_migration_config(conninfo), revision)
 
 
 def downgrade(conninfo: str, revision: str = "base") -> None:
@@ -46,7 +56,7 @@ def downgrade(conninfo: str, revision: str = "base") -> None:
     from alembic import command
 
     with _database_errors(revision):
-        command.downgrade(alembic_config(conninfo), revision)
+        command.downgrade(_migration_config(conninfo), revision)
 
 
 @contextmanager
@@ -127,8 +137,51 @@ def run_sql_file(conn: psycopg.Connection, name: str) -> None:
     conn.execute(sql_file_text(name).encode("utf-8"))
 
 
-def apply_sql_file(bind: Connection, name: str) -> None:
-    """Run a file of sql/ on a migration's connection."""
+def sha256_of(text: str) -> str:
+    """Return the SHA-256 (hex) of SQL text as UTF-8, the hash revisions record for their files."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def frozen_path(revision: str, name: str) -> str:
+    """Return where the copy of sql/NAME as `revision` applied it is kept (relative to the repo)."""
+    return f"db/migrations/frozen/{revision}/{name}"
+
+
+def recorded_sql(revision: str, name: str, sha256: str) -> str:
+    """Return the text of sql/NAME exactly as `revision` recorded it (by its SHA-256).
+
+    That is sql/NAME itself while it still has the recorded hash, else the copy frozen with the
+    migrations (db/migrations/frozen/REVISION/NAME). So a revision applies the same SQL forever,
+    whatever sql/ holds now; a missing or different copy is an error, never a silent change.
+    """
+    text = sql_file_text(name)
+    if sha256_of(text) == sha256:
+        return text
+    frozen = resources.files("sclzonal.db.migrations").joinpath("frozen", revision, name)
+    if not frozen.is_file():
+        raise RuntimeError(f"revision {revision} applies sql/{name} with SHA-256 {sha256}, but "
+                           f"sql/{name} has changed and {frozen_path(revision, name)} is missing")
+    text = frozen.read_text(encoding="utf-8")
+    if sha256_of(text) != sha256:
+        raise RuntimeError(f"{frozen_path(revision, name)} does not have the SHA-256 revision "
+                           f"{revision} recorded ({sha256})")
+    return text
+
+
+def apply_recorded_sql(bind: Connection, revision: str, files: Mapping[str, str]) -> None:
+    """Run, on a migration's connection, the files (name -> SHA-256) a revision recorded."""
     driver_connection = bind.connection.driver_connection
     assert isinstance(driver_connection, psycopg.Connection)
-    run_sql_file(driver_connection, name)
+    for name, sha256 in files.items():
+        driver_connection.execute(recorded_sql(revision, name, sha256).encode("utf-8"))
+
+
+def may_grant(bind: Connection) -> bool:
+    """Return whether the migrating role owns schema sclzonal (or is a superuser): only then can
+    it set the grants (a loader role running a no-op `db upgrade` cannot)."""
+    driver_connection = bind.connection.driver_connection
+    assert isinstance(driver_connection, psycopg.Connection)
+    row = driver_connection.execute(
+        "SELECT pg_has_role(current_user, nspowner, 'USAGE') FROM pg_namespace WHERE nspname = %s",
+        (SCHEMA,)).fetchone()
+    return bool(row and row[0])

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Date,
     DateTime,
     Float,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     SmallInteger,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -108,7 +110,7 @@ class PixelMap(Base):
 
     `spans` packs int32 triples (row, first column, one past the last column), little endian;
     `polygon_version` is the polygon row's xmin when the runs were computed, so a map of a
-    changed polygon is never used. Like zonal_count, a cache written only by `refresh`, without
+    changed polygon is never used. Like counted_pair, a cache written only by `refresh`, without
     foreign keys (see sql/count_invalidation.sql).
     """
 
@@ -160,34 +162,31 @@ class SceneTile(Base):
     rast: Mapped[Any] = mapped_column(Raster(spatial_index=True), nullable=False)
 
 
-class ZonalCount(Base):
+SCL_CLASSES = range(12)
+"""The Sen2Cor SCL class values, 0 to 11."""
+
+CLASS_COLUMNS = tuple(f"class_{value}" for value in SCL_CLASSES)
+"""The columns of counted_pair holding the pixels of each class, in class order: the one list
+the model and the counting use (in SQL, sclzonal.class_pixels and sclzonal.pixels_of)."""
+
+
+class CountedPair(Base):
     """Pixels of each SCL class inside one polygon on one scene (pixel-centre rule).
 
     A row exists for every counted (polygon, scene) pair, all zeros when no pixel centre lies
     inside. The rows equal what the view sclzonal.zonal_class_counts computes with ST_ValueCount;
     `sclzonal refresh` writes them for new pairs only. There are no foreign keys: each cost about
     40 ms per 10,000 rows written (measured); statement triggers delete the rows of deleted
-    polygons and scenes instead (sql/count_invalidation.sql).
+    polygons and scenes instead (sql/count_invalidation.sql). Called zonal_count before
+    revision 0005, a name a compatibility view keeps.
     """
 
-    __tablename__ = "zonal_count"
-
-    polygon_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    scene_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    class_0: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    class_1: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    class_2: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    class_3: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    class_4: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    class_5: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    class_6: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    class_7: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    class_8: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    class_9: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    class_10: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    class_11: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    counted_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
+    __table__ = Table(
+        "counted_pair", Base.metadata,
+        Column("polygon_id", BigInteger, primary_key=True),
+        Column("scene_id", BigInteger, primary_key=True),
+        *(Column(name, Integer, nullable=False, server_default=text("0")) for name in CLASS_COLUMNS),
+        Column("counted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
 
 
@@ -214,7 +213,7 @@ class VerdictRule(Base):
 
 
 class DatabaseRole(Base):
-    """A login role registered for one of sclzonal's purposes: owner, ingest or reader.
+    """A login role registered for one of sclzonal's purposes: owner, loader or reader.
 
     Written by `sclzonal db roles` and `sclzonal qgis role`; sql/roles.sql grants each
     registered role the privileges of its purpose, and migrations apply that file again.
@@ -222,7 +221,7 @@ class DatabaseRole(Base):
 
     __tablename__ = "database_role"
     __table_args__ = (
-        CheckConstraint("purpose IN ('owner', 'ingest', 'reader')", name="purpose"),
+        CheckConstraint("purpose IN ('owner', 'loader', 'reader')", name="purpose"),
     )
 
     role_name: Mapped[str] = mapped_column(Text, primary_key=True)

@@ -125,7 +125,7 @@ def bench_sclzonal_counts(url: str, tifs: list[Path], repeats: int = 5) -> dict[
         (later,) = conn.execute("SELECT max(id) FROM sclzonal.scene").fetchone() or (0,)
 
         def forget_later() -> None:
-            conn.execute("DELETE FROM sclzonal.zonal_count WHERE scene_id = %s", (later,))
+            conn.execute("DELETE FROM sclzonal.counted_pair WHERE scene_id = %s", (later,))
             conn.execute("UPDATE sclzonal.scene SET counted_seq = 0 WHERE id = %s", (later,))
 
         results["sclzonal, new scene on a known grid"] = median_of(

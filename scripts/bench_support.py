@@ -102,9 +102,9 @@ def check_counts(url: str, data: BenchData) -> int:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT p.source_fid::int, s.reference, "
-            + ", ".join(f"zc.class_{k}" for k in range(12))
-            + " FROM sclzonal.zonal_count zc JOIN sclzonal.polygon p ON p.id = zc.polygon_id"
-            " JOIN sclzonal.scene s ON s.id = zc.scene_id").fetchall()
+            + ", ".join(f"cp.class_{k}" for k in range(12))
+            + " FROM sclzonal.counted_pair cp JOIN sclzonal.polygon p ON p.id = cp.polygon_id"
+            " JOIN sclzonal.scene s ON s.id = cp.scene_id").fetchall()
         projected = conn.execute(
             "SELECT source_fid::int, ST_AsBinary(ST_Transform(geom, 32633))"
             " FROM sclzonal.polygon ORDER BY source_fid::int").fetchall()

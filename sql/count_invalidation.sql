@@ -1,4 +1,4 @@
--- Stored counts (zonal_count) and pixel maps (pixel_map) are caches that `sclzonal refresh`
+-- Stored counts (counted_pair) and pixel maps (pixel_map) are caches that `sclzonal refresh`
 -- writes. They carry no foreign keys (each cost about 40 ms per 10,000 rows written), so these
 -- triggers keep them consistent: a polygon whose geometry changes, or that is deleted, loses
 -- its counts and maps, and so does a deleted scene; the next refresh counts again.
@@ -9,7 +9,7 @@ CREATE OR REPLACE FUNCTION sclzonal.forget_counts_of_changed_polygon() RETURNS t
 LANGUAGE plpgsql AS $$
 BEGIN
     NEW.changed_seq := nextval('sclzonal.polygon_change_seq');
-    DELETE FROM sclzonal.zonal_count WHERE polygon_id = NEW.id;
+    DELETE FROM sclzonal.counted_pair WHERE polygon_id = NEW.id;
     DELETE FROM sclzonal.pixel_map WHERE polygon_id = NEW.id;
     RETURN NEW;
 END;
@@ -25,7 +25,7 @@ CREATE TRIGGER polygon_geometry_changed
 CREATE OR REPLACE FUNCTION sclzonal.forget_counts_of_deleted_polygons() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM sclzonal.zonal_count AS zc USING deleted WHERE zc.polygon_id = deleted.id;
+    DELETE FROM sclzonal.counted_pair AS cp USING deleted WHERE cp.polygon_id = deleted.id;
     DELETE FROM sclzonal.pixel_map AS pm USING deleted WHERE pm.polygon_id = deleted.id;
     RETURN NULL;
 END;
@@ -41,7 +41,7 @@ CREATE TRIGGER polygon_deleted
 CREATE OR REPLACE FUNCTION sclzonal.forget_counts_of_deleted_scenes() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM sclzonal.zonal_count AS zc USING deleted WHERE zc.scene_id = deleted.id;
+    DELETE FROM sclzonal.counted_pair AS cp USING deleted WHERE cp.scene_id = deleted.id;
     RETURN NULL;
 END;
 $$;
@@ -57,7 +57,7 @@ CREATE TRIGGER scene_deleted
 CREATE OR REPLACE FUNCTION sclzonal.forget_all_counts() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    TRUNCATE sclzonal.zonal_count;
+    TRUNCATE sclzonal.counted_pair;
     IF TG_TABLE_NAME = 'polygon' THEN
         TRUNCATE sclzonal.pixel_map;
     END IF;

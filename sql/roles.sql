@@ -5,7 +5,7 @@
 --
 --   owner   owns schema sclzonal and everything in it: runs `sclzonal db upgrade`, changes the
 --           configuration (verdict_rule, scl_class), writes QGIS styles and projects.
---   ingest  reads everything in sclzonal; writes the data tables (polygons, scenes and tiles,
+--   loader  reads everything in sclzonal; writes the data tables (polygons, scenes and tiles,
 --           and the caches `refresh` fills); refreshes polygon_verdict only through
 --           sclzonal.refresh_polygon_verdict(); creates, alters and drops nothing.
 --   reader  (QGIS) reads what the QGIS project shows, and nothing else.
@@ -20,7 +20,7 @@ DECLARE
     item record;
     db text := pg_catalog.current_database();
     owner_name text;
-    data_tables text[] := ARRAY['polygon', 'scene', 'scene_grid', 'scene_tile', 'zonal_count',
+    data_tables text[] := ARRAY['polygon', 'scene', 'scene_grid', 'scene_tile', 'counted_pair',
                                 'pixel_map'];
     reader_relations text[] := ARRAY['polygon_verdict', 'scene_verdict_layer', 'polygon', 'scene',
                                      'scene_tile', 'scl_class', 'alembic_version'];
@@ -43,7 +43,7 @@ BEGIN
                 EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', db, registered.role_name);
             END IF;
             -- REFRESH ... CONCURRENTLY (as the owner) and polygon loading use temporary tables.
-            IF registered.purpose IN ('owner', 'ingest') AND NOT
+            IF registered.purpose IN ('owner', 'loader') AND NOT
                     pg_catalog.has_database_privilege(registered.role_name, db, 'TEMPORARY') THEN
                 EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO %I', db, registered.role_name);
             END IF;
@@ -91,7 +91,7 @@ BEGIN
                     'run `sclzonal db roles` as a superuser', registered.role_name, SQLERRM;
             END;
 
-        ELSIF registered.purpose = 'ingest' THEN
+        ELSIF registered.purpose = 'loader' THEN
             EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA sclzonal FROM %I', registered.role_name);
             EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA sclzonal FROM %I',
                            registered.role_name);

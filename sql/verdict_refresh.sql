@@ -1,8 +1,8 @@
 -- Refreshing sclzonal.polygon_verdict as its owner.
 --
--- REFRESH MATERIALIZED VIEW needs the view's owner, and the ingest role (sql/roles.sql) must not
+-- REFRESH MATERIALIZED VIEW needs the view's owner, and the loader role (sql/roles.sql) must not
 -- own anything: this function runs the refresh with its owner's rights (SECURITY DEFINER) and
--- does nothing else, so EXECUTE on it is the only right the ingest role needs to refresh the
+-- does nothing else, so EXECUTE on it is the only right the loader role needs to refresh the
 -- verdicts. The body names every object with its schema and search_path is pinned to pg_catalog
 -- (then pg_temp, which REFRESH ... CONCURRENTLY uses for its diff), so no object a caller
 -- creates can be picked up. CONCURRENTLY: readers of the view are never blocked. JIT off: the

@@ -7,43 +7,44 @@
 -- 'not_clear' when it was clear enough for none.
 CREATE OR REPLACE VIEW sclzonal.scene_verdict AS
 WITH rules AS MATERIALIZED (
-    -- weights[k + 1] = 1 when class k is one of the rule's classes
     SELECT r.id, r.label, r.priority, r.min_share, r.min_clear_share,
-           ARRAY(SELECT (k = ANY (r.classes))::integer FROM generate_series(0, 11) AS k
-                 ORDER BY k) AS weights
+           sclzonal.class_weights(r.classes) AS weights
     FROM sclzonal.verdict_rule AS r
     WHERE r.enabled
+), weights AS MATERIALIZED (
+    SELECT * FROM sclzonal.class_weights_in_use
+), pairs AS (
+    -- zonal_class_summary's numbers, from counted_pair directly: the rules need the pair's row
+    SELECT cp AS pair,
+           cp.polygon_id,
+           cp.scene_id,
+           sclzonal.pixels_of(cp, w.every_class) AS total_pixels,
+           sclzonal.pixels_of(cp, w.clear) AS clear_pixels,
+           sclzonal.pixels_of(cp, w.vegetation) AS vegetation_pixels,
+           sclzonal.pixels_of(cp, w.clear)::float8
+               / nullif(sclzonal.pixels_of(cp, w.every_class), 0) AS clear_share
+    FROM sclzonal.counted_pair AS cp
+    CROSS JOIN weights AS w
 ), evaluated AS (
     SELECT s.polygon_id,
            s.scene_id,
-           s.acquired_on,
+           sc.acquired_on,
            s.total_pixels,
            s.clear_pixels,
            s.clear_share,
-           s.vegetation_share,
+           s.vegetation_pixels::float8 / nullif(s.clear_pixels, 0) AS vegetation_share,
            holding.rule_id,
            holding.label,
            holding.rule_share,
            s.clear_pixels > 0
                AND s.clear_share >= (SELECT min(min_clear_share) FROM rules) AS clear_for_any_rule
-    FROM sclzonal.zonal_class_summary AS s
+    FROM pairs AS s
+    JOIN sclzonal.scene AS sc ON sc.id = s.scene_id
     LEFT JOIN LATERAL (
         SELECT r.id AS rule_id, r.label, share.value AS rule_share
         FROM rules AS r
         CROSS JOIN LATERAL (
-            SELECT (s.class_0 * r.weights[1] +
-                    s.class_1 * r.weights[2] +
-                    s.class_2 * r.weights[3] +
-                    s.class_3 * r.weights[4] +
-                    s.class_4 * r.weights[5] +
-                    s.class_5 * r.weights[6] +
-                    s.class_6 * r.weights[7] +
-                    s.class_7 * r.weights[8] +
-                    s.class_8 * r.weights[9] +
-                    s.class_9 * r.weights[10] +
-                    s.class_10 * r.weights[11] +
-                    s.class_11 * r.weights[12])::float8
-                   / nullif(s.clear_pixels, 0) AS value
+            SELECT sclzonal.pixels_of(s.pair, r.weights)::float8 / nullif(s.clear_pixels, 0) AS value
         ) AS share
         WHERE s.clear_pixels > 0
           AND s.clear_share >= r.min_clear_share
@@ -117,6 +118,24 @@ LEFT JOIN observed AS o ON o.polygon_id = p.id;
 
 COMMENT ON VIEW sclzonal.polygon_verdict_view IS
     'Live definition of the materialized view sclzonal.polygon_verdict.';
+
+-- CREATE MATERIALIZED VIEW IF NOT EXISTS keeps an existing view as it is: when its columns are
+-- no longer those of polygon_verdict_view, drop it here so that it is made again below.
+DO $$
+BEGIN
+    IF pg_catalog.to_regclass('sclzonal.polygon_verdict') IS NOT NULL AND (
+        SELECT array_agg(format('%s %s', attname, atttypid::regtype) ORDER BY attnum)
+        FROM pg_catalog.pg_attribute
+        WHERE attrelid = pg_catalog.to_regclass('sclzonal.polygon_verdict') AND attnum > 0 AND NOT attisdropped
+    ) IS DISTINCT FROM (
+        SELECT array_agg(format('%s %s', attname, atttypid::regtype) ORDER BY attnum)
+        FROM pg_catalog.pg_attribute
+        WHERE attrelid = pg_catalog.to_regclass('sclzonal.polygon_verdict_view') AND attnum > 0 AND NOT attisdropped
+    ) THEN
+        DROP MATERIALIZED VIEW sclzonal.polygon_verdict;
+    END IF;
+END
+$$;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS sclzonal.polygon_verdict AS
 SELECT * FROM sclzonal.polygon_verdict_view;

@@ -4,10 +4,10 @@
 -- transformed to the scene's SRID, never the raster to the polygon's. Tiles carry band nodata
 -- 255, which SCL never uses, so class 0 is counted like any other class.
 
--- The definition: counts computed live from the raster tiles. The table sclzonal.zonal_count
+-- The definition: counts computed live from the raster tiles. The table sclzonal.counted_pair
 -- stores the same numbers, one row per counted (polygon, scene) pair; `sclzonal refresh` fills
--- it for new pairs only, and the tests check that the view sclzonal.class_count below (the
--- stored rows in this view's shape) equals this view.
+-- it for new pairs only, and the tests check that the view sclzonal.stored_class_counts below
+-- (the stored rows in this view's shape) equals this view.
 CREATE OR REPLACE VIEW sclzonal.zonal_class_counts AS
 SELECT p.id AS polygon_id,
        s.id AS scene_id,
@@ -26,67 +26,80 @@ GROUP BY p.id, s.id, vc.value;
 COMMENT ON VIEW sclzonal.zonal_class_counts IS
     'Pixels per (polygon, scene, SCL class), pixel-centre rule, computed live with ST_Clip + ST_ValueCount.';
 
+-- The class columns of counted_pair (class_0 ... class_11, CLASS_COLUMNS in db/models.py) are
+-- named in these two functions only; every view below goes through them. Both are plain SQL
+-- expressions that PostgreSQL inlines: the planner sees the columns themselves, so the views
+-- cost what hand-written column arithmetic would.
+
+-- class_pixels(pair)[k + 1] = pixels of class k.
+CREATE OR REPLACE FUNCTION sclzonal.class_pixels(pair sclzonal.counted_pair) RETURNS integer[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT ARRAY[pair.class_0, pair.class_1, pair.class_2, pair.class_3, pair.class_4, pair.class_5,
+             pair.class_6, pair.class_7, pair.class_8, pair.class_9, pair.class_10, pair.class_11]
+$$;
+
+-- The pixels of the classes whose weight is 1 (weights[k + 1] for class k, from class_weights).
+CREATE OR REPLACE FUNCTION sclzonal.pixels_of(pair sclzonal.counted_pair, weights integer[])
+RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT pair.class_0::bigint * weights[1] + pair.class_1 * weights[2] + pair.class_2 * weights[3]
+       + pair.class_3 * weights[4] + pair.class_4 * weights[5] + pair.class_5 * weights[6]
+       + pair.class_6 * weights[7] + pair.class_7 * weights[8] + pair.class_8 * weights[9]
+       + pair.class_9 * weights[10] + pair.class_10 * weights[11] + pair.class_11 * weights[12]
+$$;
+
+-- weights[k + 1] = 1 when class k is one of `classes`, else 0 (all NULL when `classes` is NULL).
+CREATE OR REPLACE FUNCTION sclzonal.class_weights(classes smallint[]) RETURNS integer[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE WHEN classes IS NOT NULL THEN
+    ARRAY(SELECT (k = ANY (classes))::integer FROM generate_series(0, 11) AS k ORDER BY k) END
+$$;
+
 -- The stored counts in the shape of zonal_class_counts: one row per class present.
-CREATE OR REPLACE VIEW sclzonal.class_count AS
-SELECT zc.polygon_id,
-       zc.scene_id,
+CREATE OR REPLACE VIEW sclzonal.stored_class_counts AS
+SELECT cp.polygon_id,
+       cp.scene_id,
        (c.position - 1)::smallint AS class,
        c.pixels::bigint AS pixels
-FROM sclzonal.zonal_count AS zc
-CROSS JOIN LATERAL unnest(ARRAY[zc.class_0, zc.class_1, zc.class_2, zc.class_3, zc.class_4,
-                                zc.class_5, zc.class_6, zc.class_7, zc.class_8, zc.class_9,
-                                zc.class_10, zc.class_11]) WITH ORDINALITY AS c(pixels, position)
+FROM sclzonal.counted_pair AS cp
+CROSS JOIN LATERAL unnest(sclzonal.class_pixels(cp)) WITH ORDINALITY AS c(pixels, position)
 WHERE c.pixels > 0;
 
-COMMENT ON VIEW sclzonal.class_count IS
-    'Stored pixel counts per (polygon, scene, class) from sclzonal.zonal_count; equal to zonal_class_counts.';
+COMMENT ON VIEW sclzonal.stored_class_counts IS
+    'Stored pixel counts per (polygon, scene, class) from sclzonal.counted_pair; equal to zonal_class_counts.';
+
+-- The weights the summary uses: every class, the clear classes (sclzonal.scl_class.is_clear),
+-- and the classes of the verdict rule labelled 'vegetation' (NULL when there is none).
+CREATE OR REPLACE VIEW sclzonal.class_weights_in_use AS
+SELECT sclzonal.class_weights(ARRAY(SELECT value FROM sclzonal.scl_class)) AS every_class,
+       sclzonal.class_weights(ARRAY(SELECT value FROM sclzonal.scl_class WHERE is_clear)) AS clear,
+       sclzonal.class_weights((SELECT classes FROM sclzonal.verdict_rule
+                               WHERE label = 'vegetation')) AS vegetation;
+
+COMMENT ON VIEW sclzonal.class_weights_in_use IS
+    'weights[k + 1] = 1 for class k of: every class, the clear classes, the vegetation rule''s classes.';
 
 -- One row per counted (polygon, scene) pair: pixels of each class, total and clear pixels, and
--- the shares the verdicts use. Clear classes come from sclzonal.scl_class.is_clear.
+-- the shares the verdicts use. vegetation_share is the share of the vegetation rule's classes
+-- in the clear pixels, so editing that rule's classes changes it.
 CREATE OR REPLACE VIEW sclzonal.zonal_class_summary AS
-WITH clear_classes AS (
-    SELECT array_agg(is_clear ORDER BY value) AS clear FROM sclzonal.scl_class
+WITH weights AS MATERIALIZED (
+    SELECT * FROM sclzonal.class_weights_in_use
 ), totals AS (
-    SELECT zc.polygon_id,
-           zc.scene_id,
-           zc.class_0,
-           zc.class_1,
-           zc.class_2,
-           zc.class_3,
-           zc.class_4,
-           zc.class_5,
-           zc.class_6,
-           zc.class_7,
-           zc.class_8,
-           zc.class_9,
-           zc.class_10,
-           zc.class_11,
-           zc.class_0::bigint + zc.class_1 + zc.class_2 + zc.class_3 +
-           zc.class_4 + zc.class_5 + zc.class_6 + zc.class_7 +
-           zc.class_8 + zc.class_9 + zc.class_10 + zc.class_11 AS total_pixels,
-           CASE WHEN k.clear[1] THEN zc.class_0::bigint ELSE 0 END +
-           CASE WHEN k.clear[2] THEN zc.class_1 ELSE 0 END +
-           CASE WHEN k.clear[3] THEN zc.class_2 ELSE 0 END +
-           CASE WHEN k.clear[4] THEN zc.class_3 ELSE 0 END +
-           CASE WHEN k.clear[5] THEN zc.class_4 ELSE 0 END +
-           CASE WHEN k.clear[6] THEN zc.class_5 ELSE 0 END +
-           CASE WHEN k.clear[7] THEN zc.class_6 ELSE 0 END +
-           CASE WHEN k.clear[8] THEN zc.class_7 ELSE 0 END +
-           CASE WHEN k.clear[9] THEN zc.class_8 ELSE 0 END +
-           CASE WHEN k.clear[10] THEN zc.class_9 ELSE 0 END +
-           CASE WHEN k.clear[11] THEN zc.class_10 ELSE 0 END +
-           CASE WHEN k.clear[12] THEN zc.class_11 ELSE 0 END AS clear_pixels
-    FROM sclzonal.zonal_count AS zc
-    CROSS JOIN clear_classes AS k
+    SELECT cp.*,
+           sclzonal.class_pixels(cp) AS class_pixels,
+           sclzonal.pixels_of(cp, w.every_class) AS total_pixels,
+           sclzonal.pixels_of(cp, w.clear) AS clear_pixels,
+           sclzonal.pixels_of(cp, w.vegetation) AS vegetation_pixels
+    FROM sclzonal.counted_pair AS cp
+    CROSS JOIN weights AS w
 )
 SELECT t.*,
        s.acquired_on,
        t.clear_pixels::float8 / nullif(t.total_pixels, 0) AS clear_share,
-       t.class_4::float8 / nullif(t.clear_pixels, 0) AS vegetation_share,
-       ARRAY[t.class_0, t.class_1, t.class_2, t.class_3, t.class_4, t.class_5,
-             t.class_6, t.class_7, t.class_8, t.class_9, t.class_10, t.class_11] AS class_pixels
+       t.vegetation_pixels::float8 / nullif(t.clear_pixels, 0) AS vegetation_share
 FROM totals AS t
 JOIN sclzonal.scene AS s ON s.id = t.scene_id;
 
 COMMENT ON VIEW sclzonal.zonal_class_summary IS
-    'Per (polygon, scene): pixels of classes 0-11, total and clear pixels, clear share (clear/total), vegetation share (class 4/clear), and class_pixels[k + 1] = pixels of class k.';
+    'Per counted (polygon, scene) pair: the columns of counted_pair, class_pixels[k + 1] = pixels of class k, total, clear and vegetation pixels (classes of the rule labelled vegetation), clear share (clear/total), vegetation share (vegetation/clear).';

@@ -77,7 +77,7 @@ def pixel_centre_counts(raster: Path, geometry_4326: Any) -> Counter[int]:
 def stored_counts(conn: psycopg.Connection, polygon_id: int, scene_id: int) -> Counter[int]:
     """Return the class counts stored by refresh for one pair."""
     rows = conn.execute(
-        "SELECT class, pixels FROM sclzonal.class_count WHERE polygon_id = %s AND scene_id = %s",
+        "SELECT class, pixels FROM sclzonal.stored_class_counts WHERE polygon_id = %s AND scene_id = %s",
         (polygon_id, scene_id),
     ).fetchall()
     return Counter({int(k): int(v) for k, v in rows})
@@ -85,7 +85,7 @@ def stored_counts(conn: psycopg.Connection, polygon_id: int, scene_id: int) -> C
 
 def table_counts(conn: psycopg.Connection) -> dict[str, int]:
     """Return the row count of every sclzonal table (to prove nothing was written)."""
-    tables = ["polygon", "scene", "scene_grid", "scene_tile", "zonal_count", "pixel_map"]
+    tables = ["polygon", "scene", "scene_grid", "scene_tile", "counted_pair", "pixel_map"]
     return {
         table: int(conn.execute(f"SELECT count(*) FROM sclzonal.{table}").fetchone()[0])  # type: ignore[index]
         for table in tables
@@ -94,7 +94,7 @@ def table_counts(conn: psycopg.Connection) -> dict[str, int]:
 
 def database_snapshot(conn: psycopg.Connection) -> dict[str, str]:
     """Return a digest of every row of every sclzonal table (to prove nothing at all changed)."""
-    tables = ["polygon", "scene", "scene_grid", "scene_tile", "zonal_count", "pixel_map"]
+    tables = ["polygon", "scene", "scene_grid", "scene_tile", "counted_pair", "pixel_map"]
     return {table: str(conn.execute(
         f"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')"
         f" FROM sclzonal.{table} AS t").fetchone()) for table in tables}

@@ -19,7 +19,7 @@ from psycopg.conninfo import make_conninfo
 
 from sclzonal.cli import main
 
-PURPOSES = ("owner", "ingest", "reader")
+PURPOSES = ("owner", "loader", "reader")
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,9 @@ class Roles:
         return self.urls["owner"]
 
     @property
-    def ingest(self) -> str:
-        """The ingest role's URL."""
-        return self.urls["ingest"]
+    def loader(self) -> str:
+        """The loader role's URL."""
+        return self.urls["loader"]
 
     @property
     def reader(self) -> str:

@@ -210,7 +210,7 @@ def test_polygon_loads_and_refresh_at_once_end_consistent(database_url: str, con
     ids = [row[0] for row in conn.execute("SELECT id FROM sclzonal.polygon WHERE source_fid = ANY(%s)",
                                           ([str(i) for i, _ in features[::150]],))]
     conn.execute("SET client_min_messages = warning")
-    stored = conn.execute("SELECT * FROM sclzonal.class_count WHERE polygon_id = ANY(%s)"
+    stored = conn.execute("SELECT * FROM sclzonal.stored_class_counts WHERE polygon_id = ANY(%s)"
                           " ORDER BY 1, 2, 3", (ids,)).fetchall()
     live = conn.execute("SELECT * FROM sclzonal.zonal_class_counts WHERE polygon_id = ANY(%s)"
                         " ORDER BY 1, 2, 3", (ids,)).fetchall()

@@ -46,21 +46,21 @@ def test_stored_counts_equal_the_live_view(conn: psycopg.Connection, loaded: Pat
     differences = conn.execute(
         """
         SELECT count(*) FROM (
-            (SELECT polygon_id, scene_id, class, pixels FROM sclzonal.class_count
+            (SELECT polygon_id, scene_id, class, pixels FROM sclzonal.stored_class_counts
              EXCEPT SELECT polygon_id, scene_id, class, pixels FROM sclzonal.zonal_class_counts)
             UNION ALL
             (SELECT polygon_id, scene_id, class, pixels FROM sclzonal.zonal_class_counts
-             EXCEPT SELECT polygon_id, scene_id, class, pixels FROM sclzonal.class_count)
+             EXCEPT SELECT polygon_id, scene_id, class, pixels FROM sclzonal.stored_class_counts)
         ) AS d
         """
     ).fetchone()
-    total = conn.execute("SELECT count(*) FROM sclzonal.class_count").fetchone()
+    total = conn.execute("SELECT count(*) FROM sclzonal.stored_class_counts").fetchone()
     assert differences == (0,)
     assert total is not None and total[0] > 500
 
 
 def test_class_zero_and_snow_are_counted(conn: psycopg.Connection, loaded: Path) -> None:
-    classes = {row[0] for row in conn.execute("SELECT DISTINCT class FROM sclzonal.class_count")}
+    classes = {row[0] for row in conn.execute("SELECT DISTINCT class FROM sclzonal.stored_class_counts")}
     assert 4 in classes and len(classes) >= 4
 
 

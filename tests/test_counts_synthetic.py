@@ -143,7 +143,7 @@ def test_tiny_polygons(conn: psycopg.Connection, setup: dict[str, Path]) -> None
 
 def test_polygon_outside_every_scene(conn: psycopg.Connection, setup: dict[str, Path]) -> None:
     polygon_id = _polygon_ids(conn)["outside"]
-    assert conn.execute("SELECT count(*) FROM sclzonal.zonal_count WHERE polygon_id = %s",
+    assert conn.execute("SELECT count(*) FROM sclzonal.counted_pair WHERE polygon_id = %s",
                         (polygon_id,)).fetchone() == (0,)
     assert conn.execute("SELECT verdict, acquired_on FROM sclzonal.polygon_verdict "
                         "WHERE polygon_id = %s", (polygon_id,)).fetchone() == ("no_pixels", None)
@@ -183,7 +183,7 @@ def _snapshot(conn: psycopg.Connection) -> dict[str, list[tuple[object, ...]]]:
                    " FROM sclzonal.polygon ORDER BY id",
         "scene": "SELECT id, acquired_on, checksum, loaded_at FROM sclzonal.scene ORDER BY id",
         "scene_tile": "SELECT id, scene_id, md5(rast::text) FROM sclzonal.scene_tile ORDER BY id",
-        "zonal_count": "SELECT * FROM sclzonal.zonal_count ORDER BY 1, 2",
+        "counted_pair": "SELECT * FROM sclzonal.counted_pair ORDER BY 1, 2",
         "pixel_map": "SELECT * FROM sclzonal.pixel_map ORDER BY 1, 2",
         "polygon_verdict": "SELECT polygon_id, verdict, acquired_on, rule_share"
                            " FROM sclzonal.polygon_verdict ORDER BY 1",

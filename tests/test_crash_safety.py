@@ -48,13 +48,13 @@ def _count(conn: psycopg.Connection, table: str) -> int:
 def _sample_matches_the_live_view(conn: psycopg.Connection, sample: int = 40) -> None:
     """Stored counts of some counted polygons equal ST_ValueCount's, computed now from the tiles."""
     ids = [row[0] for row in conn.execute(
-        "SELECT DISTINCT polygon_id FROM sclzonal.zonal_count ORDER BY polygon_id").fetchall()]
+        "SELECT DISTINCT polygon_id FROM sclzonal.counted_pair ORDER BY polygon_id").fetchall()]
     chosen = ids[:: max(1, len(ids) // sample)]
-    stored = conn.execute("SELECT c.* FROM sclzonal.class_count AS c JOIN sclzonal.zonal_count AS z"
+    stored = conn.execute("SELECT c.* FROM sclzonal.stored_class_counts AS c JOIN sclzonal.counted_pair AS z"
                           " USING (polygon_id, scene_id) WHERE c.polygon_id = ANY(%s)"
                           " ORDER BY 1, 2, 3", (chosen,)).fetchall()
     counted = {(row[0], row[1]) for row in conn.execute(
-        "SELECT polygon_id, scene_id FROM sclzonal.zonal_count WHERE polygon_id = ANY(%s)", (chosen,))}
+        "SELECT polygon_id, scene_id FROM sclzonal.counted_pair WHERE polygon_id = ANY(%s)", (chosen,))}
     conn.execute("SET client_min_messages = warning")  # ST_Clip's notices on empty clips
     live = [row for row in conn.execute("SELECT * FROM sclzonal.zonal_class_counts"
                                         " WHERE polygon_id = ANY(%s) ORDER BY 1, 2, 3",
@@ -105,19 +105,19 @@ def test_killed_scene_load_leaves_nothing_and_loads_next_time(
 def test_killed_refresh_keeps_whole_batches_and_the_next_completes(
         database_url: str, conn: psycopg.Connection, data: BigData) -> None:
     total = _pairs(conn)
-    assert _count(conn, "zonal_count") == 0 and total > 50_000
+    assert _count(conn, "counted_pair") == 0 and total > 50_000
     refresh = start(database_url, "refresh", "--batch-size", "250")
-    poll(lambda: _count(conn, "zonal_count") > 0)
+    poll(lambda: _count(conn, "counted_pair") > 0)
     kill_hard(refresh)
     for pid, _, _ in sclzonal_backends(conn):
         wait_until_gone(conn, pid)
-    stored = _count(conn, "zonal_count")
+    stored = _count(conn, "counted_pair")
     assert 0 < stored < total, (stored, total)
     _sample_matches_the_live_view(conn)
     code, out, err = finish(start(database_url, "refresh"))
     assert code == 0, err
     assert f"counted {total - stored} new polygon-scene pairs" in out
-    assert _count(conn, "zonal_count") == total
+    assert _count(conn, "counted_pair") == total
     _sample_matches_the_live_view(conn)
     _verdicts_are_current(conn)
 

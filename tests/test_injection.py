@@ -24,7 +24,7 @@ SOURCE = "'; DROP TABLE sclzonal.polygon; --"
 FIELDS = {'na"me;': "str", "ünï 'q'": "int", "id); DELETE FROM sclzonal.scene; --": "str"}
 VALUES = {'na"me;': "Robert'); DROP TABLE sclzonal.scene;--", "ünï 'q'": 7,
           "id); DELETE FROM sclzonal.scene; --": "$$; SELECT pg_sleep(10); $$"}
-RELATIONS = ("polygon", "scene", "scene_tile", "zonal_count", "polygon_verdict", "verdict_rule")
+RELATIONS = ("polygon", "scene", "scene_tile", "counted_pair", "polygon_verdict", "verdict_rule")
 
 
 def _relations(conn: psycopg.Connection) -> list[str]:
@@ -112,7 +112,7 @@ SQL_CALLS = {"execute", "copy", "SQL", "text"}
 # Local names that the functions using them bind to constant strings only (read, then listed).
 CONSTANT_LOCALS = {("sclzonal/verdicts.py", "geometry"), ("sclzonal/qgis/styles.py", "where")}
 # Loop variables over literal lists in migrations (table, trigger and function names).
-MIGRATION_LOCALS = {"trigger", "table", "function"}
+MIGRATION_LOCALS = {"trigger", "table", "function", "view"}
 
 
 def _interpolations(tree: ast.AST) -> list[tuple[ast.Call, ast.expr]]:

@@ -12,9 +12,10 @@ from tests.helpers import run_cli
 
 EXPECTED_RELATIONS = {
     ("polygon", "r"), ("scene", "r"), ("scene_grid", "r"), ("scene_tile", "r"),
-    ("zonal_count", "r"), ("pixel_map", "r"), ("verdict_rule", "r"), ("scl_class", "r"),
+    ("counted_pair", "r"), ("pixel_map", "r"), ("verdict_rule", "r"), ("scl_class", "r"),
     ("database_role", "r"),
-    ("alembic_version", "r"), ("class_count", "v"),
+    ("alembic_version", "r"), ("stored_class_counts", "v"), ("class_weights_in_use", "v"),
+    ("zonal_count", "v"), ("class_count", "v"),  # compatibility views (names before 0005)
     ("zonal_class_counts", "v"), ("zonal_class_summary", "v"), ("scene_verdict", "v"),
     ("scene_verdict_layer", "v"),
     ("polygon_verdict_view", "v"), ("polygon_verdict", "m"),

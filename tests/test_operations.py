@@ -18,7 +18,7 @@ from shapely import box
 
 from tests.helpers import cli_ok, run_cli, to_crs, write_polygons, write_raster
 
-CACHES = ("sclzonal.zonal_count", "sclzonal.pixel_map")
+CACHES = ("sclzonal.counted_pair", "sclzonal.pixel_map")
 
 
 def _tool(name: str) -> str:
@@ -43,7 +43,8 @@ def restored(database_url: str) -> Iterator[str]:
 def _state(url: str) -> tuple[object, ...]:
     with psycopg.connect(url) as conn:
         return tuple(conn.execute(query).fetchone() for query in (
-            "SELECT count(*), md5(string_agg(c::text, '|' ORDER BY c::text)) FROM sclzonal.class_count c",
+            "SELECT count(*), md5(string_agg(c::text, '|' ORDER BY c::text))"
+            " FROM sclzonal.stored_class_counts c",
             "SELECT count(*), md5(string_agg(v::text, '|' ORDER BY v.polygon_id))"
             " FROM sclzonal.polygon_verdict v",
             "SELECT count(*) FROM sclzonal.scene_tile"))

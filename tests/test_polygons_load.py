@@ -94,15 +94,15 @@ def test_changed_geometry_forgets_its_counts(database_url: str, empty: psycopg.C
                   " grid_id, pixel_size_x, pixel_size_y, width, height, tile_size, footprint)"
                   " SELECT '2024-06-01', 't', 't', 'c', 32633, 'EPSG:32633', id, 20, -20, 1, 1, 256,"
                   "  ST_MakeEnvelope(14, 45, 17, 47, 4326) FROM sclzonal.scene_grid")
-    empty.execute("INSERT INTO sclzonal.zonal_count (polygon_id, scene_id, class_4)"
+    empty.execute("INSERT INTO sclzonal.counted_pair (polygon_id, scene_id, class_4)"
                   " SELECT p.id, s.id, 10 FROM sclzonal.polygon p, sclzonal.scene s")
     empty.execute("INSERT INTO sclzonal.pixel_map (grid_id, polygon_id, polygon_version, spans)"
                   " SELECT g.id, p.id, 0, '' FROM sclzonal.polygon p, sclzonal.scene_grid g")
     empty.execute("UPDATE sclzonal.polygon SET name = 'renamed'")
-    assert table_counts(empty)["zonal_count"] == 2 and table_counts(empty)["pixel_map"] == 2
+    assert table_counts(empty)["counted_pair"] == 2 and table_counts(empty)["pixel_map"] == 2
     empty.execute("UPDATE sclzonal.polygon SET geom = ST_Multi(ST_MakeEnvelope(15, 46, 15.2, 46.1, 4326))"
                   " WHERE source_fid = '1'")
-    for table in ("zonal_count", "pixel_map"):
+    for table in ("counted_pair", "pixel_map"):
         left = empty.execute(f"SELECT p.source_fid FROM sclzonal.{table} c"
                              " JOIN sclzonal.polygon p ON p.id = c.polygon_id").fetchall()
         assert left == [("2",)]

@@ -279,8 +279,8 @@ def test_reader_role_reads_only_what_the_project_shows(loaded: str, reader: Any)
             conn.execute(f"SELECT * FROM sclzonal.{table} LIMIT 1").fetchall()
         for table in ("layer_styles", "qgis_projects", "spatial_ref_sys", "raster_columns"):
             conn.execute(f"SELECT * FROM public.{table} LIMIT 1").fetchall()
-        for forbidden in ("SELECT * FROM sclzonal.class_count", "SELECT * FROM sclzonal.verdict_rule",
-                          "SELECT * FROM sclzonal.zonal_count", "INSERT INTO sclzonal.scl_class "
+        for forbidden in ("SELECT * FROM sclzonal.stored_class_counts", "SELECT * FROM sclzonal.verdict_rule",
+                          "SELECT * FROM sclzonal.counted_pair", "INSERT INTO sclzonal.scl_class "
                           "VALUES (12, 'x', '#000000', true)", "UPDATE sclzonal.polygon SET name = 'x'",
                           "DELETE FROM sclzonal.scene", "DELETE FROM public.layer_styles",
                           "REFRESH MATERIALIZED VIEW sclzonal.polygon_verdict",

@@ -45,23 +45,23 @@ def _rows(conn: psycopg.Connection, table: str) -> list[tuple[object, ...]]:
 
 
 def test_nothing_new_nothing_counted(conn: psycopg.Connection, setup: dict[str, Path]) -> None:
-    before = _rows(conn, "zonal_count")
+    before = _rows(conn, "counted_pair")
     pending = pending_pairs(conn)
     assert pending.pairs == 0
     assert count_new_pairs(conn, pending) == 0
-    assert _rows(conn, "zonal_count") == before and len(before) == 3
+    assert _rows(conn, "counted_pair") == before and len(before) == 3
 
 
 def test_a_new_scene_reuses_the_pixel_map(conn: psycopg.Connection, database_url: str,
                                           setup: dict[str, Path]) -> None:
     maps = _rows(conn, "pixel_map")
-    counted = _rows(conn, "zonal_count")
+    counted = _rows(conn, "counted_pair")
     cli_ok(database_url, "scl", "load", str(setup["second"]))
     pending = pending_pairs(conn)
     assert pending.pairs == 3 and len(pending.by_scene) == 1
     assert count_new_pairs(conn, pending) == 3
     assert _rows(conn, "pixel_map") == maps  # same grid: runs not computed again
-    assert [row for row in _rows(conn, "zonal_count") if row[:2] in {r[:2] for r in counted}] == counted
+    assert [row for row in _rows(conn, "counted_pair") if row[:2] in {r[:2] for r in counted}] == counted
     for polygon_id, wkb in conn.execute("SELECT id, ST_AsBinary(geom) FROM sclzonal.polygon"):
         (scene_id,) = conn.execute("SELECT id FROM sclzonal.scene WHERE acquired_on = '2024-06-06'"
                                    ).fetchone() or (0,)
@@ -71,25 +71,25 @@ def test_a_new_scene_reuses_the_pixel_map(conn: psycopg.Connection, database_url
 
 def test_only_the_new_polygon_is_counted(conn: psycopg.Connection, database_url: str,
                                          setup: dict[str, Path], tmp_path: Path) -> None:
-    before = _rows(conn, "zonal_count")
+    before = _rows(conn, "counted_pair")
     write_polygons(tmp_path / "more.gpkg", [_field(20.2, 50.5)], "EPSG:4326")
     cli_ok(database_url, "polygons", "load", str(tmp_path / "more.gpkg"))
     pending = pending_pairs(conn)
     assert pending.pairs == 1
     cli_ok(database_url, "refresh")
-    after = _rows(conn, "zonal_count")
+    after = _rows(conn, "counted_pair")
     assert len(after) == 4 and [row for row in after if row in before] == before
 
 
 def test_a_changed_geometry_is_counted_again(conn: psycopg.Connection, database_url: str,
                                             setup: dict[str, Path]) -> None:
     (moved,) = conn.execute("SELECT id FROM sclzonal.polygon WHERE source_fid = '2'").fetchone() or (0,)
-    others = [row for row in _rows(conn, "zonal_count") if row[0] != moved]
+    others = [row for row in _rows(conn, "counted_pair") if row[0] != moved]
     conn.execute("UPDATE sclzonal.polygon SET geom = ST_Multi(ST_GeomFromText(%s, 4326)) WHERE id = %s",
                  (shapely.to_wkt(_field(10.6, 60.2, 6.4)), moved))
     assert pending_pairs(conn).by_scene and pending_pairs(conn).pairs == 1
     cli_ok(database_url, "refresh")
-    assert [row for row in _rows(conn, "zonal_count") if row[0] != moved] == others
+    assert [row for row in _rows(conn, "counted_pair") if row[0] != moved] == others
     (wkb,) = conn.execute("SELECT ST_AsBinary(geom) FROM sclzonal.polygon WHERE id = %s",
                           (moved,)).fetchone() or (b"",)
     (scene_id,) = conn.execute("SELECT id FROM sclzonal.scene").fetchone() or (0,)
@@ -100,23 +100,23 @@ def test_a_changed_geometry_is_counted_again(conn: psycopg.Connection, database_
 
 def test_counts_of_a_polygon_changed_meanwhile_are_not_stored(conn: psycopg.Connection,
                                                                setup: dict[str, Path]) -> None:
-    conn.execute("DELETE FROM sclzonal.zonal_count")
+    conn.execute("DELETE FROM sclzonal.counted_pair")
     (polygon_id, version) = conn.execute(
         "SELECT id, xmin::text::bigint FROM sclzonal.polygon WHERE source_fid = '1'").fetchone() or (0, 0)
     (scene_id,) = conn.execute("SELECT id FROM sclzonal.scene").fetchone() or (0,)
     conn.execute("UPDATE sclzonal.polygon SET name = 'touched' WHERE id = %s", (polygon_id,))
     batch = PolygonBatch(np.array([polygon_id]), np.array([version]), None)  # type: ignore[arg-type]
     written = store_counts(conn, scene_id, batch, np.ones((1, 12), dtype=np.int64), np.array([True]))
-    assert written == 0 and _rows(conn, "zonal_count") == []
+    assert written == 0 and _rows(conn, "counted_pair") == []
 
 
 def test_deleting_polygons_and_scenes_empties_the_caches(conn: psycopg.Connection,
                                                          setup: dict[str, Path]) -> None:
-    assert len(_rows(conn, "zonal_count")) == 3 and len(_rows(conn, "pixel_map")) == 3
+    assert len(_rows(conn, "counted_pair")) == 3 and len(_rows(conn, "pixel_map")) == 3
     conn.execute("DELETE FROM sclzonal.polygon WHERE source_fid = '1'")
-    assert len(_rows(conn, "zonal_count")) == 2 and len(_rows(conn, "pixel_map")) == 2
+    assert len(_rows(conn, "counted_pair")) == 2 and len(_rows(conn, "pixel_map")) == 2
     conn.execute("DELETE FROM sclzonal.scene")
-    assert _rows(conn, "zonal_count") == []
+    assert _rows(conn, "counted_pair") == []
     conn.execute("TRUNCATE sclzonal.polygon")
     assert _rows(conn, "pixel_map") == []
 

@@ -1,4 +1,4 @@
-"""Least-privilege roles: owner, ingest and reader each do their job and nothing more, no superuser."""
+"""Least-privilege roles: owner, loader and reader each do their job and nothing more, no superuser."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def test_the_owner_owns_the_schema_and_everything_in_it(roles: Roles) -> None:
     assert qgis == [(roles.names["owner"],)] * 2
 
 
-def test_ingest_loads_refreshes_and_replaces(capsys: pytest.CaptureFixture[str], roles: Roles,
+def test_loader_loads_refreshes_and_replaces(capsys: pytest.CaptureFixture[str], roles: Roles,
                                             files: dict[str, Path]) -> None:
     for args in (["polygons", "load", str(files["fields"]), "--id-field", "ident"],
                  ["scl", "load", str(files["scene"]), str(files["scene2"])],
@@ -85,12 +85,12 @@ def test_ingest_loads_refreshes_and_replaces(capsys: pytest.CaptureFixture[str],
                  ["scl", "load", "--replace", str(files["scene2b"])],
                  ["refresh"],
                  ["verdicts", "--format", "csv"]):
-        code, out, err = run_cli(capsys, roles.ingest, *args)
+        code, out, err = run_cli(capsys, roles.loader, *args)
         assert code == 0, (args, err)
     assert out.count("\n") == 1 + len(FIELDS)
     with psycopg.connect(roles.admin_url) as conn:
         live = conn.execute("SELECT count(*) FROM sclzonal.zonal_class_counts").fetchone()
-        stored = conn.execute("SELECT count(*) FROM sclzonal.class_count").fetchone()
+        stored = conn.execute("SELECT count(*) FROM sclzonal.stored_class_counts").fetchone()
         scenes = conn.execute("SELECT count(*) FROM sclzonal.scene").fetchone()
     assert live == stored and scenes == (2,)
 
@@ -102,7 +102,7 @@ def test_ingest_loads_refreshes_and_replaces(capsys: pytest.CaptureFixture[str],
     "CREATE FUNCTION sclzonal.mine() RETURNS int LANGUAGE sql AS 'SELECT 1'",
     "CREATE SCHEMA mine",
     "ALTER TABLE sclzonal.scene ADD COLUMN mine int",
-    "DROP TABLE sclzonal.zonal_count",
+    "DROP TABLE sclzonal.counted_pair",
     "DROP MATERIALIZED VIEW sclzonal.polygon_verdict",
     "TRUNCATE sclzonal.scene",
     "REFRESH MATERIALIZED VIEW CONCURRENTLY sclzonal.polygon_verdict",
@@ -115,22 +115,22 @@ def test_ingest_loads_refreshes_and_replaces(capsys: pytest.CaptureFixture[str],
     "CREATE OR REPLACE FUNCTION sclzonal.refresh_polygon_verdict() RETURNS void LANGUAGE sql AS ''",
     "DELETE FROM public.layer_styles",
 ])
-def test_ingest_cannot_change_schema_rules_or_grants(roles: Roles, statement: str) -> None:
-    assert "permission denied" in _fails(roles.ingest, statement) or "must be owner" in _fails(
-        roles.ingest, statement)
+def test_loader_cannot_change_schema_rules_or_grants(roles: Roles, statement: str) -> None:
+    assert "permission denied" in _fails(roles.loader, statement) or "must be owner" in _fails(
+        roles.loader, statement)
 
 
-def test_ingest_cannot_grant_what_it_has(roles: Roles) -> None:
-    with psycopg.connect(roles.ingest, autocommit=True) as conn:
-        conn.execute("GRANT SELECT, INSERT ON sclzonal.zonal_count TO PUBLIC")  # a warning only
+def test_loader_cannot_grant_what_it_has(roles: Roles) -> None:
+    with psycopg.connect(roles.loader, autocommit=True) as conn:
+        conn.execute("GRANT SELECT, INSERT ON sclzonal.counted_pair TO PUBLIC")  # a warning only
     with psycopg.connect(roles.admin_url) as conn:
-        row = conn.execute("SELECT has_table_privilege(%s, 'sclzonal.zonal_count', 'SELECT')",
+        row = conn.execute("SELECT has_table_privilege(%s, 'sclzonal.counted_pair', 'SELECT')",
                            (roles.names["reader"],)).fetchone()
     assert row == (False,)
 
 
-def test_ingest_cannot_downgrade(capsys: pytest.CaptureFixture[str], roles: Roles) -> None:
-    code, _, err = run_cli(capsys, roles.ingest, "db", "downgrade", "0003")
+def test_loader_cannot_downgrade(capsys: pytest.CaptureFixture[str], roles: Roles) -> None:
+    code, _, err = run_cli(capsys, roles.loader, "db", "downgrade", "0003")
     assert code == 1 and len(err.strip().splitlines()) == 1 and "must be owner" in err
     with psycopg.connect(roles.admin_url) as conn:
         assert migrate.current_revision(conn) == migrate.head_revision()
@@ -145,7 +145,7 @@ def test_reader_reads_what_qgis_shows_and_nothing_else(capsys: pytest.CaptureFix
             conn.execute(f"SELECT * FROM sclzonal.{table} LIMIT 1").fetchall()
         for table in ("layer_styles", "qgis_projects", "spatial_ref_sys", "raster_columns"):
             conn.execute(f"SELECT * FROM public.{table} LIMIT 1").fetchall()
-    for statement in ("SELECT * FROM sclzonal.zonal_count", "SELECT * FROM sclzonal.verdict_rule",
+    for statement in ("SELECT * FROM sclzonal.counted_pair", "SELECT * FROM sclzonal.verdict_rule",
                       "SELECT * FROM sclzonal.database_role", "SELECT * FROM sclzonal.pixel_map",
                       "SELECT sclzonal.refresh_polygon_verdict()",
                       "DELETE FROM sclzonal.polygon", "INSERT INTO public.layer_styles (stylename)"
@@ -202,36 +202,36 @@ def test_the_refresh_function_is_pinned_and_not_public(roles: Roles) -> None:
             " has_function_privilege(%s, p.oid, 'EXECUTE'), proacl::text LIKE '%%=X/%%'"
             " AND proacl::text NOT LIKE '%%{=X%%' AND proacl::text NOT LIKE '%%,=X%%'"
             " FROM pg_proc p WHERE oid = 'sclzonal.refresh_polygon_verdict()'::regprocedure",
-            (roles.names["ingest"], roles.names["reader"])).fetchone()
+            (roles.names["loader"], roles.names["reader"])).fetchone()
     assert row is not None
-    definer, config, ingest_may, reader_may, not_public = row
+    definer, config, loader_may, reader_may, not_public = row
     assert definer and "search_path=pg_catalog, pg_temp" in config and "jit=off" in config
-    assert ingest_may and not reader_may and not_public
+    assert loader_may and not reader_may and not_public
 
 
 def test_unsafe_role_set_ups_are_refused(capsys: pytest.CaptureFixture[str], roles: Roles,
                                          database_url: str) -> None:
-    code, _, err = run_cli(capsys, database_url, "db", "roles", "--ingest", 'x"; DROP SCHEMA sclzonal; --')
+    code, _, err = run_cli(capsys, database_url, "db", "roles", "--loader", 'x"; DROP SCHEMA sclzonal; --')
     assert code == 1 and "role name" in err and len(err.strip().splitlines()) == 1
     with psycopg.connect(database_url) as conn:
         superuser = conn.execute("SELECT current_user").fetchone()
     assert superuser is not None
     code, _, err = run_cli(capsys, database_url, "db", "roles", "--owner", roles.names["owner"],
-                           "--ingest", superuser[0], "--reader", roles.names["reader"])
+                           "--loader", superuser[0], "--reader", roles.names["reader"])
     assert code == 1 and "superuser" in err
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'GRANT "{roles.names["owner"]}" TO "{roles.names["ingest"]}"')
+        conn.execute(f'GRANT "{roles.names["owner"]}" TO "{roles.names["loader"]}"')
         try:
             code, _, err = run_cli(capsys, database_url, "db", "roles", "--owner", roles.names["owner"],
-                                   "--ingest", roles.names["ingest"], "--reader", roles.names["reader"])
+                                   "--loader", roles.names["loader"], "--reader", roles.names["reader"])
         finally:
-            conn.execute(f'REVOKE "{roles.names["owner"]}" FROM "{roles.names["ingest"]}"')
+            conn.execute(f'REVOKE "{roles.names["owner"]}" FROM "{roles.names["loader"]}"')
     assert code == 1 and "is a member of" in err
 
 
 def test_a_registered_role_keeps_its_purpose(capsys: pytest.CaptureFixture[str], roles: Roles,
                                              database_url: str) -> None:
-    """Naming the ingest role as the QGIS reader would take its rights: refused, nothing changed."""
+    """Naming the loader role as the QGIS reader would take its rights: refused, nothing changed."""
     def state() -> list[tuple[object, ...]]:
         with psycopg.connect(roles.admin_url) as conn:
             return conn.execute(
@@ -241,14 +241,28 @@ def test_a_registered_role_keeps_its_purpose(capsys: pytest.CaptureFixture[str],
             ).fetchall()
 
     before = state()
-    for args in (["qgis", "role", "--name", roles.names["ingest"]],
-                 ["db", "roles", "--owner", roles.names["owner"], "--ingest", roles.names["reader"],
-                  "--reader", roles.names["ingest"]]):
+    for args in (["qgis", "role", "--name", roles.names["loader"]],
+                 ["db", "roles", "--owner", roles.names["owner"], "--loader", roles.names["reader"],
+                  "--reader", roles.names["loader"]]):
         code, _, err = run_cli(capsys, database_url, *args)
         assert code == 1 and len(err.strip().splitlines()) == 1, err
-        assert "is sclzonal's ingest role; it cannot also be the reader role" in err \
-            or "is sclzonal's reader role; it cannot also be the ingest role" in err, err
-    assert state() == before and any(purpose == "ingest" for _, purpose, _, _ in before)
+        assert "is sclzonal's loader role; it cannot also be the reader role" in err \
+            or "is sclzonal's reader role; it cannot also be the loader role" in err, err
+    assert state() == before and any(purpose == "loader" for _, purpose, _, _ in before)
+
+
+def test_ingest_is_the_old_name_of_loader(capsys: pytest.CaptureFixture[str], roles: Roles,
+                                          database_url: str) -> None:
+    names = ["--owner", roles.names["owner"], "--reader", roles.names["reader"]]
+    code, out, err = run_cli(capsys, database_url, "db", "roles", *names, "--ingest", roles.names["loader"])
+    assert code == 0 and err.strip() == "sclzonal: warning: --ingest is deprecated, use --loader"
+    assert f"loader role {roles.names['loader']}: already there" in out
+    code, _, err = run_cli(capsys, database_url, "db", "roles", *names, "--ingest", roles.names["loader"],
+                           "--loader", roles.names["loader"])
+    assert code == 1 and err.strip() == ("sclzonal: error: --ingest is the old name of --loader: "
+                                         "give only --loader")
+    code, out, _ = run_cli(capsys, database_url, "db", "roles", "--help")
+    assert "--loader" in out and "--ingest" not in out
 
 
 def test_owner_migrates_down_and_up_without_a_superuser(capsys: pytest.CaptureFixture[str],
@@ -267,7 +281,7 @@ def test_owner_migrates_down_and_up_without_a_superuser(capsys: pytest.CaptureFi
                    *role_options(roles.names, {p: p * 3 for p in roles.names}))[0] == 0
     for args in (["polygons", "load", str(files["fields"])], ["scl", "load", str(files["scene"])],
                  ["refresh"]):
-        code, _, err = run_cli(capsys, roles.ingest, *args)
+        code, _, err = run_cli(capsys, roles.loader, *args)
         assert code == 0, (args, err)
 
 
@@ -286,3 +300,4 @@ def test_qgis_role_and_db_roles_make_the_same_reader(capsys: pytest.CaptureFixtu
         assert by_role[name] == by_role[roles.names["reader"]] and len(by_role[name]) >= 7
     finally:
         drop_roles(roles.admin_url, [name])
+

@@ -77,7 +77,7 @@ def test_replace_swaps_the_scene_and_forgets_its_counts(capsys: pytest.CaptureFi
     ((new, reference),) = _scenes(conn)
     assert new != old and reference == "second_20240601.tif"
     assert f"replacing scene {old[0]}" in out
-    assert conn.execute("SELECT count(*) FROM sclzonal.zonal_count").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM sclzonal.counted_pair").fetchone() == (0,)
     # readers keep the old verdict until the refresh, then see the new scene's
     assert conn.execute("SELECT scene_id FROM sclzonal.polygon_verdict").fetchone() == (old[0],)
     assert run_cli(capsys, database_url, "refresh")[0] == 0
@@ -93,10 +93,10 @@ def test_replace_swaps_the_scene_and_forgets_its_counts(capsys: pytest.CaptureFi
 def test_replace_of_a_file_loaded_before_changes_nothing(capsys: pytest.CaptureFixture[str],
                                                          database_url: str, conn: psycopg.Connection,
                                                          loaded: dict[str, Path]) -> None:
-    before = (_scenes(conn), conn.execute("SELECT count(*) FROM sclzonal.zonal_count").fetchone())
+    before = (_scenes(conn), conn.execute("SELECT count(*) FROM sclzonal.counted_pair").fetchone())
     code, out, _ = run_cli(capsys, database_url, "scl", "load", "--replace", str(loaded["first"]))
     assert code == 0 and "already loaded" in out and "replacing" not in out
-    assert (_scenes(conn), conn.execute("SELECT count(*) FROM sclzonal.zonal_count").fetchone()) == before
+    assert (_scenes(conn), conn.execute("SELECT count(*) FROM sclzonal.counted_pair").fetchone()) == before
 
 
 def test_other_dates_grids_and_sources_are_other_scenes(capsys: pytest.CaptureFixture[str],

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sclzonal.db.models import CLASS_COLUMNS
 
 from tests.helpers import run_cli
 
@@ -50,10 +51,11 @@ def seeded(conn: psycopg.Connection) -> psycopg.Connection:
             " ('test', %s, %s, ST_Multi(ST_Buffer(ST_Point(15 + %s * 0.01, 46, 4326), 0.001)))"
             " RETURNING id", (str(index), name, index)).fetchone() or (0,)
         for day, classes in per_scene.items():
-            pixels = [classes.get(k, 0) for k in range(12)]
-            conn.execute("INSERT INTO sclzonal.zonal_count (polygon_id, scene_id, "
-                         + ", ".join(f"class_{k}" for k in range(12)) + ") VALUES ("
-                         + ", ".join(["%s"] * 14) + ")", (polygon_id, scenes[day], *pixels))
+            pixels = [classes.get(k, 0) for k in range(len(CLASS_COLUMNS))]
+            conn.execute("INSERT INTO sclzonal.counted_pair (polygon_id, scene_id, "
+                         + ", ".join(CLASS_COLUMNS) + ") VALUES ("
+                         + ", ".join(["%s"] * (2 + len(CLASS_COLUMNS))) + ")",
+                         (polygon_id, scenes[day], *pixels))
     return conn
 
 
@@ -102,6 +104,22 @@ def test_clear_classes_are_a_setting(seeded: psycopg.Connection) -> None:
     row = seeded.execute("SELECT verdict, vegetation_share, clear_share FROM"
                          " sclzonal.polygon_verdict_view WHERE name = 'snow_is_clear'").fetchone()
     assert row == ("vegetation", 1.0, pytest.approx(0.8))
+
+
+def test_vegetation_share_follows_the_vegetation_rule(seeded: psycopg.Connection) -> None:
+    def shares() -> dict[str, float | None]:
+        return dict(seeded.execute("SELECT name, vegetation_share FROM sclzonal.polygon_verdict_view"
+                                   " WHERE name IN ('water', 'bare')").fetchall())
+
+    # water on 11 June: 70 water + 30 vegetation of 100 clear; bare: 10 of 90 clear
+    assert shares() == {"water": pytest.approx(30 / 100), "bare": pytest.approx(10 / 90)}
+    seeded.execute("UPDATE sclzonal.verdict_rule SET classes = '{4, 6}' WHERE label = 'vegetation'")
+    assert shares() == {"water": pytest.approx(100 / 100), "bare": pytest.approx(10 / 90)}
+    seeded.execute("UPDATE sclzonal.verdict_rule SET label = 'green' WHERE label = 'vegetation'")
+    try:
+        assert shares() == {"water": None, "bare": None}
+    finally:  # the seeded fixture keeps only the rule labelled vegetation
+        seeded.execute("UPDATE sclzonal.verdict_rule SET label = 'vegetation' WHERE label = 'green'")
 
 
 def test_reserved_labels_are_refused(seeded: psycopg.Connection) -> None:

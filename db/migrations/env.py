@@ -7,6 +7,7 @@ from typing import Any
 from alembic import context
 from geoalchemy2 import alembic_helpers
 from sclzonal.db.connection import engine_for
+from sclzonal.db.migrate import ROLES_SQL, apply_recorded_sql, may_grant
 from sclzonal.db.models import Base
 from sclzonal.db.settings import SCHEMA
 from sqlalchemy import text
@@ -27,6 +28,24 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
     if type_ == "table" and name == "alembic_version":
         return False
     return bool(alembic_helpers.include_object(obj, name, type_, reflected, compare_to))
+
+
+def renew_grants(connection: Any) -> None:
+    """Apply sql/roles.sql as recorded by the newest revision, up to the database's, that applies it.
+
+    Like pgstac's permissions step: after every upgrade or downgrade each registered role has
+    exactly the privileges of its purpose on the objects the migrations (re)created, in the
+    same transaction. Skipped when the migrating role could not set them (it does not own the
+    schema: a loader running a no-op `db upgrade`).
+    """
+    current = context.get_context().get_current_revision()
+    if current is None or not may_grant(connection):
+        return
+    for script in context.script.iterate_revisions(current, "base"):
+        recorded = getattr(script.module, "SQL_FILES", {})
+        if ROLES_SQL in recorded:
+            apply_recorded_sql(connection, script.revision, {ROLES_SQL: recorded[ROLES_SQL]})
+            return
 
 
 def run_migrations_online() -> None:
@@ -52,6 +71,8 @@ def run_migrations_online() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+            if config.attributes.get("renew_grants"):
+                renew_grants(connection)
     engine.dispose()
 
 

@@ -1,4 +1,4 @@
-"""`sclzonal db`: migrate the schema, show its revision, create the owner, ingest and reader roles."""
+"""`sclzonal db`: migrate the schema, show its revision, create the owner, loader and reader roles."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sclzonal.roles.setup import RoleNames, create_roles, public_schema_is_open
 
 @click.group("db")
 def db() -> None:
-    """Create and migrate the sclzonal schema; create its owner, ingest and reader roles."""
+    """Create and migrate the sclzonal schema; create its owner, loader and reader roles."""
 
 
 @db.command("upgrade")
@@ -54,33 +54,52 @@ def db_status(ctx: click.Context) -> None:
 @db.command("roles")
 @click.option("--owner", default=RoleNames.owner, show_default=True,
               help="Role that owns the schema and runs `db upgrade`.")
-@click.option("--ingest", default=RoleNames.ingest, show_default=True,
+@click.option("--loader", default=None, show_default=RoleNames.loader,
               help="Role that loads data and refreshes (the scheduled job's).")
+@click.option("--ingest", "ingest_alias", default=None, hidden=True,
+              help="Deprecated name of --loader.")
 @click.option("--reader", default=RoleNames.reader, show_default=True,
               help="Read-only role for QGIS users (as `qgis role`).")
 @click.option("--owner-password-env", metavar="VAR", help="Set the owner's password from $VAR.")
-@click.option("--ingest-password-env", metavar="VAR", help="Set the ingest role's password from $VAR.")
+@click.option("--loader-password-env", metavar="VAR", help="Set the loader role's password from $VAR.")
+@click.option("--ingest-password-env", "ingest_password_alias", metavar="VAR", hidden=True,
+              help="Deprecated name of --loader-password-env.")
 @click.option("--reader-password-env", metavar="VAR", help="Set the reader's password from $VAR.")
 @click.pass_context
-def roles_command(ctx: click.Context, owner: str, ingest: str, reader: str,
-                  owner_password_env: str | None, ingest_password_env: str | None,
-                  reader_password_env: str | None) -> None:
-    """Create the owner, ingest and reader login roles and grant each its rights (re-runnable).
+def roles_command(ctx: click.Context, owner: str, loader: str | None, ingest_alias: str | None,
+                  reader: str, owner_password_env: str | None, loader_password_env: str | None,
+                  ingest_password_alias: str | None, reader_password_env: str | None) -> None:
+    """Create the owner, loader and reader login roles and grant each its rights (re-runnable).
 
     Run once, as the administrator that ran the first `db upgrade` (it needs CREATEROLE and to
     own the schema's objects, which it gives to the owner role). Afterwards `db upgrade` runs as
-    the owner, loading and `refresh` as the ingest role, QGIS as the reader: no superuser.
+    the owner, loading and `refresh` as the loader role, QGIS as the reader: no superuser.
+
+    Example: sclzonal db roles --loader-password-env LOADER_PW
     """
+    loader = _renamed("--loader", loader, "--ingest", ingest_alias) or RoleNames.loader
+    loader_password_env = _renamed("--loader-password-env", loader_password_env,
+                                   "--ingest-password-env", ingest_password_alias)
     passwords = {"owner": password_from_env("--owner-password-env", owner_password_env),
-                 "ingest": password_from_env("--ingest-password-env", ingest_password_env),
+                 "loader": password_from_env("--loader-password-env", loader_password_env),
                  "reader": password_from_env("--reader-password-env", reader_password_env)}
     with ready_connection(ctx) as conn:
-        created = create_roles(conn, RoleNames(owner, ingest, reader), passwords)
+        created = create_roles(conn, RoleNames(owner, loader, reader), passwords)
         public_create = public_schema_is_open(conn)
-    for purpose, name in (("owner", owner), ("ingest", ingest), ("reader", reader)):
+    for purpose, name in (("owner", owner), ("loader", loader), ("reader", reader)):
         state = "created" if created[purpose] else "already there, privileges renewed"
         password = "; password set" if passwords[purpose] else ""
         click.echo(f"{purpose} role {name}: {state}{password}")
     if public_create:
         click.echo("sclzonal: warning: every role may create objects in schema public (PostgreSQL "
                    "before 15); consider REVOKE CREATE ON SCHEMA public FROM PUBLIC", err=True)
+
+
+def _renamed(option: str, value: str | None, old_option: str, old_value: str | None) -> str | None:
+    """Return the value of `option`, or of its deprecated name `old_option` (with a warning)."""
+    if old_value is None:
+        return value
+    if value is not None:
+        raise UserError(f"{old_option} is the old name of {option}: give only {option}")
+    click.echo(f"sclzonal: warning: {old_option} is deprecated, use {option}", err=True)
+    return old_value

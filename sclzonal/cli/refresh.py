@@ -14,7 +14,7 @@ from sclzonal.counting import DEFAULT_COUNT_BATCH
               help="Polygons counted per transaction.")
 @click.option("--recount", is_flag=True,
               help="Look for every pair without stored counts, not only new ones (after restoring "
-                   "a backup without sclzonal.zonal_count).")
+                   "a backup without sclzonal.counted_pair).")
 @click.pass_context
 def refresh(ctx: click.Context, batch_size: int, recount: bool) -> None:
     """Count class pixels for new (polygon, scene) pairs and refresh the verdicts."""

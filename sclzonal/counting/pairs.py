@@ -1,4 +1,4 @@
-"""Count SCL classes per polygon for new (polygon, scene) pairs and store them in zonal_count.
+"""Count SCL classes per polygon for new (polygon, scene) pairs and store them in counted_pair.
 
 The pixel runs of each polygon on a grid (sclzonal.pixel_spans) are computed once and kept in
 sclzonal.pixel_map, so a new scene on a known grid only reads its tiles and counts. A scene's
@@ -20,6 +20,7 @@ import shapely
 from sclzonal.counting import DEFAULT_COUNT_BATCH
 from sclzonal.counting.copy_binary import copy_integer_columns, copy_rows
 from sclzonal.counting.pixel_spans import Grid, PixelSpans, count_classes, pixel_spans
+from sclzonal.db.models import CLASS_COLUMNS
 from sclzonal.ingest.raster_wkb import read_tile
 
 _SPAN = np.dtype("<i4")
@@ -74,8 +75,8 @@ def pending_pairs(conn: psycopg.Connection) -> PendingPairs:
                 JOIN sclzonal.polygon AS p
                   ON p.geom && s.footprint AND p.changed_seq > s.counted_seq
                 WHERE s.id = %s AND NOT EXISTS (
-                    SELECT 1 FROM sclzonal.zonal_count AS zc
-                    WHERE zc.polygon_id = p.id AND zc.scene_id = s.id)
+                    SELECT 1 FROM sclzonal.counted_pair AS cp
+                    WHERE cp.polygon_id = p.id AND cp.scene_id = s.id)
                 ORDER BY p.id
                 """, (scene_id,)).fetchall()
             if rows:
@@ -225,9 +226,9 @@ def store_counts(conn: psycopg.Connection, scene_id: int, batch: PolygonBatch,
         write = keep & unchanged
         scene = np.full(int(write.sum()), scene_id, dtype=np.int64)
         copy_integer_columns(
-            conn, "sclzonal.zonal_count",
+            conn, "sclzonal.counted_pair",
             [("polygon_id", batch.ids[write], "int8"), ("scene_id", scene, "int8")]
-            + [(f"class_{k}", counts[write, k], "int4") for k in range(12)],
+            + [(name, counts[write, k], "int4") for k, name in enumerate(CLASS_COLUMNS)],
         )
         return int(write.sum())
 

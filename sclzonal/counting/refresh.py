@@ -1,7 +1,7 @@
 """`sclzonal refresh`: count the new (polygon, scene) pairs, then refresh the verdicts.
 
 Counts are computed by sclzonal.zonal_counting (a numpy scanline pixel map reused across the
-scenes of a grid) and stored in sclzonal.zonal_count, which a pair enters once; the SQL view
+scenes of a grid) and stored in sclzonal.counted_pair, which a pair enters once; the SQL view
 sclzonal.zonal_class_counts (ST_Clip + ST_ValueCount) is their definition. The verdict
 materialized view is refreshed CONCURRENTLY: readers are never blocked.
 """
@@ -36,7 +36,7 @@ def refresh_verdicts(conn: psycopg.Connection) -> None:
     """Refresh sclzonal.polygon_verdict without blocking its readers.
 
     Through sclzonal.refresh_polygon_verdict() (sql/verdict_refresh.sql), which refreshes as the
-    view's owner with JIT off, so the ingest role needs only EXECUTE on it.
+    view's owner with JIT off, so the loader role needs only EXECUTE on it.
     """
     with conn.transaction():
         conn.execute("SELECT sclzonal.refresh_polygon_verdict()")
@@ -56,7 +56,7 @@ def refresh(
     `conn` must be in autocommit mode: each batch of counts is its own transaction. A refresh
     killed at any point keeps the batches it stored and the next one counts the rest. With
     `recount`, every pair without stored counts is looked for, not only those of polygons changed
-    since a scene was last counted: after restoring a backup without sclzonal.zonal_count, or
+    since a scene was last counted: after restoring a backup without sclzonal.counted_pair, or
     deleting counts by hand.
     """
     report = RefreshReport()

@@ -1,1 +1,1 @@
-"""Database roles: the owner, ingest and reader roles and their privileges."""
+"""Database roles: the owner, loader and reader roles and their privileges."""

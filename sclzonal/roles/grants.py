@@ -1,7 +1,7 @@
 """Creating sclzonal's login roles, registering them, and granting what sql/roles.sql says.
 
-Shared by `sclzonal db roles` (owner, ingest, reader; sclzonal/db_roles.py) and `sclzonal qgis
-role` (a reader; sclzonal/qgis_role.py). Role names are checked against a strict pattern and
+Shared by `sclzonal db roles` (owner, loader, reader; sclzonal/roles/setup.py) and `sclzonal qgis
+role` (a reader; sclzonal/roles/reader.py). Role names are checked against a strict pattern and
 composed with psycopg.sql.Identifier; passwords are hashed by libpq before they are sent, so they
 appear in no statement and no server log.
 """
@@ -18,7 +18,7 @@ from sclzonal.db import migrate
 from sclzonal.errors import UserError
 
 ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-PURPOSES = ("owner", "ingest", "reader")
+PURPOSES = ("owner", "loader", "reader")
 
 
 def check_role_name(name: str) -> None:
@@ -72,7 +72,7 @@ def register_role(conn: psycopg.Connection, name: str, purpose: str) -> None:
     """Record `name` in sclzonal.database_role with its purpose (one owner: it replaces another).
 
     A role registered with another purpose is refused: its grants would silently change (an
-    owner or ingest role named as a QGIS reader would lose its rights).
+    owner or loader role named as a QGIS reader would lose its rights).
     """
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r}")

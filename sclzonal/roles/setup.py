@@ -1,9 +1,9 @@
-"""`sclzonal db roles`: the owner, ingest and reader roles, created once by an administrator.
+"""`sclzonal db roles`: the owner, loader and reader roles, created once by an administrator.
 
 - owner: owns schema sclzonal and everything in it (and QGIS's tables in public when this
   command made them); runs `sclzonal db upgrade`, edits verdict rules and classes, writes QGIS
   styles and projects.
-- ingest: `polygons load`, `scl load`, `scl fetch`, `ingest`, `refresh`, `verdicts`; writes the
+- loader: `polygons load`, `scl load`, `scl fetch`, `ingest`, `refresh`, `verdicts`; writes the
   data tables, cannot create, alter or drop anything, nor change the rules.
 - reader: QGIS users; exactly the role `sclzonal qgis role` makes.
 
@@ -31,7 +31,7 @@ class RoleNames:
     """The names of the three roles (roles are cluster-wide: one set per database if you like)."""
 
     owner: str = "sclzonal_owner"
-    ingest: str = "sclzonal_ingest"
+    loader: str = "sclzonal_loader"
     reader: str = "sclzonal_reader"
 
 
@@ -42,15 +42,15 @@ def create_roles(conn: psycopg.Connection, names: RoleNames,
     Returns, per purpose, whether the role was created. Re-runnable.
     """
     passwords = passwords or {}
-    for name in (names.owner, names.ingest, names.reader):
+    for name in (names.owner, names.loader, names.reader):
         check_role_name(name)
-    if len({names.owner, names.ingest, names.reader}) != 3:
-        raise UserError("the owner, ingest and reader roles need three different names")
+    if len({names.owner, names.loader, names.reader}) != 3:
+        raise UserError("the owner, loader and reader roles need three different names")
     with conn.transaction():
         created = {"owner": create_login_role(conn, names.owner, passwords.get("owner")),
-                   "ingest": create_login_role(conn, names.ingest, passwords.get("ingest"))}
+                   "loader": create_login_role(conn, names.loader, passwords.get("loader"))}
         register_role(conn, names.owner, "owner")
-        register_role(conn, names.ingest, "ingest")
+        register_role(conn, names.loader, "loader")
         _give_qgis_tables(conn, names.owner)
         # Registering the reader applies sql/roles.sql, for all three roles.
         created["reader"] = create_reader_role(conn, names.reader, passwords.get("reader")).created
@@ -81,8 +81,8 @@ def _give_qgis_tables(conn: psycopg.Connection, owner: str) -> None:
 
 def _refuse_memberships(conn: psycopg.Connection, names: RoleNames) -> None:
     """Refuse roles that are members of a more powerful one: they would have its rights."""
-    for member, of in ((names.ingest, names.owner), (names.reader, names.owner),
-                       (names.reader, names.ingest)):
+    for member, of in ((names.loader, names.owner), (names.reader, names.owner),
+                       (names.reader, names.loader)):
         row = conn.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", (member, of)).fetchone()
         if row and row[0]:
             raise UserError(f"role {member} is a member of {of} and would have its rights; "

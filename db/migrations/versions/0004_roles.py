@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sclzonal.db.migrate import apply_sql_file
+from sclzonal.db.migrate import apply_recorded_sql
 
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
+
+# The SHA-256 of each file of sql/ this revision applies, in order (see migrate.recorded_sql):
+# when sql/ changes, the old text is kept in db/migrations/frozen/0004/.
+SQL_FILES = {
+    "verdict_refresh.sql": "adda17d57a58d9049037b522345417fe3ac8adbf43d8f221e8a1c46869933780",
+    "roles.sql": "182c3fb3be2cb28417d0e6136b6990ae5a8f783dc34a81f3ee6654505c68434b",
+}
 
 
 def upgrade() -> None:
@@ -32,8 +39,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("role_name", name=op.f("database_role_pkey")),
         schema="sclzonal",
     )
-    apply_sql_file(op.get_bind(), "verdict_refresh.sql")
-    apply_sql_file(op.get_bind(), "roles.sql")
+    apply_recorded_sql(op.get_bind(), revision, SQL_FILES)
 
 
 def downgrade() -> None:
