@@ -57,8 +57,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "unchanged": "polygons already stored as they are",
         "repaired": "invalid geometries repaired",
         "skipped_empty": "features skipped as empty, null or without area",
-        "repaired_ids": "feature ids of the repaired ones (the first few)",
-        "skipped_ids": "feature ids of the skipped ones (the first few)",
+        "repaired_ids": "feature ids of the repaired ones (the first few, sorted)",
+        "skipped_ids": "feature ids of the skipped ones (the first few, sorted)",
     },
     "scl load": {
         "files": "one object per file: {name, " + ", ".join(_SCENE) + "}",
