@@ -37,12 +37,15 @@ TABLE_COLUMNS = ["polygon_id", "source_fid", "name", "verdict", "acquired_on",
                  "vegetation_share", "clear_share", "pixels"]
 
 
-def fetch_verdicts(conn: psycopg.Connection, *, with_geometry: bool = False) -> list[dict[str, Any]]:
-    """Return the rows of sclzonal.polygon_verdict ordered by polygon id."""
+def fetch_verdicts(conn: psycopg.Connection, *, with_geometry: bool = False,
+                   limit: int | None = None) -> list[dict[str, Any]]:
+    """Return the rows of sclzonal.polygon_verdict ordered by polygon id (the first `limit`)."""
     geometry = ", ST_AsGeoJSON(geom, 7) AS geometry" if with_geometry else ""
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cursor:
         cursor.execute(
             f"SELECT {', '.join(COLUMNS)}{geometry} FROM sclzonal.polygon_verdict ORDER BY polygon_id"
+            " LIMIT %s",
+            (limit,),
         )
         return list(cursor.fetchall())
 

@@ -1,14 +1,16 @@
-"""The command line: help on every command, one-line errors, exit codes."""
+"""The command line: help and examples on every command, one-line errors, exit codes."""
 
 from __future__ import annotations
 
+import inspect
+import shlex
 import subprocess
 import sys
 
 import click
 import pytest
 
-from sclzonal.cli import cli, main
+from sclzonal.cli import cli, exit_codes, main
 from tests.helpers import run_cli
 
 
@@ -50,6 +52,81 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str], path: tuple[
             assert parameter.help, f"{' '.join(path)} {parameter.name} has no help"
 
 
+def _command(path: tuple[str, ...]) -> click.Command:
+    command: click.Command | None = cli
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.get_command(click.Context(command), name)
+    assert command is not None
+    return command
+
+
+def _examples(command: click.Command) -> list[str]:
+    """The lines of the command's "Examples:" paragraph."""
+    lines = inspect.cleandoc(command.help or "").splitlines()
+    assert "Examples:" in [line.strip() for line in lines], "no Examples: paragraph"
+    start = [line.strip() for line in lines].index("Examples:") + 1
+    found = []
+    for line in lines[start:]:
+        if not line.startswith("  "):
+            break
+        found.append(line.strip())
+    return found
+
+
+def _remaining(ctx: click.Context) -> list[str]:
+    """The arguments a group's context left for its subcommand (click 8.1 and 8.2+)."""
+    protected = ctx.__dict__.get("_protected_args", ctx.__dict__.get("protected_args", []))
+    return [*protected, *ctx.args]
+
+
+def _parse_example(line: str) -> tuple[str, ...]:
+    """Parse an example as click would run it (without running it); return its command path."""
+    words = shlex.split(line, comments=True)
+    if "|" in words:
+        words = words[:words.index("|")]
+    assert words[0] == "sclzonal", line
+    command: click.Command = cli
+    ctx = cli.make_context("sclzonal", words[1:])
+    path: tuple[str, ...] = ()
+    while isinstance(command, click.Group):
+        name, found, rest = command.resolve_command(ctx, _remaining(ctx))
+        assert name is not None and found is not None, line
+        path, command = (*path, name), found
+        ctx = command.make_context(name, rest, parent=ctx)
+    return path
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(c) or "sclzonal" for c in COMMANDS])
+def test_every_command_has_examples_that_parse(path: tuple[str, ...]) -> None:
+    examples = _examples(_command(path))
+    assert examples, f"{' '.join(path)}: the Examples: paragraph is empty"
+    for line in examples:
+        assert line.startswith("sclzonal "), line
+        try:
+            ran = _parse_example(line)
+        except click.UsageError as exc:
+            pytest.fail(f"example {line!r}: {exc.format_message()}")
+        assert ran[:len(path)] == path, f"{line!r} is not an example of {' '.join(path)}"
+    if not isinstance(_command(path), click.Group):
+        assert any(_parse_example(line) == path for line in examples)
+
+
+def test_examples_keep_their_lines_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scl", "load", "--help"]) == 0
+    out = capsys.readouterr().out
+    for line in _examples(_command(("scl", "load"))):
+        assert f"    {line}\n" in out
+
+
+def test_help_shows_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("Exit codes:"):].splitlines()[1:]
+    assert [int(line.split()[0]) for line in table] == [0, 1, 2, 130]
+    assert [code for code, _ in exit_codes.EXIT_CODES] == [0, 1, 2, 130]
+
+
 def test_unreachable_database_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, "postgresql://nobody@127.0.0.1:1/none", "verdicts")
     assert code == 1
@@ -58,8 +135,22 @@ def test_unreachable_database_is_one_line(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["scl", "load"]) == 2
+    assert main(["scl", "load"]) == exit_codes.USAGE == 2
     assert "Missing argument" in capsys.readouterr().err
+    assert main(["-v", "-q", "db", "status"]) == 2
+    assert "give -v/--verbose or -q/--quiet, not both" in capsys.readouterr().err
+
+
+def test_an_aborted_prompt_exits_130(capsys: pytest.CaptureFixture[str], database_url: str,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kwargs: object) -> str:
+        raise click.exceptions.Abort()
+
+    monkeypatch.setattr(click, "prompt", interrupted)
+    code, out, err = run_cli(capsys, database_url, "qgis", "role", "--name", "never_made",
+                             "--prompt-password")
+    assert code == exit_codes.ABORTED == 130
+    assert err == "sclzonal: aborted\n" and out == ""
 
 
 def test_console_script_runs(database_url: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from sclzonal.cli import json_reports
+from sclzonal.cli.json_reports import json_option
 from sclzonal.cli.support import conninfo, ready_connection
 from sclzonal.db import migrate
 from sclzonal.db.connection import connect
@@ -14,14 +16,28 @@ from sclzonal.roles.setup import RoleNames, create_roles, public_schema_is_open
 
 @click.group("db")
 def db() -> None:
-    """Create and migrate the sclzonal schema; create its owner, loader and reader roles."""
+    """Create and migrate the sclzonal schema; create its owner, loader and reader roles.
+
+    \b
+    Examples:
+      sclzonal db upgrade
+      sclzonal db status --json
+    """
 
 
 @db.command("upgrade")
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
 @click.pass_context
 def db_upgrade(ctx: click.Context, revision: str) -> None:
-    """Migrate the database to the newest schema (creates postgis, postgis_raster, views)."""
+    """Migrate the database to the newest schema (creates postgis, postgis_raster, views).
+
+    All revisions run in one transaction: a failure leaves the database as it was.
+
+    \b
+    Examples:
+      sclzonal db upgrade
+      sclzonal --database-url postgresql://sclzonal_owner@db/sclzonal db upgrade
+    """
     target = conninfo(ctx)
     connect(target).close()
     migrate.upgrade(target, revision)
@@ -32,7 +48,13 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
 @click.argument("revision")
 @click.pass_context
 def db_downgrade(ctx: click.Context, revision: str) -> None:
-    """Migrate the database down to REVISION (`base` removes every sclzonal table)."""
+    """Migrate the database down to REVISION (`base` removes every sclzonal table).
+
+    \b
+    Examples:
+      sclzonal db downgrade 0003
+      sclzonal db downgrade base
+    """
     target = conninfo(ctx)
     connect(target).close()
     migrate.downgrade(target, revision)
@@ -40,13 +62,23 @@ def db_downgrade(ctx: click.Context, revision: str) -> None:
 
 
 @db.command("status")
+@json_option("db status")
 @click.pass_context
-def db_status(ctx: click.Context) -> None:
-    """Print the database's revision and the one this sclzonal needs."""
+def db_status(ctx: click.Context, as_json: bool) -> None:
+    """Print the database's revision and the one this sclzonal needs; exit 1 when they differ.
+
+    \b
+    Examples:
+      sclzonal db status
+      sclzonal -q db status --json
+    """
     with connect(conninfo(ctx)) as conn:
         current = migrate.current_revision(conn)
     head = migrate.head_revision()
-    click.echo(f"database revision: {current or 'none'}; code head: {head}")
+    if as_json:
+        json_reports.emit(json_reports.db_status(current, head))
+    else:
+        click.echo(f"database revision: {current or 'none'}; code head: {head}")
     if current != head:
         raise UserError("the database is not at head: run `sclzonal db upgrade`")
 
@@ -75,7 +107,10 @@ def roles_command(ctx: click.Context, owner: str, loader: str | None, ingest_ali
     own the schema's objects, which it gives to the owner role). Afterwards `db upgrade` runs as
     the owner, loading and `refresh` as the loader role, QGIS as the reader: no superuser.
 
-    Example: sclzonal db roles --loader-password-env LOADER_PW
+    \b
+    Examples:
+      sclzonal db roles
+      sclzonal db roles --owner-password-env OWNER_PW --loader-password-env LOADER_PW
     """
     loader = _renamed("--loader", loader, "--ingest", ingest_alias) or RoleNames.loader
     loader_password_env = _renamed("--loader-password-env", loader_password_env,
@@ -91,6 +126,7 @@ def roles_command(ctx: click.Context, owner: str, loader: str | None, ingest_ali
         password = "; password set" if passwords[purpose] else ""
         click.echo(f"{purpose} role {name}: {state}{password}")
     if public_create:
+        # A warning, not a note: shown with --quiet too.
         click.echo("sclzonal: warning: every role may create objects in schema public (PostgreSQL "
                    "before 15); consider REVOKE CREATE ON SCHEMA public FROM PUBLIC", err=True)
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from sclzonal.cli.support import CliProgress, conninfo
+from sclzonal.cli.output import CliProgress
+from sclzonal.cli.support import conninfo
 
 
 @click.command("demo")
@@ -18,7 +19,15 @@ from sclzonal.cli.support import CliProgress, conninfo
               help="Number of field polygons.")
 @click.pass_context
 def demo(ctx: click.Context, data_dir: Path, scenes: int, fields: int) -> None:
-    """Migrate, generate demo SCL scenes and fields, load them, refresh and print the verdicts."""
+    """Migrate, generate demo SCL scenes and fields, load them, refresh and print the verdicts.
+
+    What scripts/demo runs. Running it again loads nothing twice.
+
+    \b
+    Examples:
+      sclzonal demo
+      sclzonal demo --data-dir /tmp/demo --scenes 5 --fields 1000
+    """
     from sclzonal.demo.run import connection_help, run_demo
     from sclzonal.verdicts import as_table
 

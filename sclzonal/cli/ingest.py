@@ -9,8 +9,11 @@ from typing import Any
 
 import click
 
-from sclzonal.cli.sentinelhub_options import scene_line, sentinelhub_options, settings_from
-from sclzonal.cli.support import CliProgress, ready_connection
+from sclzonal.cli import json_reports
+from sclzonal.cli.json_reports import json_option
+from sclzonal.cli.output import CliProgress
+from sclzonal.cli.sentinelhub_options import scene_printer, sentinelhub_options, settings_from
+from sclzonal.cli.support import ready_connection
 
 
 @click.command("ingest")
@@ -18,14 +21,20 @@ from sclzonal.cli.support import CliProgress, ready_connection
               help="On the first run (nothing fetched from this endpoint yet) start this many "
                    "days before today.")
 @sentinelhub_options
+@json_option("ingest")
 @click.pass_context
-def ingest(ctx: click.Context, lookback_days: int, **options: Any) -> None:
+def ingest(ctx: click.Context, lookback_days: int, as_json: bool, **options: Any) -> None:
     """Scheduled ingestion: fetch every acquisition since the last one fetched, then refresh.
 
     One run at a time: when another run holds the ingestion lock this one says so and exits 0.
     Scenes fetched before a failure are kept and counted; the exit code is then 1, and the next
     run starts again at the last date fetched. scripts/scheduled-ingest wraps this for cron,
     systemd and docker compose.
+
+    \b
+    Examples:
+      sclzonal ingest --endpoint cdse --max-cloud 60
+      sclzonal ingest --endpoint cdse --lookback-days 10 --json
     """
     from sclzonal.flows import IngestFailed
     from sclzonal.flows import ingest as run_ingest
@@ -34,16 +43,18 @@ def ingest(ctx: click.Context, lookback_days: int, **options: Any) -> None:
     settings.resolve_endpoint()
     with ready_connection(ctx) as conn:
         try:
-            report = run_ingest(conn, settings, lookback_days=lookback_days, on_scene=scene_line,
-                                progress=CliProgress())
+            report = run_ingest(conn, settings, lookback_days=lookback_days,
+                                on_scene=scene_printer(as_json), progress=CliProgress())
         except IngestFailed as exc:
-            report = exc.report
-            _summary(report)
+            _summary(exc.report, as_json)
             raise
-    _summary(report)
+    _summary(report, as_json)
 
 
-def _summary(report: Any) -> None:
+def _summary(report: Any, as_json: bool) -> None:
+    if as_json:
+        json_reports.emit(json_reports.ingest(report))
+        return
     if report.fetch is not None:
         click.echo(report.fetch.summary())
     if report.refresh is not None:

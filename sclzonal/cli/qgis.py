@@ -1,6 +1,6 @@
 """The `sclzonal qgis` commands: default styles, a ready-styled project, a read-only role.
 
-Registered in sclzonal/cli.py. Styles and the role need only the database; the project is
+Registered in sclzonal/cli/__init__.py. Styles and the role need only the database; the project is
 built by QGIS itself (Debian `qgis`, `python3-qgis`) in a subprocess.
 """
 
@@ -20,7 +20,14 @@ from sclzonal.roles.reader import DEFAULT_ROLE, create_reader_role, service_entr
 
 @click.group("qgis")
 def qgis() -> None:
-    """Make the database ready for QGIS: default styles, a project, a read-only role."""
+    """Make the database ready for QGIS: default styles, a project, a read-only role.
+
+    \b
+    Examples:
+      sclzonal qgis styles
+      sclzonal qgis project --output sclzonal.qgs --store-in-db
+      sclzonal qgis role --prompt-password
+    """
 
 
 @qgis.command("styles")
@@ -30,6 +37,10 @@ def styles(ctx: click.Context) -> None:
 
     QGIS applies them when sclzonal.polygon_verdict or sclzonal.scene_verdict_layer is added
     from the database. Run again after adding verdict rules, so their labels get colours.
+
+    \b
+    Examples:
+      sclzonal qgis styles
     """
     with ready_connection(ctx) as conn:
         written = write_default_styles(conn)
@@ -60,6 +71,12 @@ def project(ctx: click.Context, output: Path | None, store_in_db: bool, project_
     It holds the verdict per polygon (categorized by verdict), the verdict per scene (set up
     for the Temporal Controller on acquired_on), the polygons, and one SCL raster layer per
     scene with the class names and EO Browser colours. Needs QGIS (apt: qgis python3-qgis).
+
+    \b
+    Examples:
+      sclzonal qgis project --output sclzonal.qgs
+      sclzonal qgis project --service sclzonal --store-in-db
+      sclzonal qgis project --output sclzonal.qgs --image verdicts.png --image-width 1600
     """
     target = ProjectTarget(output=output, store_in_db=store_in_db, project_name=project_name,
                            service=service, image=image, image_width=image_width)
@@ -99,6 +116,11 @@ def role(ctx: click.Context, name: str, password_env: str | None, prompt_passwor
 
     It may SELECT the verdict layers, polygons, scenes, SCL tiles and classes, and the QGIS
     styles and projects; nothing else, and its transactions are read-only.
+
+    \b
+    Examples:
+      sclzonal qgis role --prompt-password
+      sclzonal qgis role --name field_team --password-env FIELD_TEAM_PW
     """
     password = _password(password_env, prompt_password)
     with ready_connection(ctx) as conn:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
-from sclzonal.cli.support import progress, ready_connection
+from sclzonal.cli import json_reports
+from sclzonal.cli.json_reports import json_option
+from sclzonal.cli.output import note, progress
+from sclzonal.cli.support import ready_connection
 from sclzonal.counting import DEFAULT_COUNT_BATCH
 
 
@@ -15,9 +18,21 @@ from sclzonal.counting import DEFAULT_COUNT_BATCH
 @click.option("--recount", is_flag=True,
               help="Look for every pair without stored counts, not only new ones (after restoring "
                    "a backup without sclzonal.counted_pair).")
+@json_option("refresh")
 @click.pass_context
-def refresh(ctx: click.Context, batch_size: int, recount: bool) -> None:
-    """Count class pixels for new (polygon, scene) pairs and refresh the verdicts."""
+def refresh(ctx: click.Context, batch_size: int, recount: bool, as_json: bool) -> None:
+    """Count class pixels for new (polygon, scene) pairs and refresh the verdicts.
+
+    Only pairs not counted yet are counted; the verdicts are refreshed CONCURRENTLY, so readers
+    (QGIS) are never blocked. One refresh at a time: a second one waits.
+
+    \b
+    Examples:
+      sclzonal refresh
+      sclzonal -v refresh
+      sclzonal refresh --recount
+      sclzonal -q refresh --json
+    """
     from sclzonal.counting.refresh import refresh as run_refresh
 
     with ready_connection(ctx) as conn, progress(desc="counting", unit=" pairs") as bar:
@@ -25,7 +40,10 @@ def refresh(ctx: click.Context, batch_size: int, recount: bool) -> None:
             bar.reset(total=total)
 
         report = run_refresh(conn, batch_size=batch_size, on_start=start, on_pairs=bar.update,
-                             on_wait=lambda: click.echo("another refresh is running; waiting",
-                                                        err=True), recount=recount)
+                             on_wait=lambda: note("another refresh is running; waiting"),
+                             recount=recount)
+    if as_json:
+        json_reports.emit(json_reports.refresh(report))
+        return
     click.echo(f"counted {report.pairs_counted} new polygon-scene pairs on {report.scenes} scenes "
                f"in {report.count_seconds:.1f} s; verdicts refreshed in {report.verdict_seconds:.1f} s")

@@ -8,14 +8,23 @@ from typing import Any
 
 import click
 
-from sclzonal.cli.sentinelhub_options import scene_line, sentinelhub_options, settings_from
-from sclzonal.cli.support import CliProgress, parse_option_date, ready_connection
+from sclzonal.cli import json_reports
+from sclzonal.cli.json_reports import json_option
+from sclzonal.cli.output import CliProgress
+from sclzonal.cli.sentinelhub_options import scene_printer, sentinelhub_options, settings_from
+from sclzonal.cli.support import parse_option_date, ready_connection
 from sclzonal.ingest import DEFAULT_TILE_SIZE
 
 
 @click.group("scl")
 def scl() -> None:
-    """Load Sentinel-2 Scene Classification (SCL) rasters."""
+    """Load Sentinel-2 Scene Classification (SCL) rasters.
+
+    \b
+    Examples:
+      sclzonal scl load SCL_2024-06-05.tif
+      sclzonal scl fetch --endpoint cdse --start 2024-06-01 --end 2024-06-30
+    """
 
 
 @scl.command("load")
@@ -27,15 +36,24 @@ def scl() -> None:
 @click.option("--replace", is_flag=True,
               help="Replace a scene of the same grid, date and source loaded from another file "
                    "(refused without this).")
+@json_option("scl load")
 @click.pass_context
 def load(ctx: click.Context, paths: Sequence[Path], date_text: str | None,
-         tile_size: int, replace: bool) -> None:
+         tile_size: int, replace: bool, as_json: bool) -> None:
     """Load single-band SCL GeoTIFFs (any CRS) as scenes; a file loaded before changes nothing.
 
     A Sen2Cor L2A product (`.SAFE` folder or its `.zip`) loads its 20 m SCL image (JPEG 2000),
     dated by the product name. Another file for a scene already loaded (same grid, date and
     source) is refused unless --replace is given. When several files are given, all are checked
     before any is stored.
+
+    \b
+    Examples:
+      sclzonal scl load SCL_2024-06-05.tif SCL_2024-06-20.tif
+      sclzonal scl load --date 2024-06-05 scene.tif
+      sclzonal scl load S2A_MSIL2A_20240605T100031_N0510_R122_T33TVM_20240605T130202.SAFE
+      sclzonal scl load --replace SCL_2024-06-05_reprocessed.tif
+      sclzonal -q scl load --json SCL_*.tif
     """
     from sclzonal.flows import load_scl_files
 
@@ -43,6 +61,9 @@ def load(ctx: click.Context, paths: Sequence[Path], date_text: str | None,
     with ready_connection(ctx) as conn:
         loaded = load_scl_files(conn, paths, explicit_date=explicit, tile_size=tile_size,
                                 replace=replace, progress=CliProgress())
+    if as_json:
+        json_reports.emit(json_reports.scl_load(loaded))
+        return
     for item in loaded:
         scene = item.scene
         state = f"loaded as scene {scene.scene_id} ({scene.tiles} tiles)" if scene.created \
@@ -60,15 +81,22 @@ def load(ctx: click.Context, paths: Sequence[Path], date_text: str | None,
               help="Start at the last date already fetched from this endpoint (for schedules); "
                    "--start is used when nothing was fetched yet.")
 @sentinelhub_options
+@json_option("scl fetch")
 @click.pass_context
 def fetch(ctx: click.Context, start_text: str | None, end_text: str | None, since_last: bool,
-          **options: Any) -> None:
+          as_json: bool, **options: Any) -> None:
     """Fetch SCL for the loaded polygons from Sentinel Hub or CDSE and load it as scenes.
 
     The Catalog API lists the Sentinel-2 L2A acquisitions over each cluster of polygons; each
     (date, cluster) not loaded yet is requested from the Processing API (the SCL band, UINT8,
     NEAREST resampling, in the cluster's UTM zone) and loaded like `scl load` loads a file.
     Credentials: SH_CLIENT_ID and SH_CLIENT_SECRET, else --profile.
+
+    \b
+    Examples:
+      sclzonal scl fetch --endpoint cdse --start 2024-06-01 --end 2024-06-30 --max-cloud 60
+      sclzonal scl fetch --profile cdse --endpoint cdse --since-last --start 2024-01-01
+      sclzonal scl fetch --start 2024-06-01 --resolution 10 --json
     """
     from sclzonal.flows import fetch_scl
 
@@ -78,5 +106,8 @@ def fetch(ctx: click.Context, start_text: str | None, end_text: str | None, sinc
     end = parse_option_date(end_text, "--end")
     with ready_connection(ctx) as conn:
         report = fetch_scl(conn, settings, start=start, end=end, since_last=since_last,
-                           on_scene=scene_line, progress=CliProgress())
-    click.echo(report.summary())
+                           on_scene=scene_printer(as_json), progress=CliProgress())
+    if as_json:
+        json_reports.emit(json_reports.fetch(report))
+    else:
+        click.echo(report.summary())

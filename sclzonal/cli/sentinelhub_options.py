@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from sclzonal.cli.output import note
 from sclzonal.flows import FetchSettings
 from sclzonal.ingest import DEFAULT_TILE_SIZE, MAX_REQUEST_PIXELS
 
@@ -62,9 +63,17 @@ def settings_from(options: dict[str, Any]) -> FetchSettings:
     return FetchSettings(**{name: options.pop(name) for name in SETTING_NAMES})
 
 
-def scene_line(label: str, result: Any) -> None:
-    """Print what happened to one (date, cluster) of a fetch."""
-    if result is None:
-        click.echo(f"{label}: already loaded")
-    else:
-        click.echo(f"{label}: loaded as scene {result.scene_id} ({result.tiles} tiles)")
+def scene_printer(as_json: bool) -> Callable[[str, Any], None]:
+    """Return what prints each (date, cluster) of a fetch: on stdout, or with --json as a note."""
+
+    def scene_line(label: str, result: Any) -> None:
+        if result is None:
+            line = f"{label}: already loaded"
+        else:
+            line = f"{label}: loaded as scene {result.scene_id} ({result.tiles} tiles)"
+        if as_json:
+            note(line)
+        else:
+            click.echo(line)
+
+    return scene_line

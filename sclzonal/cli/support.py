@@ -1,4 +1,4 @@
-"""What every `sclzonal` command module shares: the connection, progress bars and notes, date options.
+"""What every `sclzonal` command module shares: the connection and date options.
 
 Light on purpose (click and psycopg only): `sclzonal --help` imports every command module.
 """
@@ -6,9 +6,6 @@ Light on purpose (click and psycopg only): `sclzonal --help` imports every comma
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from contextlib import AbstractContextManager
-from typing import Any
 
 import click
 import psycopg
@@ -28,25 +25,6 @@ def ready_connection(ctx: click.Context) -> psycopg.Connection:
     target = conninfo(ctx)
     migrate.require_head(target)
     return connect(target, autocommit=True)
-
-
-def progress(**options: Any) -> Any:
-    """Return a tqdm progress bar on stderr, shown only on a terminal."""
-    from tqdm import tqdm
-
-    return tqdm(disable=None, file=sys.stderr, **options)
-
-
-class CliProgress:
-    """The CLI's `sclzonal.flows.Progress`: tqdm bars and notes on stderr."""
-
-    def bar(self, *, desc: str, unit: str, total: int | None = None) -> AbstractContextManager[Any]:
-        """Return a progress bar on stderr (shown only on a terminal)."""
-        return progress(desc=desc, unit=unit, total=total)
-
-    def note(self, message: str) -> None:
-        """Print a note on stderr."""
-        click.echo(message, err=True)
 
 
 def parse_option_date(text: str | None, option: str) -> dt.date | None:
