@@ -244,7 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         if fault is not None and fault.hold is not None:
-            fault.hold.wait(30)
+            fault.hold.wait(120)
         if fault is not None and fault.status is not None:
             self._send(record, fault.status, {"error": {"status": fault.status,
                                                         "message": "fault injected"}}, fault.headers)

@@ -47,7 +47,7 @@ def _script(database_url: str, fake: FakeSentinelHub, *args: str, log: Path | No
     process = subprocess.Popen([str(SCRIPT), *OPTIONS, *args], env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if wait:
-        process.wait(timeout=60)
+        process.wait(timeout=120)
     return process
 
 
@@ -120,8 +120,10 @@ def test_two_runs_at_once_the_second_exits_0_and_the_first_loads_everything(
         database_url: str, clean: psycopg.Connection, fake: FakeSentinelHub) -> None:
     release = threading.Event()
     fake.faults["process"].append(Fault(hold=release))  # keeps the first run busy, lock held
-    first = _script(database_url, fake, wait=False)
-    deadline = time.monotonic() + 30
+    # The first run waits on the held request as long as the test needs (no client timeout
+    # retry within 120 s), however slowly the second process starts on a loaded machine.
+    first = _script(database_url, fake, "--timeout-seconds", "120", wait=False)
+    deadline = time.monotonic() + 60
     while not _lock_is_held(clean):
         assert first.poll() is None and time.monotonic() < deadline, first.communicate()
         time.sleep(0.05)
