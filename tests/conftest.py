@@ -13,6 +13,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sclzonal.db import migrate
 
+from tests.helpers import empty_database
+
 SLOVENIA = Path(__file__).resolve().parents[2] / "shared" / "data" / "slovenia"
 
 
@@ -80,6 +82,13 @@ def conn(database_url: str) -> Iterator[psycopg.Connection]:
     """An autocommit connection to the module's database."""
     with psycopg.connect(database_url, autocommit=True) as connection:
         yield connection
+
+
+@pytest.fixture
+def empty_conn(conn: psycopg.Connection) -> psycopg.Connection:
+    """The module's database with no polygons, scenes, tiles or counts (rules and classes kept)."""
+    empty_database(conn)
+    return conn
 
 
 @pytest.fixture

@@ -70,10 +70,8 @@ def _polygonal_area(ring: list[tuple[float, float]] | None) -> float:
     return float(sum(g.area for g in parts))
 
 
-@pytest.fixture(scope="module")
-def clean(database_url: str) -> str:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE sclzonal.scene, sclzonal.scene_grid, sclzonal.polygon CASCADE")
+@pytest.fixture
+def clean(empty_conn: psycopg.Connection, database_url: str) -> str:
     return database_url
 
 
