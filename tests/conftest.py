@@ -15,7 +15,9 @@ from sclzonal.db import migrate
 
 from tests.helpers import empty_database
 
-SLOVENIA = Path(__file__).resolve().parents[2] / "shared" / "data" / "slovenia"
+# The team's sample data sits in shared/ beside the checkout (or beside the folder of worktrees).
+SLOVENIA_CANDIDATES = [folder / "shared" / "data" / "slovenia"
+                       for folder in Path(__file__).resolve().parents[2:4]]
 
 
 def _server_url() -> str:
@@ -94,6 +96,7 @@ def empty_conn(conn: psycopg.Connection) -> psycopg.Connection:
 @pytest.fixture
 def slovenia() -> Path:
     """The real SCL rasters and polygons of ../shared/data/slovenia (skip when absent)."""
-    if not SLOVENIA.is_dir():
-        pytest.skip(f"real sample data not found at {SLOVENIA} (only in the team's workspace)")
-    return SLOVENIA
+    for folder in SLOVENIA_CANDIDATES:
+        if folder.is_dir():
+            return folder
+    pytest.skip(f"real sample data not found at {SLOVENIA_CANDIDATES[0]} (only in the team's workspace)")
