@@ -62,6 +62,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Missing argument" in capsys.readouterr().err
 
 
+@pytest.mark.process
 def test_console_script_runs(database_url: str) -> None:
     result = subprocess.run([sys.executable, "-m", "sclzonal.cli", "--database-url", database_url,
                              "db", "status"], capture_output=True, text=True, check=False)
@@ -69,6 +70,7 @@ def test_console_script_runs(database_url: str) -> None:
     assert "database revision" in result.stdout
 
 
+@pytest.mark.process
 def test_loading_rasters_does_not_import_vector_or_service_libraries() -> None:
     code = ("import sys; from sclzonal.cli import cli; import sclzonal.ingest.scl_raster; "
             "print(sorted(m for m in ('fiona', 'shapely', 'sentinelhub', 'alembic', 'sqlalchemy') "

@@ -139,12 +139,16 @@ def _debian_upstream_version(package: str) -> str:
     return match.group(1)
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 def test_qgis_version_is_the_debian_one(built: Built) -> None:
     """The QGIS that ran the checks is the one Debian's packages installed (bindings and desktop)."""
     running = built.checks["qgis_version"].split("-")[0]  # "3.22.16-Białowieża"
     assert running == _debian_upstream_version("python3-qgis") == _debian_upstream_version("qgis")
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["file", "db"])
 def test_every_layer_is_valid_and_counts_match_the_database(built: Built, where: str) -> None:
     layers = _layers(built, where)
@@ -162,6 +166,8 @@ def test_every_layer_is_valid_and_counts_match_the_database(built: Built, where:
     assert all(layer["nodata"] == 255 for layer in scl.values())
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["file", "db"])
 def test_renderers_and_categories(built: Built, where: str) -> None:
     layers = _layers(built, where)
@@ -178,6 +184,8 @@ def test_renderers_and_categories(built: Built, where: str) -> None:
     assert [n for n in project["visible"] if not n.startswith("SCL ")] == ["Verdict per polygon"]
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["file", "db"])
 def test_temporal_properties(built: Built, where: str) -> None:
     layers = _layers(built, where)
@@ -202,6 +210,8 @@ def test_temporal_properties(built: Built, where: str) -> None:
     assert time["unit"] == "days"
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["file", "db"])
 def test_rendered_map_shows_the_verdict_colours(built: Built, where: str) -> None:
     image = pixels(Path(built.checks["renders"][where]["path"]))
@@ -217,6 +227,8 @@ def test_rendered_map_shows_the_verdict_colours(built: Built, where: str) -> Non
     assert colour_count(image, faded(rgb("#00a000"), SCL_OPACITY), tolerance=3) > 300
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 def test_cli_image_and_project_file_hold_no_password(built: Built) -> None:
     assert built.image.stat().st_size > 10_000
     assert pixels(built.image).shape[1] > 500  # map and legend panel
@@ -232,6 +244,8 @@ def test_cli_image_and_project_file_hold_no_password(built: Built) -> None:
     assert secret.encode() not in stored and b"password" not in stored.lower()
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 def test_layers_added_from_the_database_get_the_default_style(built: Built) -> None:
     for table in ("polygon_verdict", "scene_verdict_layer"):
         found = built.checks["defaults"][table]
@@ -240,6 +254,8 @@ def test_layers_added_from_the_database_get_the_default_style(built: Built) -> N
         assert found["renderer"]["categories"] == LEGENDS[table]
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 def test_styles_are_rewritten_not_duplicated(built: Built, capsys: pytest.CaptureFixture[str]) -> None:
     url = built.url
     with psycopg.connect(url, autocommit=True) as conn:
@@ -323,6 +339,8 @@ def _service_file(path: Path, url: str, user: str, password: str | None) -> Path
     return path
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 def test_users_open_the_project_as_the_reader_through_their_service(
         loaded: str, reader: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The owner builds with --service; users whose entry of that name is the reader open it."""
