@@ -87,6 +87,7 @@ def _timed(database_url: str, *args: str) -> float:
     return time.perf_counter() - started
 
 
+@pytest.mark.slow
 @pytest.mark.process
 def test_readers_of_the_verdicts_never_wait_for_a_refresh(database_url: str, conn: psycopg.Connection,
                                                           data: BigData) -> None:
@@ -182,6 +183,7 @@ def test_two_files_of_one_acquisition_at_once_store_one(database_url: str, conn:
     assert stored == [(str(files[winners[0]].resolve()),)]
 
 
+@pytest.mark.slow
 @pytest.mark.process
 def test_polygon_loads_and_refresh_at_once_end_consistent(database_url: str, conn: psycopg.Connection,
                                                           data: BigData, tmp_path: Path) -> None:

@@ -72,6 +72,7 @@ def _verdicts_are_current(conn: psycopg.Connection) -> None:
     assert _count(conn, "polygon_verdict") == _count(conn, "polygon")
 
 
+@pytest.mark.slow
 @pytest.mark.process
 def test_killed_scene_load_leaves_nothing_and_loads_next_time(
         database_url: str, conn: psycopg.Connection, data: BigData, tmp_path: Path) -> None:
@@ -103,6 +104,7 @@ def test_killed_scene_load_leaves_nothing_and_loads_next_time(
     conn.execute("DELETE FROM sclzonal.scene WHERE acquired_on = '2024-08-05'")
 
 
+@pytest.mark.slow
 @pytest.mark.process
 def test_killed_refresh_keeps_whole_batches_and_the_next_completes(
         database_url: str, conn: psycopg.Connection, data: BigData) -> None:
@@ -124,6 +126,7 @@ def test_killed_refresh_keeps_whole_batches_and_the_next_completes(
     _verdicts_are_current(conn)
 
 
+@pytest.mark.slow
 @pytest.mark.process
 def test_killed_verdict_refresh_keeps_the_old_verdicts(database_url: str, conn: psycopg.Connection,
                                                       data: BigData) -> None:

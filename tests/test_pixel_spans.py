@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 import rasterio.features
 import shapely
 import shapely.affinity
@@ -109,6 +110,7 @@ def _mask(spans: PixelSpans, index: int, grid: Grid) -> npt.NDArray[np.bool_]:
     return covered == 1
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_pixel_spans_equal_gdal_pixel_centre_rasterize(data: st.DataObject) -> None:

@@ -75,6 +75,7 @@ def clean(empty_conn: psycopg.Connection, database_url: str) -> str:
     return database_url
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(features=st.lists(st.tuples(rings(), TEXT), min_size=1, max_size=6), crs=st.sampled_from(CRSS))

@@ -77,6 +77,7 @@ def test_the_owner_owns_the_schema_and_everything_in_it(roles: Roles) -> None:
     assert qgis == [(roles.names["owner"],)] * 2
 
 
+@pytest.mark.slow
 def test_ingest_loads_refreshes_and_replaces(capsys: pytest.CaptureFixture[str], roles: Roles,
                                             files: dict[str, Path]) -> None:
     for args in (["polygons", "load", str(files["fields"]), "--id-field", "ident"],
@@ -251,6 +252,7 @@ def test_a_registered_role_keeps_its_purpose(capsys: pytest.CaptureFixture[str],
     assert state() == before and any(purpose == "ingest" for _, purpose, _, _ in before)
 
 
+@pytest.mark.slow
 def test_owner_migrates_down_and_up_without_a_superuser(capsys: pytest.CaptureFixture[str],
                                                         roles: Roles, files: dict[str, Path]) -> None:
     """Last in the module: base removes everything; `db roles` registers the roles again."""
