@@ -13,7 +13,11 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sclzonal.db import migrate
 
-SLOVENIA = Path(__file__).resolve().parents[2] / "shared" / "data" / "slovenia"
+from tests.helpers import empty_database
+
+# The team's sample data sits in shared/ beside the checkout (or beside the folder of worktrees).
+SLOVENIA_CANDIDATES = [folder / "shared" / "data" / "slovenia"
+                       for folder in Path(__file__).resolve().parents[2:4]]
 
 
 def _server_url() -> str:
@@ -83,8 +87,16 @@ def conn(database_url: str) -> Iterator[psycopg.Connection]:
 
 
 @pytest.fixture
+def empty_conn(conn: psycopg.Connection) -> psycopg.Connection:
+    """The module's database with no polygons, scenes, tiles or counts (rules and classes kept)."""
+    empty_database(conn)
+    return conn
+
+
+@pytest.fixture
 def slovenia() -> Path:
     """The real SCL rasters and polygons of ../shared/data/slovenia (skip when absent)."""
-    if not SLOVENIA.is_dir():
-        pytest.skip(f"real sample data not found at {SLOVENIA} (only in the team's workspace)")
-    return SLOVENIA
+    for folder in SLOVENIA_CANDIDATES:
+        if folder.is_dir():
+            return folder
+    pytest.skip(f"real sample data not found at {SLOVENIA_CANDIDATES[0]} (only in the team's workspace)")

@@ -83,6 +83,18 @@ def stored_counts(conn: psycopg.Connection, polygon_id: int, scene_id: int) -> C
     return Counter({int(k): int(v) for k, v in rows})
 
 
+def empty_database(conn: psycopg.Connection) -> None:
+    """Delete every polygon and scene and all that hangs on them; leave rules and classes as they are.
+
+    TRUNCATE ... CASCADE also empties the tables that refer to these (tiles, stored counts, pixel
+    maps); the verdict view is refreshed so that it is empty too, not a picture of the last test.
+    """
+    conn.execute("TRUNCATE sclzonal.scene, sclzonal.scene_grid, sclzonal.polygon CASCADE")
+    conn.execute("REFRESH MATERIALIZED VIEW sclzonal.polygon_verdict")
+    if not conn.autocommit:
+        conn.commit()
+
+
 def table_counts(conn: psycopg.Connection) -> dict[str, int]:
     """Return the row count of every sclzonal table (to prove nothing was written)."""
     tables = ["polygon", "scene", "scene_grid", "scene_tile", "counted_pair", "pixel_map"]

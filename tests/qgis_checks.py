@@ -21,13 +21,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sclzonal.qgis.project_builder import open_project, render_map, start_qgis  # noqa: E402
 
 
+def _stroke_style(symbol: Any) -> str:
+    """The outline style of a fill symbol's first layer ("solid", "dash", ...)."""
+    from qgis.core import QgsSymbolLayerUtils
+
+    return str(QgsSymbolLayerUtils.encodePenStyle(symbol.symbolLayer(0).strokeStyle()))
+
+
 def _renderer(layer: Any) -> dict[str, Any]:
     renderer = layer.renderer()
     described: dict[str, Any] = {"type": renderer.type()}
     if renderer.type() == "categorizedSymbol":
         described["field"] = renderer.classAttribute()
-        described["categories"] = [[str(c.value()), c.label(), c.symbol().color().name()]
-                                   for c in renderer.categories()]
+        described["categories"] = [[str(c.value()), c.label(), c.symbol().color().name(),
+                                    _stroke_style(c.symbol())] for c in renderer.categories()]
     if renderer.type() == "paletted":
         described["band"] = renderer.band()
         described["classes"] = [[int(c.value), c.color.name(), c.label] for c in renderer.classes()]

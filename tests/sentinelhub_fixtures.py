@@ -23,7 +23,7 @@ import shapely
 from sclzonal.ingest.sentinelhub.fetch import INGEST_LOCK_KEY
 from shapely.geometry import Polygon, box
 
-from tests.helpers import cli_ok, pixel_centre_counts, write_polygons
+from tests.helpers import cli_ok, empty_database, pixel_centre_counts, write_polygons
 from tests.sentinelhub_fake import Acquisition, FakeSentinelHub, Recorded
 
 WIDE = (13.5, 45.5, 19.0, 46.6)
@@ -80,7 +80,7 @@ def credentials_fixture(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
 def load_fields(database_url: str, folder: Path, fields: list[Polygon]) -> None:
     """Replace every polygon and scene with these fields (EPSG:4326)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE sclzonal.scene, sclzonal.polygon CASCADE")
+        empty_database(conn)
     path = write_polygons(folder / "fields.geojson", fields, "EPSG:4326", driver="GeoJSON")
     cli_ok(database_url, "polygons", "load", str(path), "--source", "fields")
 

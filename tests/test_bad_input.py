@@ -162,6 +162,7 @@ def test_bad_rasters(capsys: pytest.CaptureFixture[str], database_url: str,
     assert name in line
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("writer", [lambda p: make.jpeg(p, 1), make.not_georeferenced],
                          ids=["jpeg", "plain"])
 def test_no_python_warnings_on_the_terminal(database_url: str, tmp_path: Path,

@@ -153,6 +153,7 @@ def test_an_aborted_prompt_exits_130(capsys: pytest.CaptureFixture[str], databas
     assert err == "sclzonal: aborted\n" and out == ""
 
 
+@pytest.mark.process
 def test_console_script_runs(database_url: str) -> None:
     result = subprocess.run([sys.executable, "-m", "sclzonal.cli", "--database-url", database_url,
                              "db", "status"], capture_output=True, text=True, check=False)
@@ -160,6 +161,7 @@ def test_console_script_runs(database_url: str) -> None:
     assert "database revision" in result.stdout
 
 
+@pytest.mark.process
 def test_loading_rasters_does_not_import_vector_or_service_libraries() -> None:
     code = ("import sys; from sclzonal.cli import cli; import sclzonal.cli.scl, sclzonal.flows; "
             "import sclzonal.ingest.scl_raster; "

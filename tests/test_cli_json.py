@@ -13,7 +13,7 @@ import pytest
 from shapely.geometry import box
 
 from sclzonal.cli.json_reports import FIELDS
-from tests.helpers import cli_ok, run_cli, write_polygons, write_raster
+from tests.helpers import cli_ok, empty_database, run_cli, write_polygons, write_raster
 from tests.sentinelhub_fake import FakeSentinelHub
 from tests.sentinelhub_fixtures import (  # noqa: F401 - fixtures
     clean_fixture,
@@ -70,7 +70,7 @@ def test_db_status_of_a_database_behind(capsys: pytest.CaptureFixture[str], data
 
 def test_polygons_load(capsys: pytest.CaptureFixture[str], database_url: str,
                        conn: psycopg.Connection, tmp_path: Path) -> None:
-    conn.execute("TRUNCATE sclzonal.scene, sclzonal.polygon CASCADE")
+    empty_database(conn)
     path = write_polygons(tmp_path / "fields.gpkg", [*FIELDS_32633, None], "EPSG:32633")
     data, _ = _json_of(capsys, database_url, "polygons", "load", str(path), "--id-field", "ident",
                        "--json")
@@ -87,7 +87,7 @@ def test_polygons_load(capsys: pytest.CaptureFixture[str], database_url: str,
 
 def test_scl_load_and_refresh(capsys: pytest.CaptureFixture[str], database_url: str,
                               conn: psycopg.Connection, tmp_path: Path) -> None:
-    conn.execute("TRUNCATE sclzonal.scene, sclzonal.polygon CASCADE")
+    empty_database(conn)
     cli_ok(database_url, "polygons", "load",
            str(write_polygons(tmp_path / "fields.gpkg", FIELDS_32633, "EPSG:32633")))
     rng = np.random.default_rng(5)
@@ -110,7 +110,7 @@ def test_scl_load_and_refresh(capsys: pytest.CaptureFixture[str], database_url: 
 
     refreshed, _ = _json_of(capsys, database_url, "refresh", "--json")
     _keys_documented("refresh", refreshed)
-    pairs = _scalar(conn, "SELECT count(*) FROM sclzonal.zonal_count")
+    pairs = _scalar(conn, "SELECT count(*) FROM sclzonal.counted_pair")
     assert pairs == 2 * len(FIELDS_32633)
     assert (refreshed["scenes"], refreshed["pairs_counted"]) == (2, pairs)
     assert refreshed["count_seconds"] >= 0 and refreshed["verdict_seconds"] >= 0
@@ -153,7 +153,7 @@ def test_ingest(capsys: pytest.CaptureFixture[str], database_url: str, clean: ps
     _keys_documented("refresh", data["refresh"])
     scene_ids = [row[0] for row in clean.execute("SELECT id FROM sclzonal.scene ORDER BY id")]
     assert sorted(s["scene_id"] for s in data["fetch"]["scenes"]) == scene_ids != []
-    pairs = _scalar(clean, "SELECT count(*) FROM sclzonal.zonal_count")
+    pairs = _scalar(clean, "SELECT count(*) FROM sclzonal.counted_pair")
     assert data["refresh"]["pairs_counted"] == pairs > 0
     assert data["refresh"]["scenes"] == len(scene_ids)
 

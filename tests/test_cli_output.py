@@ -36,7 +36,7 @@ def test_verbose_prints_timings_of_each_step(capsys: pytest.CaptureFixture[str],
                                              loaded: Path, conn: psycopg.Connection) -> None:
     code, out, err = run_cli(capsys, database_url, "-v", "refresh")
     assert code == 0, err
-    counted = conn.execute("SELECT count(*) FROM sclzonal.zonal_count").fetchone()
+    counted = conn.execute("SELECT count(*) FROM sclzonal.counted_pair").fetchone()
     assert counted is not None and counted[0] == len(FIELDS)
     assert re.search(rf"^sclzonal: counting: {len(FIELDS)} pairs in \d+\.\d\d s$", err, re.M), err
     assert re.search(r"^sclzonal: \d+\.\d\d s in all$", err, re.M), err

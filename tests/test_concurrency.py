@@ -87,6 +87,8 @@ def _timed(database_url: str, *args: str) -> float:
     return time.perf_counter() - started
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_readers_of_the_verdicts_never_wait_for_a_refresh(database_url: str, conn: psycopg.Connection,
                                                           data: BigData) -> None:
     with ReaderLoop(database_url, "SELECT count(*), max(verdict) FROM sclzonal.polygon_verdict") as reader, \
@@ -126,6 +128,7 @@ def _scene(path: Path, seed: int, day: int, left: float = 600000) -> Path:
                         date=dt.date(2024, 9, day))
 
 
+@pytest.mark.process
 def test_overlapping_loads_at_once_store_each_scene_once(database_url: str, conn: psycopg.Connection,
                                                          tmp_path: Path) -> None:
     a, b, c = (_scene(tmp_path / f"{name}.tif", seed, day)
@@ -166,6 +169,7 @@ def test_file_loaded_by_another_run_during_the_pre_check_is_not_a_rival(
     assert rows == (1,)
 
 
+@pytest.mark.process
 def test_two_files_of_one_acquisition_at_once_store_one(database_url: str, conn: psycopg.Connection,
                                                         tmp_path: Path) -> None:
     files = [_scene(tmp_path / f"version{k}.tif", 10 + k, 4) for k in range(3)]
@@ -179,6 +183,8 @@ def test_two_files_of_one_acquisition_at_once_store_one(database_url: str, conn:
     assert stored == [(str(files[winners[0]].resolve()),)]
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_polygon_loads_and_refresh_at_once_end_consistent(database_url: str, conn: psycopg.Connection,
                                                           data: BigData, tmp_path: Path) -> None:
     """Two loads of the same polygons and a refresh at the same time: each polygon once, and the

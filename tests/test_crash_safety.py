@@ -72,6 +72,8 @@ def _verdicts_are_current(conn: psycopg.Connection) -> None:
     assert _count(conn, "polygon_verdict") == _count(conn, "polygon")
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_killed_scene_load_leaves_nothing_and_loads_next_time(
         database_url: str, conn: psycopg.Connection, data: BigData, tmp_path: Path) -> None:
     path = write_raster(tmp_path / "large.tif",
@@ -102,6 +104,8 @@ def test_killed_scene_load_leaves_nothing_and_loads_next_time(
     conn.execute("DELETE FROM sclzonal.scene WHERE acquired_on = '2024-08-05'")
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_killed_refresh_keeps_whole_batches_and_the_next_completes(
         database_url: str, conn: psycopg.Connection, data: BigData) -> None:
     total = _pairs(conn)
@@ -122,6 +126,8 @@ def test_killed_refresh_keeps_whole_batches_and_the_next_completes(
     _verdicts_are_current(conn)
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_killed_verdict_refresh_keeps_the_old_verdicts(database_url: str, conn: psycopg.Connection,
                                                       data: BigData) -> None:
     cli_ok(database_url, "scl", "load", str(data.scenes[3]))

@@ -45,14 +45,66 @@ def test_scene_is_deterministic() -> None:
 
 
 def test_scene_classes_and_dtype() -> None:
-    """Scenes are uint8 SCL classes 0..11 with no data, shadows, land and clouds."""
+    """Scenes are uint8 and hold every SCL class 0..11 the docstring promises, and nothing else."""
     scene = scl_scene_array((400, 400), np.random.default_rng(1), 0.3)
     assert scene.dtype == np.uint8
     assert scene.shape == (400, 400)
-    assert scene.min() >= 0 and scene.max() <= 11
-    present = set(np.unique(scene).tolist())
-    assert {0, 3, 4, 5, 8, 9} <= present
-    assert present <= set(range(12))
+    assert set(np.unique(scene).tolist()) == set(range(12))
+
+
+def _flipped_to_bottom_right(scene: np.ndarray) -> np.ndarray:
+    """The scene mirrored so that its one class-0 corner is the bottom-right one."""
+    corners = {(r, c): scene[r, c] == 0 for r in (0, -1) for c in (0, -1)}
+    assert sum(corners.values()) == 1, corners
+    (r, c), = (corner for corner, zero in corners.items() if zero)
+    return scene[:: 1 if r == -1 else -1, :: 1 if c == -1 else -1]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_no_data_is_one_slanted_strip_along_a_corner(seed: int) -> None:
+    """Class 0 is only the swath edge: in each row a run against the same side, widening towards
+    one corner, covering a few per cent of the scene (clouds and shadows stay off it)."""
+    scene = _flipped_to_bottom_right(scl_scene_array((400, 400), np.random.default_rng(seed), 0.3))
+    zero = scene == 0
+    widths = zero.sum(axis=1)
+    columns = np.arange(scene.shape[1])
+    assert np.array_equal(zero, columns[None, :] >= scene.shape[1] - widths[:, None])
+    assert np.all(np.diff(widths) >= 0) and widths[-1] > widths[0]
+    assert 0.01 < zero.mean() < 0.25
+
+
+def _shift_found(target: np.ndarray, source: np.ndarray) -> tuple[int, int]:
+    """The (rows, columns) shift of `source` that overlaps `target` most (FFT cross-correlation)."""
+    h, w = target.shape
+    size = (2 * h, 2 * w)
+    correlation = np.fft.irfft2(np.fft.rfft2(target, size) * np.conj(np.fft.rfft2(source, size)), size)
+    row, col = (int(v) for v in np.unravel_index(int(np.argmax(correlation)), size))
+    return (row if row < h else row - 2 * h), (col if col < w else col - 2 * w)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_shadows_are_the_thick_clouds_moved_one_way(seed: int) -> None:
+    """Every shadow pixel (3) lies one and the same shift (25 to 60 pixels) away from an opaque cloud
+    pixel (8, 9; or 0, where a cloud over the no-data edge was not drawn); about a quarter of all
+    pixels are such sources, so a chance fit of all shadows is impossible."""
+    scene = scl_scene_array((400, 400), np.random.default_rng(seed), 0.3)
+    shadow, source = scene == 3, np.isin(scene, (0, 8, 9))
+    assert shadow.sum() > 1000
+    dy, dx = _shift_found(shadow.astype(float), source.astype(float))
+    assert 25 <= np.hypot(dy, dx) <= 61
+    rows, cols = np.nonzero(shadow)
+    inside = (rows - dy >= 0) & (rows - dy < 400) & (cols - dx >= 0) & (cols - dx < 400)
+    assert inside.all() and source[rows - dy, cols - dx].all()
+
+
+def test_cirrus_lines_the_cloud_edges() -> None:
+    """Where clouds meet clear land (4-neighbours), the cloud pixel is thin cirrus (10)."""
+    scene = scl_scene_array((400, 400), np.random.default_rng(1), 0.3)
+    land = np.pad(~np.isin(scene, (0, *CLOUDS)), 1, constant_values=False)
+    beside_land = land[:-2, 1:-1] | land[2:, 1:-1] | land[1:-1, :-2] | land[1:-1, 2:]
+    edge = np.isin(scene, CLOUDS) & beside_land
+    assert edge.sum() > 1000
+    assert (scene[edge] == 10).mean() > 0.95
 
 
 @pytest.mark.parametrize("cover", [0.0, 0.05, 0.3, 0.6])

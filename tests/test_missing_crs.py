@@ -27,10 +27,10 @@ ORIGIN = Affine(20, 0, 620_000, 0, -20, 6_300_000)  # near Santiago, in UTM zone
 
 
 @pytest.fixture
-def empty(conn: psycopg.Connection) -> psycopg.Connection:
-    conn.execute("TRUNCATE sclzonal.scene, sclzonal.scene_grid CASCADE")
-    conn.execute("DELETE FROM spatial_ref_sys WHERE srid = %s", (SRID,))
-    return conn
+def empty(empty_conn: psycopg.Connection) -> psycopg.Connection:
+    """An empty database whose spatial_ref_sys lacks EPSG:8950 again."""
+    empty_conn.execute("DELETE FROM spatial_ref_sys WHERE srid = %s", (SRID,))
+    return empty_conn
 
 
 @pytest.fixture

@@ -51,6 +51,7 @@ def _state(url: str) -> tuple[object, ...]:
             "SELECT count(*) FROM sclzonal.scene_tile"))
 
 
+@pytest.mark.process
 def test_backup_without_caches_restores_and_recounts(capsys: pytest.CaptureFixture[str],
                                                      database_url: str, restored: str,
                                                      tmp_path: Path) -> None:

@@ -70,13 +70,12 @@ def _polygonal_area(ring: list[tuple[float, float]] | None) -> float:
     return float(sum(g.area for g in parts))
 
 
-@pytest.fixture(scope="module")
-def clean(database_url: str) -> str:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE sclzonal.scene, sclzonal.scene_grid, sclzonal.polygon CASCADE")
+@pytest.fixture
+def clean(empty_conn: psycopg.Connection, database_url: str) -> str:
     return database_url
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(features=st.lists(st.tuples(rings(), TEXT), min_size=1, max_size=6), crs=st.sampled_from(CRSS))

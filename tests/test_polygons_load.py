@@ -16,19 +16,13 @@ from tests.helpers import run_cli, table_counts, to_crs, write_polygons
 FIELDS_UTM = [box(500000, 5100000, 500200, 5100100), box(500300, 5100000, 500500, 5100250)]
 
 
-@pytest.fixture
-def empty(conn: psycopg.Connection) -> psycopg.Connection:
-    conn.execute("TRUNCATE sclzonal.scene, sclzonal.scene_grid, sclzonal.polygon CASCADE")
-    return conn
-
-
 @pytest.mark.parametrize(("driver", "suffix", "crs"), [
     ("GPKG", ".gpkg", "EPSG:32633"),
     ("ESRI Shapefile", ".shp", "EPSG:3035"),
     ("GeoJSON", ".geojson", "EPSG:4326"),
 ])
 def test_formats_and_crs_end_in_4326(capsys: pytest.CaptureFixture[str], database_url: str,
-                                     empty: psycopg.Connection, tmp_path: Path, driver: str,
+                                     empty_conn: psycopg.Connection, tmp_path: Path, driver: str,
                                      suffix: str, crs: str) -> None:
     path = write_polygons(tmp_path / f"fields{suffix}",
                           [to_crs(g, "EPSG:32633", crs) for g in FIELDS_UTM], crs, driver=driver)
@@ -36,7 +30,7 @@ def test_formats_and_crs_end_in_4326(capsys: pytest.CaptureFixture[str], databas
                              "--id-field", "ident", "--name-field", "name")
     assert code == 0, err
     assert "2 new" in out
-    rows = empty.execute(
+    rows = empty_conn.execute(
         "SELECT source, source_fid, name, attributes, ST_SRID(geom), GeometryType(geom),"
         " ST_Area(ST_Transform(geom, 32633)) FROM sclzonal.polygon ORDER BY source_fid").fetchall()
     assert [(r[0], r[1], r[2]) for r in rows] == [
@@ -49,7 +43,7 @@ def test_formats_and_crs_end_in_4326(capsys: pytest.CaptureFixture[str], databas
 
 
 def test_invalid_repaired_empty_and_null_skipped(capsys: pytest.CaptureFixture[str], database_url: str,
-                                                 empty: psycopg.Connection, tmp_path: Path) -> None:
+                                                 empty_conn: psycopg.Connection, tmp_path: Path) -> None:
     bowtie = Polygon([(15.0, 46.0), (15.01, 46.01), (15.01, 46.0), (15.0, 46.01), (15.0, 46.0)])
     assert not bowtie.is_valid
     path = write_polygons(tmp_path / "mixed.gpkg",
@@ -57,59 +51,60 @@ def test_invalid_repaired_empty_and_null_skipped(capsys: pytest.CaptureFixture[s
     code, out, err = run_cli(capsys, database_url, "polygons", "load", str(path))
     assert code == 0, err
     assert "4 features: 2 new" in out and "1 repaired" in out and "2 skipped" in out
-    rows = empty.execute("SELECT source_fid, ST_IsValid(geom), ST_Area(geom) FROM sclzonal.polygon"
-                         " ORDER BY source_fid").fetchall()
+    rows = empty_conn.execute("SELECT source_fid, ST_IsValid(geom), ST_Area(geom) FROM sclzonal.polygon"
+                              " ORDER BY source_fid").fetchall()
     assert [r[0] for r in rows] == ["1", "2"]
     assert all(r[1] for r in rows)
     assert rows[1][2] == pytest.approx(0.01 * 0.01 / 2)  # the bow-tie's two triangles
 
 
 def test_loading_again_updates_instead_of_duplicating(capsys: pytest.CaptureFixture[str],
-                                                      database_url: str, empty: psycopg.Connection,
+                                                      database_url: str, empty_conn: psycopg.Connection,
                                                       tmp_path: Path) -> None:
     path = write_polygons(tmp_path / "fields.gpkg", [box(15, 46, 15.01, 46.01),
                                                       box(15.02, 46, 15.03, 46.01)], "EPSG:4326")
     assert run_cli(capsys, database_url, "polygons", "load", str(path), "--id-field", "ident")[0] == 0
-    first = empty.execute("SELECT id, source_fid, updated_at FROM sclzonal.polygon ORDER BY id").fetchall()
+    first = empty_conn.execute(
+        "SELECT id, source_fid, updated_at FROM sclzonal.polygon ORDER BY id").fetchall()
     code, out, _ = run_cli(capsys, database_url, "polygons", "load", str(path), "--id-field", "ident")
     assert code == 0 and "0 new, 0 updated, 2 unchanged" in out
-    again = empty.execute("SELECT id, source_fid, updated_at FROM sclzonal.polygon ORDER BY id")
+    again = empty_conn.execute("SELECT id, source_fid, updated_at FROM sclzonal.polygon ORDER BY id")
     assert again.fetchall() == first
     # the second field moves: same row, new geometry
     write_polygons(path, [box(15, 46, 15.01, 46.01), box(15.05, 46, 15.06, 46.01)], "EPSG:4326")
     code, out, _ = run_cli(capsys, database_url, "polygons", "load", str(path), "--id-field", "ident")
     assert code == 0 and "0 new, 1 updated, 1 unchanged" in out
-    rows = empty.execute("SELECT id, ST_XMin(geom) FROM sclzonal.polygon ORDER BY id").fetchall()
+    rows = empty_conn.execute("SELECT id, ST_XMin(geom) FROM sclzonal.polygon ORDER BY id").fetchall()
     assert [r[0] for r in rows] == [r[0] for r in first]
     assert rows[1][1] == pytest.approx(15.05)
 
 
-def test_changed_geometry_forgets_its_counts(database_url: str, empty: psycopg.Connection) -> None:
-    empty.execute("INSERT INTO sclzonal.polygon (source, source_fid, geom) VALUES"
-                  " ('s', '1', ST_Multi(ST_MakeEnvelope(15, 46, 15.1, 46.1, 4326))),"
-                  " ('s', '2', ST_Multi(ST_MakeEnvelope(16, 46, 16.1, 46.1, 4326)))")
-    empty.execute("INSERT INTO sclzonal.scene_grid (srid, upper_left_x, upper_left_y, pixel_size_x,"
-                  " pixel_size_y, width, height) VALUES (32633, 0, 0, 20, -20, 1, 1)")
-    empty.execute("INSERT INTO sclzonal.scene (acquired_on, source, reference, checksum, srid, crs,"
-                  " grid_id, pixel_size_x, pixel_size_y, width, height, tile_size, footprint)"
-                  " SELECT '2024-06-01', 't', 't', 'c', 32633, 'EPSG:32633', id, 20, -20, 1, 1, 256,"
-                  "  ST_MakeEnvelope(14, 45, 17, 47, 4326) FROM sclzonal.scene_grid")
-    empty.execute("INSERT INTO sclzonal.counted_pair (polygon_id, scene_id, class_4)"
-                  " SELECT p.id, s.id, 10 FROM sclzonal.polygon p, sclzonal.scene s")
-    empty.execute("INSERT INTO sclzonal.pixel_map (grid_id, polygon_id, polygon_version, spans)"
-                  " SELECT g.id, p.id, 0, '' FROM sclzonal.polygon p, sclzonal.scene_grid g")
-    empty.execute("UPDATE sclzonal.polygon SET name = 'renamed'")
-    assert table_counts(empty)["counted_pair"] == 2 and table_counts(empty)["pixel_map"] == 2
-    empty.execute("UPDATE sclzonal.polygon SET geom = ST_Multi(ST_MakeEnvelope(15, 46, 15.2, 46.1, 4326))"
-                  " WHERE source_fid = '1'")
+def test_changed_geometry_forgets_its_counts(database_url: str, empty_conn: psycopg.Connection) -> None:
+    empty_conn.execute("INSERT INTO sclzonal.polygon (source, source_fid, geom) VALUES"
+                       " ('s', '1', ST_Multi(ST_MakeEnvelope(15, 46, 15.1, 46.1, 4326))),"
+                       " ('s', '2', ST_Multi(ST_MakeEnvelope(16, 46, 16.1, 46.1, 4326)))")
+    empty_conn.execute("INSERT INTO sclzonal.scene_grid (srid, upper_left_x, upper_left_y, pixel_size_x,"
+                       " pixel_size_y, width, height) VALUES (32633, 0, 0, 20, -20, 1, 1)")
+    empty_conn.execute("INSERT INTO sclzonal.scene (acquired_on, source, reference, checksum, srid, crs,"
+                       " grid_id, pixel_size_x, pixel_size_y, width, height, tile_size, footprint)"
+                       " SELECT '2024-06-01', 't', 't', 'c', 32633, 'EPSG:32633', id, 20, -20, 1, 1, 256,"
+                       "  ST_MakeEnvelope(14, 45, 17, 47, 4326) FROM sclzonal.scene_grid")
+    empty_conn.execute("INSERT INTO sclzonal.counted_pair (polygon_id, scene_id, class_4)"
+                       " SELECT p.id, s.id, 10 FROM sclzonal.polygon p, sclzonal.scene s")
+    empty_conn.execute("INSERT INTO sclzonal.pixel_map (grid_id, polygon_id, polygon_version, spans)"
+                       " SELECT g.id, p.id, 0, '' FROM sclzonal.polygon p, sclzonal.scene_grid g")
+    empty_conn.execute("UPDATE sclzonal.polygon SET name = 'renamed'")
+    assert table_counts(empty_conn)["counted_pair"] == 2 and table_counts(empty_conn)["pixel_map"] == 2
+    empty_conn.execute("UPDATE sclzonal.polygon SET geom = ST_Multi(ST_MakeEnvelope(15, 46, 15.2, 46.1,"
+                       " 4326)) WHERE source_fid = '1'")
     for table in ("counted_pair", "pixel_map"):
-        left = empty.execute(f"SELECT p.source_fid FROM sclzonal.{table} c"
-                             " JOIN sclzonal.polygon p ON p.id = c.polygon_id").fetchall()
+        left = empty_conn.execute(f"SELECT p.source_fid FROM sclzonal.{table} c"
+                                  " JOIN sclzonal.polygon p ON p.id = c.polygon_id").fetchall()
         assert left == [("2",)]
 
 
 def test_multipolygon_and_3d_are_kept_2d(capsys: pytest.CaptureFixture[str], database_url: str,
-                                         empty: psycopg.Connection, tmp_path: Path) -> None:
+                                         empty_conn: psycopg.Connection, tmp_path: Path) -> None:
     multi = MultiPolygon([box(15, 46, 15.01, 46.01), box(15.1, 46, 15.11, 46.01)])
     lifted = shapely.force_3d(box(15.2, 46, 15.21, 46.01), 300.0)
     path = tmp_path / "multi.geojson"
@@ -118,8 +113,8 @@ def test_multipolygon_and_3d_are_kept_2d(capsys: pytest.CaptureFixture[str], dat
         {"type": "Feature", "properties": {"k": "b"}, "geometry": shapely.geometry.mapping(lifted)},
     ]}))
     assert run_cli(capsys, database_url, "polygons", "load", str(path))[0] == 0
-    rows = empty.execute("SELECT ST_NumGeometries(geom), ST_NDims(geom) FROM sclzonal.polygon"
-                         " ORDER BY source_fid").fetchall()
+    rows = empty_conn.execute("SELECT ST_NumGeometries(geom), ST_NDims(geom) FROM sclzonal.polygon"
+                              " ORDER BY source_fid").fetchall()
     assert rows == [(2, 2), (1, 2)]
 
 
@@ -165,7 +160,7 @@ POLYGON_REJECTS = [
 @pytest.mark.parametrize(("name", "make", "options", "message"), POLYGON_REJECTS,
                          ids=[r[0] + str(i) for i, r in enumerate(POLYGON_REJECTS)])
 def test_rejected_polygons_write_nothing(capsys: pytest.CaptureFixture[str], database_url: str,
-                                         empty: psycopg.Connection, tmp_path: Path, name: str,
+                                         empty_conn: psycopg.Connection, tmp_path: Path, name: str,
                                          make: object, options: list[str], message: str) -> None:
     assert callable(make)
     path = make(tmp_path / name)
@@ -174,4 +169,4 @@ def test_rejected_polygons_write_nothing(capsys: pytest.CaptureFixture[str], dat
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sclzonal: error: "), err
     assert message in lines[0]
-    assert table_counts(empty)["polygon"] == 0
+    assert table_counts(empty_conn)["polygon"] == 0

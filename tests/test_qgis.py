@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import secrets
+import subprocess
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,6 @@ from sclzonal.cli import main
 from sclzonal.demo.data import generate_demo
 from sclzonal.qgis import project as qgis_project
 from sclzonal.qgis.project_builder import SCL_OPACITY
-from sclzonal.qgis.styles import POLYGON_VERDICT, SCENE_VERDICT, verdict_categories
 from sclzonal.roles.reader import READABLE
 from tests.helpers import cli_ok, run_cli, write_raster
 from tests.qgis_support import colour_count, distinct_colours, faded, pixels, require_qgis, rgb, run_checks
@@ -107,17 +108,47 @@ def _layers(built: Built, where: str) -> dict[str, dict[str, Any]]:
     return {layer["name"]: layer for layer in built.checks["projects"][where]["layers"]}
 
 
-def _expected(layer: Any, url: str) -> list[list[str]]:
-    with psycopg.connect(url) as conn:
-        labels = [r[0] for r in conn.execute("SELECT label FROM sclzonal.verdict_rule WHERE enabled "
-                                             "ORDER BY priority, id")]
-    return [[c.value, c.label, c.fill] for c in verdict_categories(layer, labels)]
+# The legends as documented (README, "QGIS" legend table), written out here rather than taken from
+# sclzonal.qgis.styles: [verdict value, legend label, fill, outline style], with the default rules.
+VEGETATION = ["vegetation", "Vegetation", "#4dac26", "solid"]
+OTHER = ["other", "Not vegetation (other)", "#d8b365", "solid"]
+ANOTHER_RULE = ["", "Another rule (not yet in this legend)", "#f781bf", "solid"]
+POLYGON_LEGEND = [VEGETATION, OTHER, ["no_clear_observation", "No clear observation", "#969696", "solid"],
+                  ["no_pixels", "No pixels", "#f0f0f0", "dash"], ANOTHER_RULE]
+SCENE_LEGEND = [VEGETATION, OTHER, ["not_clear", "Not clear (clouds, shadows, no data)", "#bdbdbd", "solid"],
+                ANOTHER_RULE]
+LEGENDS = {"Verdict per polygon": POLYGON_LEGEND, "Verdict per scene": SCENE_LEGEND,
+           "polygon_verdict": POLYGON_LEGEND, "scene_verdict_layer": SCENE_LEGEND}
+# The SCL palette as documented (DESIGN.md: Sen2Cor classes, EO Browser colours): [value, colour, label].
+SCL_PALETTE = [[value, colour, f"{value} {name}"] for value, (name, colour) in enumerate([
+    ("No data", "#000000"), ("Saturated or defective", "#ff0000"),
+    ("Dark area pixels / topographic shadows", "#2f2f2f"), ("Cloud shadows", "#643200"),
+    ("Vegetation", "#00a000"), ("Not vegetated", "#ffe65a"), ("Water", "#0000ff"),
+    ("Unclassified", "#808080"), ("Cloud, medium probability", "#c0c0c0"),
+    ("Cloud, high probability", "#ffffff"), ("Thin cirrus", "#64c8ff"), ("Snow or ice", "#ff96ff")])]
 
 
+def _debian_upstream_version(package: str) -> str:
+    """The upstream part of an installed Debian package's version (no epoch, repack or revision)."""
+    done = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"no Debian package {package} (dpkg-query: {done.stderr.strip()})")
+    match = re.match(r"(?:\d+:)?(\d+(?:\.\d+)+)", done.stdout)
+    assert match, done.stdout
+    return match.group(1)
+
+
+@pytest.mark.qgis
+@pytest.mark.slow
 def test_qgis_version_is_the_debian_one(built: Built) -> None:
-    assert built.checks["qgis_version"].startswith("3.")
+    """The QGIS that ran the checks is the one Debian's packages installed (bindings and desktop)."""
+    running = built.checks["qgis_version"].split("-")[0]  # "3.22.16-Białowieża"
+    assert running == _debian_upstream_version("python3-qgis") == _debian_upstream_version("qgis")
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["file", "db"])
 def test_every_layer_is_valid_and_counts_match_the_database(built: Built, where: str) -> None:
     layers = _layers(built, where)
@@ -135,27 +166,26 @@ def test_every_layer_is_valid_and_counts_match_the_database(built: Built, where:
     assert all(layer["nodata"] == 255 for layer in scl.values())
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["file", "db"])
 def test_renderers_and_categories(built: Built, where: str) -> None:
     layers = _layers(built, where)
-    for name, layer in (("Verdict per polygon", POLYGON_VERDICT), ("Verdict per scene", SCENE_VERDICT)):
+    for name in ("Verdict per polygon", "Verdict per scene"):
         renderer = layers[name]["renderer"]
         assert renderer["type"] == "categorizedSymbol" and renderer["field"] == "verdict"
-        assert renderer["categories"] == _expected(layer, built.url)
-    labels = [c[1] for c in layers["Verdict per polygon"]["renderer"]["categories"]]
-    assert labels[:4] == ["Vegetation", "Not vegetation (other)", "No clear observation", "No pixels"]
-    with psycopg.connect(built.url) as conn:
-        palette = [[v, c, f"{v} {n}"] for v, n, c in
-                   conn.execute("SELECT value, name, colour FROM sclzonal.scl_class ORDER BY value")]
+        assert renderer["categories"] == LEGENDS[name]
     for name, layer in layers.items():
         if name.startswith("SCL "):
             assert layer["provider"] == "gdal"
-            assert layer["renderer"] == {"type": "paletted", "band": 1, "classes": palette}
+            assert layer["renderer"] == {"type": "paletted", "band": 1, "classes": SCL_PALETTE}
     project = built.checks["projects"][where]
     assert project["groups"] == ["SCL scenes"]
     assert [n for n in project["visible"] if not n.startswith("SCL ")] == ["Verdict per polygon"]
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["file", "db"])
 def test_temporal_properties(built: Built, where: str) -> None:
     layers = _layers(built, where)
@@ -180,6 +210,8 @@ def test_temporal_properties(built: Built, where: str) -> None:
     assert time["unit"] == "days"
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["file", "db"])
 def test_rendered_map_shows_the_verdict_colours(built: Built, where: str) -> None:
     image = pixels(Path(built.checks["renders"][where]["path"]))
@@ -189,13 +221,14 @@ def test_rendered_map_shows_the_verdict_colours(built: Built, where: str) -> Non
     with psycopg.connect(built.url) as conn:
         shown = {r[0] for r in conn.execute("SELECT DISTINCT verdict FROM sclzonal.polygon_verdict")}
     assert {"vegetation", "other"} <= shown
-    for category in verdict_categories(POLYGON_VERDICT, ["vegetation"]):
-        if category.value in {"vegetation", "other"}:
-            assert colour_count(image, rgb(category.fill)) > 300, category
+    for category in (VEGETATION, OTHER):
+        assert colour_count(image, rgb(category[2])) > 300, category
     # the SCL scene under the verdicts, through its paletted renderer (faded)
     assert colour_count(image, faded(rgb("#00a000"), SCL_OPACITY), tolerance=3) > 300
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 def test_cli_image_and_project_file_hold_no_password(built: Built) -> None:
     assert built.image.stat().st_size > 10_000
     assert pixels(built.image).shape[1] > 500  # map and legend panel
@@ -211,14 +244,18 @@ def test_cli_image_and_project_file_hold_no_password(built: Built) -> None:
     assert secret.encode() not in stored and b"password" not in stored.lower()
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 def test_layers_added_from_the_database_get_the_default_style(built: Built) -> None:
-    for table, layer in (("polygon_verdict", POLYGON_VERDICT), ("scene_verdict_layer", SCENE_VERDICT)):
+    for table in ("polygon_verdict", "scene_verdict_layer"):
         found = built.checks["defaults"][table]
         assert found["valid"]
         assert found["renderer"]["type"] == "categorizedSymbol"
-        assert found["renderer"]["categories"] == _expected(layer, built.url)
+        assert found["renderer"]["categories"] == LEGENDS[table]
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 def test_styles_are_rewritten_not_duplicated(built: Built, capsys: pytest.CaptureFixture[str]) -> None:
     url = built.url
     with psycopg.connect(url, autocommit=True) as conn:
@@ -302,6 +339,8 @@ def _service_file(path: Path, url: str, user: str, password: str | None) -> Path
     return path
 
 
+@pytest.mark.qgis
+@pytest.mark.slow
 def test_users_open_the_project_as_the_reader_through_their_service(
         loaded: str, reader: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The owner builds with --service; users whose entry of that name is the reader open it."""

@@ -72,6 +72,7 @@ def _stored_pixels(wkb: bytes, width: int, height: int) -> np.ndarray:
     return np.frombuffer(wkb, dtype=np.uint8, offset=len(wkb) - width * height).reshape(height, width)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(raster=rasters(), tile_size=st.sampled_from([16, 32, 256]))
 def test_accepted_exactly_when_valid_and_pixels_survive(raster: dict[str, object],

@@ -24,8 +24,7 @@ def _field(col: float, row: float, size: float = 10.3) -> shapely.Polygon:
 
 
 @pytest.fixture
-def setup(conn: psycopg.Connection, database_url: str, tmp_path: Path) -> dict[str, Path]:
-    conn.execute("TRUNCATE sclzonal.scene, sclzonal.scene_grid, sclzonal.polygon CASCADE")
+def setup(empty_conn: psycopg.Connection, database_url: str, tmp_path: Path) -> dict[str, Path]:
     rng = np.random.default_rng(11)
     scenes = {name: write_raster(tmp_path / f"{name}.tif",
                                  rng.integers(0, 12, (80, 80), dtype=np.uint8), transform=TRANSFORM,

@@ -77,6 +77,7 @@ def test_the_owner_owns_the_schema_and_everything_in_it(roles: Roles) -> None:
     assert qgis == [(roles.names["owner"],)] * 2
 
 
+@pytest.mark.slow
 def test_loader_loads_refreshes_and_replaces(capsys: pytest.CaptureFixture[str], roles: Roles,
                                             files: dict[str, Path]) -> None:
     for args in (["polygons", "load", str(files["fields"]), "--id-field", "ident"],
@@ -265,6 +266,7 @@ def test_ingest_is_the_old_name_of_loader(capsys: pytest.CaptureFixture[str], ro
     assert "--loader" in out and "--ingest" not in out
 
 
+@pytest.mark.slow
 def test_owner_migrates_down_and_up_without_a_superuser(capsys: pytest.CaptureFixture[str],
                                                         roles: Roles, files: dict[str, Path]) -> None:
     """Last in the module: base removes everything; `db roles` registers the roles again."""

@@ -20,9 +20,8 @@ FIELD = to_crs(box(500113, 5098337, 500931.5, 5099604), "EPSG:32633", "EPSG:4326
 
 
 @pytest.fixture
-def loaded(conn: psycopg.Connection, database_url: str, tmp_path: Path,
+def loaded(empty_conn: psycopg.Connection, database_url: str, tmp_path: Path,
            capsys: pytest.CaptureFixture[str]) -> dict[str, Path]:
-    conn.execute("TRUNCATE sclzonal.scene, sclzonal.scene_grid, sclzonal.polygon CASCADE")
     paths = {"first": write_raster(tmp_path / "first_20240601.tif", FIRST),
              "second": write_raster(tmp_path / "second_20240601.tif", SECOND),
              "recompressed": tmp_path / "recompressed_20240601.tif",

@@ -58,6 +58,8 @@ def _lock_is_held(conn: psycopg.Connection) -> bool:
     return bool(row and row[0])
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_ingest_fetches_since_the_last_date_and_refreshes(
         capsys: pytest.CaptureFixture[str], database_url: str, clean: psycopg.Connection,
         fake: FakeSentinelHub, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,6 +80,8 @@ def test_ingest_fetches_since_the_last_date_and_refreshes(
     assert fake.of_kind("process") == [] and "3 already loaded" in out
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_ingest_exits_0_while_another_run_holds_the_lock(
         capsys: pytest.CaptureFixture[str], database_url: str, clean: psycopg.Connection,
         fake: FakeSentinelHub) -> None:
@@ -97,6 +101,8 @@ def test_ingest_exits_0_while_another_run_holds_the_lock(
     assert time.monotonic() - started >= 1.0 and len(scene_rows(clean)) == 3
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_the_script_logs_with_timestamps_and_exits_non_zero_on_failure(
         database_url: str, clean: psycopg.Connection, fake: FakeSentinelHub, tmp_path: Path) -> None:
     fake.always["process"] = Fault(status=500)
@@ -116,6 +122,8 @@ def test_the_script_logs_with_timestamps_and_exits_non_zero_on_failure(
     assert scene_rows(clean) == []
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_two_runs_at_once_the_second_exits_0_and_the_first_loads_everything(
         database_url: str, clean: psycopg.Connection, fake: FakeSentinelHub) -> None:
     release = threading.Event()

@@ -57,12 +57,6 @@ def zip_product(product: Path, target: Path) -> Path:
     return target
 
 
-@pytest.fixture
-def empty(conn: psycopg.Connection) -> psycopg.Connection:
-    conn.execute("TRUNCATE sclzonal.scene, sclzonal.polygon CASCADE")
-    return conn
-
-
 def _stored(conn: psycopg.Connection, scene_id: int) -> np.ndarray:
     """The scene's pixels reassembled from its tiles."""
     width, height, left, top = conn.execute(
@@ -88,60 +82,60 @@ def test_the_test_product_is_real_jpeg_2000(tmp_path: Path) -> None:
 
 
 def test_a_safe_folder_loads_its_20m_scl(capsys: pytest.CaptureFixture[str], database_url: str,
-                                         empty: psycopg.Connection, tmp_path: Path) -> None:
+                                         empty_conn: psycopg.Connection, tmp_path: Path) -> None:
     product = make_product(tmp_path)
     code, out, err = run_cli(capsys, database_url, "scl", "load", str(product))
     assert code == 0, err
     assert "_SCL_20m.jp2: 2024-06-05: loaded as scene" in out
-    rows = empty.execute("SELECT id, acquired_on, source, srid, width, height, pixel_size_x,"
-                         " reference FROM sclzonal.scene").fetchall()
+    rows = empty_conn.execute("SELECT id, acquired_on, source, srid, width, height, pixel_size_x,"
+                              " reference FROM sclzonal.scene").fetchall()
     assert len(rows) == 1
     scene_id, day, source, srid, width, height, size, reference = rows[0]
     assert (day, source, srid, width, height, size) == (dt.date(2024, 6, 5), "sen2cor", 32633,
                                                         260, 300, 20.0)
     assert reference.endswith(f"{PRODUCT}/GRANULE/{GRANULE}/IMG_DATA/R20m/T33TVM_20240605T100031_SCL_20m.jp2")
-    assert np.array_equal(_stored(empty, scene_id), SCL)
+    assert np.array_equal(_stored(empty_conn, scene_id), SCL)
 
 
 def test_a_zip_loads_without_unpacking_and_is_keyed_by_its_content(
-        capsys: pytest.CaptureFixture[str], database_url: str, empty: psycopg.Connection,
+        capsys: pytest.CaptureFixture[str], database_url: str, empty_conn: psycopg.Connection,
         tmp_path: Path) -> None:
     other = SCL[::-1].copy()
     name = PRODUCT.replace("20240605T100031", "20240610T100559").replace("R122", "R022")
     archive = zip_product(make_product(tmp_path / "src", name, other), tmp_path / f"{name[:-5]}.zip")
     code, out, err = run_cli(capsys, database_url, "scl", "load", str(archive))
     assert code == 0, err
-    (scene_id, day, reference), = empty.execute(
+    (scene_id, day, reference), = empty_conn.execute(
         "SELECT id, acquired_on, reference FROM sclzonal.scene").fetchall()
     assert day == dt.date(2024, 6, 10)
     assert reference == f"{archive.resolve()}!/{name}/GRANULE/{GRANULE}/IMG_DATA/R20m/" \
                         "T33TVM_20240610T100559_SCL_20m.jp2"
     assert reference in out
-    assert np.array_equal(_stored(empty, scene_id), other)
+    assert np.array_equal(_stored(empty_conn, scene_id), other)
     # the same product again, unpacked: same JP2 bytes, so nothing new
-    before = table_counts(empty)
+    before = table_counts(empty_conn)
     code, out, _ = run_cli(capsys, database_url, "scl", "load", str(tmp_path / "src" / name))
     assert code == 0 and "already loaded" in out
-    assert table_counts(empty) == before
+    assert table_counts(empty_conn) == before
 
 
 def test_date_option_overrides_the_product_name(capsys: pytest.CaptureFixture[str],
-                                                database_url: str, empty: psycopg.Connection,
+                                                database_url: str, empty_conn: psycopg.Connection,
                                                 tmp_path: Path) -> None:
     product = make_product(tmp_path)
     code, _, err = run_cli(capsys, database_url, "scl", "load", "--date", "2024-06-04", str(product))
     assert code == 0, err
-    assert empty.execute("SELECT acquired_on FROM sclzonal.scene").fetchone() == (dt.date(2024, 6, 4),)
+    assert empty_conn.execute("SELECT acquired_on FROM sclzonal.scene").fetchone() == (dt.date(2024, 6, 4),)
 
 
 def test_a_product_and_a_geotiff_together(capsys: pytest.CaptureFixture[str], database_url: str,
-                                          empty: psycopg.Connection, tmp_path: Path) -> None:
+                                          empty_conn: psycopg.Connection, tmp_path: Path) -> None:
     from tests.helpers import write_raster
 
     tiff = write_raster(tmp_path / "scl_20240601.tif", SCL[:40, :50].copy())
     code, _, err = run_cli(capsys, database_url, "scl", "load", str(tiff), str(make_product(tmp_path)))
     assert code == 0, err
-    assert sorted(empty.execute("SELECT source, acquired_on FROM sclzonal.scene").fetchall()) == [
+    assert sorted(empty_conn.execute("SELECT source, acquired_on FROM sclzonal.scene").fetchall()) == [
         ("geotiff", dt.date(2024, 6, 1)), ("sen2cor", dt.date(2024, 6, 5))]
 
 
@@ -174,7 +168,7 @@ REJECTED = [
 
 @pytest.mark.parametrize(("case", "make", "message"), REJECTED, ids=[r[0] for r in REJECTED])
 def test_unusable_products_are_one_line(capsys: pytest.CaptureFixture[str], database_url: str,
-                                        empty: psycopg.Connection, tmp_path: Path, case: str,
+                                        empty_conn: psycopg.Connection, tmp_path: Path, case: str,
                                         make: object, message: str) -> None:
     assert callable(make)
     path = make(tmp_path)
@@ -183,7 +177,7 @@ def test_unusable_products_are_one_line(capsys: pytest.CaptureFixture[str], data
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"sclzonal: error: {path}"), err
     assert message in lines[0]
-    assert table_counts(empty)["scene"] == 0
+    assert table_counts(empty_conn)["scene"] == 0
 
 
 def test_product_dates() -> None:

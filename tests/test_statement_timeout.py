@@ -15,9 +15,9 @@ from tests.helpers import write_raster
 
 
 @pytest.mark.parametrize("timeout_ms", [1, 60])
-def test_scl_load_under_a_short_statement_timeout(conn: psycopg.Connection, database_url: str,
+def test_scl_load_under_a_short_statement_timeout(empty_conn: psycopg.Connection, database_url: str,
                                                   tmp_path: Path, timeout_ms: int) -> None:
-    conn.execute("TRUNCATE sclzonal.scene, sclzonal.scene_grid CASCADE")
+    conn = empty_conn
     pixels = (np.arange(600 * 600) % 12).astype(np.uint8).reshape(600, 600)
     path = write_raster(tmp_path / "SCL_2024-06-05.tif", pixels)
     env = {**os.environ, "PGOPTIONS": f"-c statement_timeout={timeout_ms}"}

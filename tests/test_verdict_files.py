@@ -20,9 +20,9 @@ NAMES = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2", "@SUM(A1)", "\tTab", "p
 
 
 @pytest.fixture
-def named(conn: psycopg.Connection) -> psycopg.Connection:
+def named(empty_conn: psycopg.Connection) -> psycopg.Connection:
     """Polygons with hostile names, and verdicts refreshed (no scenes: every one `no_pixels`)."""
-    conn.execute("TRUNCATE sclzonal.scene, sclzonal.scene_grid, sclzonal.polygon CASCADE")
+    conn = empty_conn
     for index, name in enumerate(NAMES):
         conn.execute("INSERT INTO sclzonal.polygon (source, source_fid, name, attributes, geom) VALUES"
                      " ('hostile', %s, %s, '{}', ST_Multi(ST_Buffer(ST_Point(15, 46, 4326), 0.001)))",

@@ -29,8 +29,8 @@ COUNTS: dict[str, dict[int, dict[int, int]]] = {
 
 
 @pytest.fixture
-def seeded(conn: psycopg.Connection) -> psycopg.Connection:
-    conn.execute("TRUNCATE sclzonal.scene, sclzonal.scene_grid, sclzonal.polygon CASCADE")
+def seeded(empty_conn: psycopg.Connection) -> psycopg.Connection:
+    conn = empty_conn
     conn.execute("DELETE FROM sclzonal.verdict_rule WHERE label <> 'vegetation'")
     conn.execute("UPDATE sclzonal.verdict_rule SET classes = '{4}', min_share = 0.8,"
                  " min_clear_share = 0.5, priority = 100, enabled = true WHERE label = 'vegetation'")
