@@ -7,8 +7,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import psycopg
-from sclzonal.db.settings import password_candidates
 
+from sclzonal.db.settings import password_candidates
 from sclzonal.errors import UserError, first_line, hide, redact
 
 if TYPE_CHECKING:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
+
 from sclzonal.db.connection import connect
 from sclzonal.db.settings import SCHEMA
-
 from sclzonal.errors import UserError, first_line
 
 if TYPE_CHECKING:

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from geoalchemy2 import Geometry, Raster
-from sclzonal.db.settings import SCHEMA
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -29,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from sclzonal.db.settings import SCHEMA
 
 NAMING = {
     "ix": "%(table_name)s_%(column_0_N_name)s_idx",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+
 from sclzonal.db import migrate
 
 QGIS_TABLES = ("layer_styles", "qgis_projects")

@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import psycopg
-from sclzonal.ingest.spatial_ref import srid_problem
 
 from sclzonal.errors import UserError
+from sclzonal.ingest.spatial_ref import srid_problem
 
 if TYPE_CHECKING:
     from sclzonal.ingest.scl_raster import SclFile

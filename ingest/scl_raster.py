@@ -26,12 +26,12 @@ import rasterio
 from rasterio._err import CPLE_BaseError
 from rasterio.errors import CRSError, NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
+
+from sclzonal.errors import UserError, first_line
 from sclzonal.ingest import DEFAULT_TILE_SIZE
 from sclzonal.ingest.raster_wkb import tile_wkb
 from sclzonal.ingest.scene_identity import acquisition_key, make_room, same_file
 from sclzonal.ingest.spatial_ref import ensure_srid
-
-from sclzonal.errors import UserError, first_line
 
 MAX_SCL_CLASS = 11
 FORMATS = {"GTiff": "GeoTIFF", "COG": "GeoTIFF", "JP2OpenJPEG": "JPEG 2000"}

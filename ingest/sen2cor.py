@@ -19,9 +19,8 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
-from sclzonal.ingest.scl_raster import SclFile, inspect_scl_file
-
 from sclzonal.errors import UserError
+from sclzonal.ingest.scl_raster import SclFile, inspect_scl_file
 
 SCL_PATTERN = re.compile(r"(^|/)GRANULE/[^/]+/IMG_DATA/R20m/[^/]+_SCL_20m\.jp2$")
 PRODUCT_DATE = re.compile(r"MSIL2A[A-Za-z]?_(\d{4})(\d{2})(\d{2})T\d{6}")

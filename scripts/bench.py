@@ -37,10 +37,10 @@ from bench_support import (  # noqa: E402
     machine_description,
     write_docs,
 )
-from sclzonal.db import migrate  # noqa: E402
 
 from sclzonal.counting.pairs import count_new_pairs, pending_pairs  # noqa: E402
 from sclzonal.counting.refresh import refresh_verdicts  # noqa: E402
+from sclzonal.db import migrate  # noqa: E402
 
 QGIS_PROCESS = Path("/usr/bin/qgis_process.bin")
 SCLZONAL = str(ROOT / ".venv" / "bin" / "sclzonal")

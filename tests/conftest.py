@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from sclzonal.db import migrate
 
+from sclzonal.db import migrate
 from tests.helpers import empty_database
 
 # The team's sample data sits in shared/ beside the checkout (or beside the folder of worktrees).

@@ -20,9 +20,9 @@ from pathlib import Path
 import psycopg
 import pytest
 import shapely
-from sclzonal.ingest.sentinelhub.fetch import INGEST_LOCK_KEY
 from shapely.geometry import Polygon, box
 
+from sclzonal.ingest.sentinelhub.fetch import INGEST_LOCK_KEY
 from tests.helpers import cli_ok, empty_database, pixel_centre_counts, write_polygons
 from tests.sentinelhub_fake import Acquisition, FakeSentinelHub, Recorded
 

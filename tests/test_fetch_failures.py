@@ -14,10 +14,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sclzonal.ingest.sentinelhub.client import ENDPOINTS, SentinelHub, resolve_endpoint
-from sclzonal.ingest.sentinelhub.retry import RetryPolicy
 
 from sclzonal.errors import UserError
+from sclzonal.ingest.sentinelhub.client import ENDPOINTS, SentinelHub, resolve_endpoint
+from sclzonal.ingest.sentinelhub.retry import RetryPolicy
 from tests.helpers import run_cli, table_counts
 from tests.sentinelhub_fake import FakeSentinelHub, Fault
 from tests.sentinelhub_fixtures import (  # noqa: F401 - fixtures

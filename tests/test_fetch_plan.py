@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
+
 from sclzonal.ingest.sentinelhub.plan import (
     Cluster,
     cluster_boxes,

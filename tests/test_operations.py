@@ -14,9 +14,9 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from sclzonal.db import migrate
 from shapely import box
 
+from sclzonal.db import migrate
 from tests.helpers import cli_ok, run_cli, to_crs, write_polygons, write_raster
 
 CACHES = ("sclzonal.counted_pair", "sclzonal.pixel_map")

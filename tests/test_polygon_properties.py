@@ -16,9 +16,9 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
-from sclzonal.ingest.polygons import load_polygons
 
 from sclzonal.errors import UserError
+from sclzonal.ingest.polygons import load_polygons
 
 CRSS = ["EPSG:4326", "EPSG:32633", "EPSG:3035"]
 RUNS = count()

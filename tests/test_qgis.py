@@ -16,9 +16,9 @@ import numpy as np
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from sclzonal.db.connection import connection_spec
 
 from sclzonal.cli import main
+from sclzonal.db.connection import connection_spec
 from sclzonal.demo.data import generate_demo
 from sclzonal.qgis import project as qgis_project
 from sclzonal.qgis.project_builder import SCL_OPACITY

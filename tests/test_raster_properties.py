@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from rasterio.errors import NotGeoreferencedWarning
-from sclzonal.ingest.raster_wkb import tile_wkb
-from sclzonal.ingest.scl_raster import check_pixels, inspect_scl_file, tile_rows
 
 from sclzonal.errors import UserError
+from sclzonal.ingest.raster_wkb import tile_wkb
+from sclzonal.ingest.scl_raster import check_pixels, inspect_scl_file, tile_rows
 
 DTYPES = ["uint8", "int8", "uint16", "int16", "uint32", "int32", "float32"]
 TRANSFORMS = {"north-up": Affine(20, 0, 500000, 0, -20, 5100000),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import psycopg
 import pytest
+
 from sclzonal.ingest.raster_wkb import read_tile, tile_wkb
 
 

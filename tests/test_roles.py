@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
-from sclzonal.db import migrate
 from shapely import box
 
+from sclzonal.db import migrate
 from sclzonal.roles.reader import READABLE
 from tests.helpers import run_cli, to_crs, write_polygons, write_raster
 from tests.roles_support import Roles, drop_roles, role_options, sclzonal_roles

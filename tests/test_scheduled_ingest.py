@@ -17,8 +17,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sclzonal.ingest.sentinelhub.fetch import INGEST_LOCK_KEY
 
+from sclzonal.ingest.sentinelhub.fetch import INGEST_LOCK_KEY
 from tests.helpers import run_cli
 from tests.sentinelhub_fake import FakeSentinelHub, Fault
 from tests.sentinelhub_fixtures import (  # noqa: F401 - fixtures

@@ -15,8 +15,8 @@ import psycopg
 import pytest
 import rasterio
 from affine import Affine
-from sclzonal.ingest.sen2cor import product_date
 
+from sclzonal.ingest.sen2cor import product_date
 from tests.helpers import run_cli, table_counts
 
 PRODUCT = "S2A_MSIL2A_20240605T100031_N0510_R122_T33TVM_20240605T130202.SAFE"

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 import requests
 import sentinelhub
-from sclzonal.ingest.sentinelhub.client import SentinelHub, resolve_endpoint
-from sclzonal.ingest.sentinelhub.retry import RetryingClient, RetryPolicy
 from sentinelhub import DownloadClient, DownloadRequest, SentinelHubSession, SHConfig
 from sentinelhub.constants import RequestType
 from sentinelhub.exceptions import DownloadFailedException
 
+from sclzonal.ingest.sentinelhub.client import SentinelHub, resolve_endpoint
+from sclzonal.ingest.sentinelhub.retry import RetryingClient, RetryPolicy
 from tests.sentinelhub_fake import FakeSentinelHub, Fault
 from tests.sentinelhub_fixtures import SECRET, fake_fixture  # noqa: F401 - fixture
 

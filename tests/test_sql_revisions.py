@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
+
 from sclzonal.db import migrate
 
 ROOT = Path(__file__).resolve().parents[1]

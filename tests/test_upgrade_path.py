@@ -17,9 +17,9 @@ import numpy as np
 import psycopg
 import pytest
 from psycopg import sql
-from sclzonal.db import migrate
 from shapely import box
 
+from sclzonal.db import migrate
 from tests.conftest import _admin, _drop, url_for
 from tests.helpers import run_cli, to_crs, write_polygons, write_raster
 

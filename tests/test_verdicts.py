@@ -10,8 +10,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sclzonal.db.models import CLASS_COLUMNS
 
+from sclzonal.db.models import CLASS_COLUMNS
 from tests.helpers import run_cli
 
 # polygon -> {scene day in June 2024: {class: pixels}}

@@ -6,11 +6,12 @@ from typing import Any
 
 from alembic import context
 from geoalchemy2 import alembic_helpers
+from sqlalchemy import text
+
 from sclzonal.db.connection import engine_for
 from sclzonal.db.migrate import ROLES_SQL, apply_recorded_sql, may_grant
 from sclzonal.db.models import Base
 from sclzonal.db.settings import SCHEMA
-from sqlalchemy import text
 
 config = context.config
 target_metadata = Base.metadata

@@ -22,8 +22,6 @@ from urllib.parse import urlsplit
 
 import requests
 from oauthlib.oauth2 import OAuth2Error
-from sclzonal.ingest.sentinelhub.plan import COLLECTION, Bounds
-from sclzonal.ingest.sentinelhub.retry import RetryBudgetExceeded, RetryingClient, RetryPolicy
 from sentinelhub import (
     CRS,
     BBox,
@@ -39,6 +37,8 @@ from sentinelhub import (
 from sentinelhub.exceptions import DownloadFailedException
 
 from sclzonal.errors import UserError, first_line
+from sclzonal.ingest.sentinelhub.plan import COLLECTION, Bounds
+from sclzonal.ingest.sentinelhub.retry import RetryBudgetExceeded, RetryingClient, RetryPolicy
 
 ENDPOINTS = {
     "sentinelhub": ("https://services.sentinel-hub.com",

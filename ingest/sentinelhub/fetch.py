@@ -25,12 +25,12 @@ import psycopg
 import rasterio
 from affine import Affine
 from rasterio.windows import Window
+
+from sclzonal.errors import UserError
 from sclzonal.ingest import MAX_REQUEST_PIXELS
 from sclzonal.ingest.scl_raster import DEFAULT_TILE_SIZE, SceneLoad, inspect_scl_file, load_scene, tile_rows
 from sclzonal.ingest.sentinelhub.client import SentinelHub
 from sclzonal.ingest.sentinelhub.plan import Cluster, RequestTile, request_tiles, scene_reference
-
-from sclzonal.errors import UserError
 
 INGEST_LOCK_KEY = 0x5C12_0002
 """Session advisory lock held by `scl fetch` and `sclzonal ingest`: one ingestion at a time."""

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import psycopg
 import shapely
-from sclzonal.ingest import MAX_REQUEST_PIXELS
 
 from sclzonal.errors import UserError
+from sclzonal.ingest import MAX_REQUEST_PIXELS
 
 METRES_PER_DEGREE = 111_320.0
 

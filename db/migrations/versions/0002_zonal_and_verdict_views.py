@@ -8,6 +8,7 @@ Create Date: 2026-11-25
 from __future__ import annotations
 
 from alembic import op
+
 from sclzonal.db.migrate import apply_recorded_sql
 
 revision = "0002"

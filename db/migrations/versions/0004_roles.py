@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 from sclzonal.db.migrate import apply_recorded_sql
 
 revision = "0004"

@@ -16,6 +16,7 @@ Create Date: 2026-12-02
 from __future__ import annotations
 
 from alembic import op
+
 from sclzonal.db.migrate import apply_recorded_sql
 
 revision = "0005"
