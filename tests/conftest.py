@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -49,17 +50,25 @@ def _drop(conn: psycopg.Connection, name: str) -> None:
     conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-@pytest.fixture(scope="session")
-def template_database() -> Iterator[str]:
-    """A database migrated to head, used as the template of every test module's database."""
-    name = f"sclzonal_test_template_{os.getpid()}"
+@contextmanager
+def migrated_database(name: str, revision: str = "head") -> Iterator[str]:
+    """Create the database `name` (dropping one left over), migrate it to `revision`, drop it after."""
     with _admin() as admin:
         _drop(admin, name)
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    migrate.upgrade(url_for(name))
-    yield name
-    with _admin() as admin:
-        _drop(admin, name)
+    try:
+        migrate.upgrade(url_for(name), revision)
+        yield name
+    finally:
+        with _admin() as admin:
+            _drop(admin, name)
+
+
+@pytest.fixture(scope="session")
+def template_database() -> Iterator[str]:
+    """A database migrated to head, used as the template of every test module's database."""
+    with migrated_database(f"sclzonal_test_template_{os.getpid()}") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from psycopg import sql
 from shapely import box
 
 from sclzonal.db import migrate
-from tests.conftest import _admin, _drop, url_for
+from tests.conftest import migrated_database, url_for
 from tests.helpers import run_cli, to_crs, write_polygons, write_raster
 
 RELEASED = "0004"
@@ -43,14 +43,8 @@ COUNTS = "SELECT * FROM sclzonal.{} ORDER BY polygon_id, scene_id"
 @pytest.fixture(scope="module")
 def released_url() -> Iterator[str]:
     """An empty database migrated to the released revision only."""
-    name = f"sclzonal_released_{os.getpid()}"
-    with _admin() as admin:
-        _drop(admin, name)
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    migrate.upgrade(url_for(name), RELEASED)
-    yield url_for(name)
-    with _admin() as admin:
-        _drop(admin, name)
+    with migrated_database(f"sclzonal_released_{os.getpid()}", RELEASED) as name:
+        yield url_for(name)
 
 
 def _load(capsys: pytest.CaptureFixture[str], url: str, work: Path) -> None:
