@@ -85,11 +85,23 @@ def test_a_fifo_is_written_into_not_replaced(capsys: pytest.CaptureFixture[str],
     assert len(list(csv.DictReader(io.StringIO(received[0])))) == len(NAMES)
 
 
-def test_a_character_device_is_not_replaced(capsys: pytest.CaptureFixture[str], database_url: str,
-                                            named: psycopg.Connection) -> None:
-    code, _, err = run_cli(capsys, database_url, "verdicts", "--output", "/dev/null")
-    assert code == 0, err
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+def test_a_character_device_is_written_into_not_replaced(
+        capsys: pytest.CaptureFixture[str], database_url: str, named: psycopg.Connection) -> None:
+    """A pseudo-terminal stands for /dev/stdout and friends (a code that replaced the path with a
+    regular file cannot harm it: devpts takes no new files)."""
+    leader, follower = os.openpty()
+    try:
+        terminal = os.ttyname(follower)
+        code, _, err = run_cli(capsys, database_url, "verdicts", "--format", "csv", "--output", terminal)
+        assert code == 0, err
+        assert stat.S_ISCHR(os.stat(terminal).st_mode)
+        received = b""
+        while received.count(b"\n") < len(NAMES) + 1 + 1:  # header, rows, a name with a newline
+            received += os.read(leader, 65536)
+        assert received.startswith(b"polygon_id,")
+    finally:
+        os.close(follower)
+        os.close(leader)
 
 
 def test_new_files_follow_the_umask_and_old_ones_keep_their_mode(
