@@ -1,6 +1,6 @@
-"""`sclzonal refresh`: count the new (polygon, scene) pairs, then refresh the verdicts.
+"""The refresh: count the new (polygon, scene) pairs, then refresh the verdicts (`sclzonal refresh`).
 
-Counts are computed by sclzonal.zonal_counting (a numpy scanline pixel map reused across the
+Counts are computed by sclzonal.counting.pairs (a numpy scanline pixel map reused across the
 scenes of a grid) and stored in sclzonal.counted_pair, which a pair enters once; the SQL view
 sclzonal.zonal_class_counts (ST_Clip + ST_ValueCount) is their definition. The verdict
 materialized view is refreshed CONCURRENTLY: readers are never blocked.
