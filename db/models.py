@@ -198,6 +198,10 @@ class VerdictRule(Base):
     __table_args__ = (
         CheckConstraint("min_share BETWEEN 0 AND 1", name="min_share_range"),
         CheckConstraint("min_clear_share BETWEEN 0 AND 1", name="min_clear_share_range"),
+        CheckConstraint("array_ndims(classes) = 1 AND cardinality(classes) > 0"
+                        " AND array_position(classes, NULL) IS NULL"
+                        " AND classes <@ ARRAY[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]::smallint[]",
+                        name="classes_valid"),
         CheckConstraint(
             "label NOT IN ('other', 'not_clear', 'no_clear_observation', 'no_pixels')",
             name="label_not_reserved",
