@@ -103,3 +103,32 @@ def can_select(conn: psycopg.Connection, role: str, relations: list[str]) -> lis
         if row and row[0]:
             found.append(relation)
     return found
+
+
+WRITING_ROLES = ("pg_write_all_data", "pg_write_server_files", "pg_execute_server_program",
+                 "pg_database_owner")
+"""Predefined roles whose members can write data (or run programs) whatever the grants say."""
+
+
+def writing_powers(conn: psycopg.Connection, role: str, tables: list[str]) -> list[str]:
+    """Return what lets `role` write: attributes, memberships, and the `tables` (schema-qualified)
+    it may insert into, update, delete from or truncate, or owns. Empty for a read-only role."""
+    powers = []
+    row = conn.execute("SELECT rolsuper, rolbypassrls, rolcreaterole FROM pg_roles WHERE rolname = %s",
+                       (role,)).fetchone()
+    if row is not None:
+        powers += [name for name, held in zip(("SUPERUSER", "BYPASSRLS", "CREATEROLE"), row,
+                                              strict=True) if held]
+    for writer in WRITING_ROLES:
+        member = conn.execute("SELECT to_regrole(%s) IS NOT NULL AND pg_has_role(%s, %s, 'MEMBER')",
+                              (writer, role, writer)).fetchone()
+        if member and member[0]:
+            powers.append(f"member of {writer}")
+    for table in tables:
+        found = conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL AND (has_table_privilege(%s, to_regclass(%s),"
+            " 'INSERT, UPDATE, DELETE, TRUNCATE') OR pg_has_role(%s, (SELECT relowner FROM pg_class"
+            " WHERE oid = to_regclass(%s)), 'USAGE'))", (table, role, table, role, table)).fetchone()
+        if found and found[0]:
+            powers.append(f"can write {table}")
+    return powers

@@ -19,12 +19,14 @@ from sclzonal.db.connection import connection_spec
 from sclzonal.db.migrate import VERSION_TABLE, require_relations
 from sclzonal.db.qgis_tables import QGIS_TABLES, ensure_qgis_tables
 from sclzonal.db.settings import SCHEMA
+from sclzonal.errors import UserError
 from sclzonal.roles.grants import (
     apply_role_grants,
     can_select,
     check_role_name,
     create_login_role,
     register_role,
+    writing_powers,
 )
 
 __all__ = ["DEFAULT_ROLE", "QGIS_CATALOGUE", "READABLE", "RoleReport",
@@ -62,6 +64,14 @@ def create_reader_role(conn: psycopg.Connection, name: str = DEFAULT_ROLE,
         ensure_qgis_tables(conn)
         register_role(conn, name, "reader")
         apply_role_grants(conn)
+        tables = [f"{SCHEMA}.{row[0]}" for row in conn.execute(
+            "SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm') ORDER BY 1", (SCHEMA,))]
+        powers = writing_powers(conn, name, tables + [f"public.{table}" for table in QGIS_TABLES])
+        if powers:
+            raise UserError(f"role {name} cannot be the read-only reader: it can write "
+                            f"({', '.join(powers[:5])}{', ...' if len(powers) > 5 else ''}); "
+                            "choose a role without these rights")
         readable = can_select(conn, name, [f"{SCHEMA}.{table}" for table in (*READABLE, VERSION_TABLE)]
                               + [f"public.{table}" for table in QGIS_CATALOGUE])
     return RoleReport(name=name, created=created, password_set=password is not None, readable=readable)
