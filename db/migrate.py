@@ -168,10 +168,16 @@ def recorded_sql(revision: str, name: str, sha256: str) -> str:
     return text
 
 
-def apply_recorded_sql(bind: Connection, revision: str, files: Mapping[str, str]) -> None:
-    """Run, on a migration's connection, the files (name -> SHA-256) a revision recorded."""
+def _psycopg(bind: Connection) -> psycopg.Connection:
+    """Return the psycopg connection under a migration's SQLAlchemy connection."""
     driver_connection = bind.connection.driver_connection
     assert isinstance(driver_connection, psycopg.Connection)
+    return driver_connection
+
+
+def apply_recorded_sql(bind: Connection, revision: str, files: Mapping[str, str]) -> None:
+    """Run, on a migration's connection, the files (name -> SHA-256) a revision recorded."""
+    driver_connection = _psycopg(bind)
     for name, sha256 in files.items():
         driver_connection.execute(recorded_sql(revision, name, sha256).encode("utf-8"))
 
@@ -179,9 +185,7 @@ def apply_recorded_sql(bind: Connection, revision: str, files: Mapping[str, str]
 def may_grant(bind: Connection) -> bool:
     """Return whether the migrating role owns schema sclzonal (or is a superuser): only then can
     it set the grants (a loader role running a no-op `db upgrade` cannot)."""
-    driver_connection = bind.connection.driver_connection
-    assert isinstance(driver_connection, psycopg.Connection)
-    row = driver_connection.execute(
+    row = _psycopg(bind).execute(
         "SELECT pg_has_role(current_user, nspowner, 'USAGE') FROM pg_namespace WHERE nspname = %s",
         (SCHEMA,)).fetchone()
     return bool(row and row[0])
