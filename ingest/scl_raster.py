@@ -60,6 +60,12 @@ class SclFile:
     pixel_size_y: float
     reference: str | None = None
     """Stored as scene.reference; None: the file's absolute path."""
+    product_id: str | None = None
+    """Sen2Cor product id (PRODUCT_URI of MTD_MSIL2A.xml, without `.SAFE`); None for a GeoTIFF."""
+    tile_id: str | None = None
+    """MGRS tile of a Sen2Cor product (`33TVM`); None when not known."""
+    processing_baseline: str | None = None
+    """PROCESSING_BASELINE of a Sen2Cor product (`05.10`); None when not known."""
 
 
 @dataclass(frozen=True)
