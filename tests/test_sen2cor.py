@@ -1,13 +1,15 @@
 """`sclzonal scl load` of Sen2Cor L2A products: a `.SAFE` folder or its `.zip`, SCL as JPEG 2000.
 
 The products are built here: SAFE-shaped folders with a real JPEG 2000 20 m SCL image (written
-by GDAL's JP2OpenJPEG driver, lossless), decoys beside it (a 60 m SCL, a 10 m band, metadata).
+by GDAL's JP2OpenJPEG driver, lossless), decoys beside it (a 60 m SCL, a 10 m band) and a small
+MTD_MSIL2A.xml written here in the shape of the product format (PSD 14), not copied from ESA.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import zipfile
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +18,85 @@ import pytest
 import rasterio
 from affine import Affine
 
-from sclzonal.ingest.sen2cor import product_date
+from sclzonal.ingest.scl_raster import SclFile
+from sclzonal.ingest.sen2cor import inspect_scl_input, product_date, provenance
 from tests.helpers import run_cli, table_counts
 
 PRODUCT = "S2A_MSIL2A_20240605T100031_N0510_R122_T33TVM_20240605T130202.SAFE"
 GRANULE = "L2A_T33TVM_A046655_20240605T100459"
 SCL = np.random.default_rng(11).integers(0, 12, size=(300, 260)).astype(np.uint8)
 TRANSFORM = Affine(20, 0, 499980, 0, -20, 5200020)
+NAMESPACE = "https://psd-14.sentinel2.eo.esa.int/PSD/User_Product_Level-2A.xsd"
+
+
+def mtd_xml(product_uri: str = PRODUCT, baseline: str = "05.10") -> str:
+    """A small MTD_MSIL2A.xml: the elements of a Sen2Cor 2.11 product's, with a few values each."""
+    stamp, tile = product_uri.split("_")[2], product_uri.split("_")[5]
+    start = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%S").isoformat()
+    return f"""<?xml version="1.0" encoding="UTF-8" standalone="no"?>
+<n1:Level-2A_User_Product xmlns:n1="{NAMESPACE}"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+    xsi:schemaLocation="{NAMESPACE}">
+  <n1:General_Info>
+    <Product_Info>
+      <PRODUCT_START_TIME>{start}.024Z</PRODUCT_START_TIME>
+      <PRODUCT_STOP_TIME>{start}.024Z</PRODUCT_STOP_TIME>
+      <PRODUCT_URI>{product_uri}</PRODUCT_URI>
+      <PROCESSING_LEVEL>Level-2A</PROCESSING_LEVEL>
+      <PRODUCT_TYPE>S2MSI2A</PRODUCT_TYPE>
+      <PROCESSING_BASELINE>{baseline}</PROCESSING_BASELINE>
+      <PRODUCT_DOI>https://doi.org/10.5270/S2_-znk9xsj</PRODUCT_DOI>
+      <GENERATION_TIME>{start}.000000Z</GENERATION_TIME>
+      <PREVIEW_IMAGE_URL>Not applicable</PREVIEW_IMAGE_URL>
+      <PREVIEW_GEO_INFO>Not applicable</PREVIEW_GEO_INFO>
+      <Datatake datatakeIdentifier="GS2A_{stamp}_046655_N{baseline}">
+        <SPACECRAFT_NAME>Sentinel-2A</SPACECRAFT_NAME>
+        <DATATAKE_TYPE>INS-NOBS</DATATAKE_TYPE>
+        <DATATAKE_SENSING_START>{start}.024Z</DATATAKE_SENSING_START>
+        <SENSING_ORBIT_NUMBER>122</SENSING_ORBIT_NUMBER>
+        <SENSING_ORBIT_DIRECTION>DESCENDING</SENSING_ORBIT_DIRECTION>
+      </Datatake>
+      <Query_Options completeSingleTile="true">
+        <PRODUCT_FORMAT>SAFE_COMPACT</PRODUCT_FORMAT>
+      </Query_Options>
+      <Product_Organisation>
+        <Granule_List>
+          <Granule granuleIdentifier="{GRANULE}" imageFormat="JPEG2000">
+            <IMAGE_FILE>GRANULE/{GRANULE}/IMG_DATA/R20m/{tile}_{stamp}_SCL_20m</IMAGE_FILE>
+          </Granule>
+        </Granule_List>
+      </Product_Organisation>
+    </Product_Info>
+    <Product_Image_Characteristics>
+      <QUANTIFICATION_VALUES_LIST>
+        <BOA_QUANTIFICATION_VALUE unit="none">10000</BOA_QUANTIFICATION_VALUE>
+      </QUANTIFICATION_VALUES_LIST>
+      <Scene_Classification_List>
+        <Scene_Classification_ID>
+          <SCENE_CLASSIFICATION_TEXT>SC_VEGETATION</SCENE_CLASSIFICATION_TEXT>
+          <SCENE_CLASSIFICATION_INDEX>4</SCENE_CLASSIFICATION_INDEX>
+        </Scene_Classification_ID>
+      </Scene_Classification_List>
+    </Product_Image_Characteristics>
+  </n1:General_Info>
+  <n1:Geometric_Info>
+    <Product_Footprint>
+      <Product_Footprint>
+        <Global_Footprint>
+          <EXT_POS_LIST>46.0 14.0 46.0 15.4 45.0 15.4 45.0 14.0 46.0 14.0</EXT_POS_LIST>
+        </Global_Footprint>
+      </Product_Footprint>
+    </Product_Footprint>
+    <Coordinate_Reference_System>
+      <GEO_TABLES version="1">EPSG</GEO_TABLES>
+      <HORIZONTAL_CS_TYPE>GEOGRAPHIC</HORIZONTAL_CS_TYPE>
+    </Coordinate_Reference_System>
+  </n1:Geometric_Info>
+  <n1:Quality_Indicators_Info>
+    <Cloud_Coverage_Assessment>12.5</Cloud_Coverage_Assessment>
+  </n1:Quality_Indicators_Info>
+</n1:Level-2A_User_Product>
+"""
 
 
 def _jp2(path: Path, array: np.ndarray, resolution: float = 20) -> Path:
@@ -36,8 +110,11 @@ def _jp2(path: Path, array: np.ndarray, resolution: float = 20) -> Path:
 
 
 def make_product(folder: Path, name: str = PRODUCT, array: np.ndarray = SCL,
-                 with_scl: bool = True) -> Path:
-    """A SAFE-shaped Sen2Cor product with its 20 m SCL as JPEG 2000."""
+                 with_scl: bool = True, metadata: str | bytes | None = "") -> Path:
+    """A SAFE-shaped Sen2Cor product with its 20 m SCL as JPEG 2000.
+
+    `metadata` is the text of MTD_MSIL2A.xml; "" (default): mtd_xml(name); None: no such file.
+    """
     product = folder / name
     tile, stamp = name.split("_")[5], name.split("_")[2]
     images = product / "GRANULE" / GRANULE / "IMG_DATA"
@@ -45,7 +122,12 @@ def make_product(folder: Path, name: str = PRODUCT, array: np.ndarray = SCL,
         _jp2(images / "R20m" / f"{tile}_{stamp}_SCL_20m.jp2", array)
     _jp2(images / "R60m" / f"{tile}_{stamp}_SCL_60m.jp2", array[::3, ::3].copy(), 60)
     _jp2(images / "R10m" / f"{tile}_{stamp}_B02_10m.jp2", np.zeros((20, 20), dtype=np.uint8), 10)
-    (product / "MTD_MSIL2A.xml").write_text("<n1:Level-2A_User_Product/>")
+    if metadata == "":
+        metadata = mtd_xml(name)
+    if isinstance(metadata, str):
+        metadata = metadata.encode()
+    if metadata is not None:
+        (product / "MTD_MSIL2A.xml").write_bytes(metadata)
     return product
 
 
@@ -186,3 +268,109 @@ def test_product_dates() -> None:
         dt.date(2023, 12, 31)
     assert product_date("S2A_MSIL1C_20240605T100031_N0510.SAFE") is None
     assert product_date("S2A_MSIL2A_20241305T100031_x.SAFE") is None
+
+
+# Provenance: product id, MGRS tile and processing baseline (MTD_MSIL2A.xml, else the names)
+
+PRODUCT_ID = PRODUCT.removesuffix(".SAFE")
+RENAMED = "my_download.SAFE"
+"""A product folder renamed by its user: no date, tile or baseline in the name."""
+
+
+def _provenance(files: list[SclFile]) -> list[tuple[str | None, str | None, str | None]]:
+    return [(scl.product_id, scl.tile_id, scl.processing_baseline) for scl in files]
+
+
+def _inspect(path: Path, date: dt.date | None = None) -> list[SclFile]:
+    with ExitStack() as stack:
+        return inspect_scl_input(path, date, stack)
+
+
+def test_a_folder_gives_product_tile_and_baseline(tmp_path: Path) -> None:
+    assert _provenance(_inspect(make_product(tmp_path))) == [(PRODUCT_ID, "33TVM", "05.10")]
+
+
+def test_a_renamed_folder_gives_them_from_its_metadata(tmp_path: Path) -> None:
+    product = make_product(tmp_path, metadata=mtd_xml(PRODUCT, "05.11")).rename(tmp_path / RENAMED)
+    assert _provenance(_inspect(product, dt.date(2024, 6, 5))) == [(PRODUCT_ID, "33TVM", "05.11")]
+
+
+def test_a_zip_gives_them_from_the_metadata_inside(tmp_path: Path) -> None:
+    source = make_product(tmp_path / "src", metadata=mtd_xml(PRODUCT, "05.11"))
+    archive = zip_product(source.rename(tmp_path / "src" / RENAMED), tmp_path / "download.zip")
+    assert _provenance(_inspect(archive, dt.date(2024, 6, 5))) == [(PRODUCT_ID, "33TVM", "05.11")]
+    with zipfile.ZipFile(archive) as opened:
+        assert f"{RENAMED}/MTD_MSIL2A.xml" in opened.namelist()
+
+
+def test_a_zip_of_the_named_product(tmp_path: Path) -> None:
+    archive = zip_product(make_product(tmp_path / "src"), tmp_path / f"{PRODUCT_ID}.zip")
+    (scl,) = _inspect(archive)
+    assert (scl.product_id, scl.tile_id, scl.processing_baseline) == (PRODUCT_ID, "33TVM", "05.10")
+    assert scl.reference == f"{archive.resolve()}!/{PRODUCT}/GRANULE/{GRANULE}/IMG_DATA/R20m/" \
+                            "T33TVM_20240605T100031_SCL_20m.jp2"
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "zip"])
+def test_without_metadata_the_names_give_them(tmp_path: Path, packed: bool) -> None:
+    name = PRODUCT.replace("N0510", "N0500")
+    product = make_product(tmp_path / "src", name, metadata=None)
+    path = zip_product(product, tmp_path / "product.zip") if packed else product
+    assert _provenance(_inspect(path)) == [(name.removesuffix(".SAFE"), "33TVM", "05.00")]
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "zip"])
+def test_without_metadata_a_renamed_product_has_its_tile_from_the_granule(tmp_path: Path,
+                                                                          packed: bool) -> None:
+    product = make_product(tmp_path / "src", metadata=None).rename(tmp_path / "src" / RENAMED)
+    path = zip_product(product, tmp_path / "product.zip") if packed else product
+    assert _provenance(_inspect(path, dt.date(2024, 6, 5))) == [("my_download", "33TVM", None)]
+
+
+OTHER = "S2B_MSIL2A_20240605T100031_N0511_R122_T33TWM_20240605T130202.SAFE"
+"""Values that show in the results if a document that should be ignored was read."""
+_LAUGHS = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+MALFORMED = [
+    ("unbound prefix", "<n1:Level-2A_User_Product/>"),
+    ("truncated", mtd_xml(OTHER, "05.11")[:900]),
+    ("too large", mtd_xml(OTHER, "05.11") + f"<!--{' ' * (4 << 20)}-->"),
+    ("not xml", b"\x00\xff\xfe PK\x03\x04 binary"),
+    ("empty", b""),
+    ("unknown encoding", '<?xml version="1.0" encoding="x-nothing"?><a/>'),
+    ("entity expansion", f'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY l0 "lol">{_LAUGHS}]>'
+                         "<a><General_Info><Product_Info><PRODUCT_URI>&l9;</PRODUCT_URI>"
+                         "</Product_Info></General_Info></a>"),
+    ("external entity", '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/hostname">]>'
+                        "<a><General_Info><Product_Info><PRODUCT_URI>&x;</PRODUCT_URI>"
+                        "</Product_Info></General_Info></a>"),
+    ("internal entity", f'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "{OTHER}">]>'
+                        "<a><General_Info><Product_Info><PRODUCT_URI>&x;</PRODUCT_URI>"
+                        "</Product_Info></General_Info></a>"),
+    ("other document", '<?xml version="1.0"?><Level-1C_User_Product><General_Info/></Level-1C_User_Product>'),
+    ("odd values", mtd_xml().replace(f"<PRODUCT_URI>{PRODUCT}", "<PRODUCT_URI>../etc/passwd x")
+                            .replace(">05.10</PROCESSING", ">five</PROCESSING")),
+]
+
+
+@pytest.mark.parametrize(("case", "metadata"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_metadata_gives_the_names_values(tmp_path: Path, case: str,
+                                                   metadata: str | bytes) -> None:
+    product = make_product(tmp_path, metadata=metadata)
+    assert _provenance(_inspect(product)) == [(PRODUCT_ID, "33TVM", "05.10")]
+
+
+def test_malformed_metadata_in_a_zip_gives_the_names_values(tmp_path: Path) -> None:
+    product = make_product(tmp_path / "src", metadata="<n1:Level-2A_User_Product>")
+    archive = zip_product(product, tmp_path / "product.zip")
+    assert _provenance(_inspect(archive)) == [(PRODUCT_ID, "33TVM", "05.10")]
+
+
+def test_provenance_from_names() -> None:
+    assert provenance("S2B_MSIL2A_20231231T235959_N0509_R001_T01CCV_20240101T000000.SAFE",
+                      "L2A_T01CCV_A035000_20231231T235959", None) == {
+        "product_id": "S2B_MSIL2A_20231231T235959_N0509_R001_T01CCV_20240101T000000",
+        "tile_id": "01CCV", "processing_baseline": "05.09"}
+    assert provenance("scene.safe", "L2A_T33TVM_A046655_20240605T100459", b"<a/>") == {
+        "product_id": "scene", "tile_id": "33TVM", "processing_baseline": None}
+    assert provenance("x", "granule", None) == {"product_id": "x", "tile_id": None,
+                                                "processing_baseline": None}
