@@ -121,6 +121,9 @@ class PixelMap(Base):
     polygon_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
     polygon_version: Mapped[int] = mapped_column(BigInteger)
     spans: Mapped[bytes] = mapped_column(LargeBinary)
+    # Pixel centres inside the polygon on the grid extended without bound (NULL in maps made
+    # before revision 0007, which are then made again).
+    expected_pixels: Mapped[int | None] = mapped_column(Integer)
 
 
 class Scene(Base):
@@ -141,6 +144,10 @@ class Scene(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     tile_size: Mapped[int] = mapped_column(Integer)
+    # Provenance of a Sen2Cor product's scene (NULL for other sources); see the view scene_origin.
+    product_id: Mapped[str | None] = mapped_column(Text)
+    tile_id: Mapped[str | None] = mapped_column(Text)
+    processing_baseline: Mapped[str | None] = mapped_column(Text)
     # The highest polygon changed_seq for which all polygons over the scene have been counted.
     counted_seq: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     footprint: Mapped[Any] = mapped_column(
@@ -186,24 +193,32 @@ class CountedPair(Base):
         "counted_pair", Base.metadata,
         Column("polygon_id", BigInteger, primary_key=True),
         Column("scene_id", BigInteger, primary_key=True),
+        # pixel centres inside the polygon on the scene's grid extended without bound; NULL for
+        # pairs counted before revision 0007 until `refresh` fills it
+        Column("expected_pixels", Integer),
         *(Column(name, Integer, nullable=False, server_default=text("0")) for name in CLASS_COLUMNS),
         Column("counted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
 
 
 class VerdictRule(Base):
-    """A verdict rule: `label` when `classes` make at least `min_share` of the clear pixels."""
+    """A verdict rule: `label` when `classes` make at least `min_share` of the clear pixels of an
+    observation that covers at least `min_coverage` of the polygon and whose clear pixels are at
+    least `min_clear_share` of its pixels. Every edit bumps `revision` and is kept in
+    verdict_rule_revision (sql/verdict_rule_revisions.sql)."""
 
     __tablename__ = "verdict_rule"
     __table_args__ = (
         CheckConstraint("min_share BETWEEN 0 AND 1", name="min_share_range"),
         CheckConstraint("min_clear_share BETWEEN 0 AND 1", name="min_clear_share_range"),
+        CheckConstraint("min_coverage BETWEEN 0 AND 1", name="min_coverage_range"),
         CheckConstraint("array_ndims(classes) = 1 AND cardinality(classes) > 0"
                         " AND array_position(classes, NULL) IS NULL"
                         " AND classes <@ ARRAY[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]::smallint[]",
                         name="classes_valid"),
         CheckConstraint(
-            "label NOT IN ('other', 'not_clear', 'no_clear_observation', 'no_pixels')",
+            "label NOT IN ('other', 'not_clear', 'partially_observed', 'no_clear_observation',"
+            " 'no_pixels')",
             name="label_not_reserved",
         ),
     )
@@ -215,6 +230,28 @@ class VerdictRule(Base):
     min_clear_share: Mapped[float] = mapped_column(Float)
     priority: Mapped[int] = mapped_column(Integer, server_default=text("100"))
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    min_coverage: Mapped[float] = mapped_column(Float, server_default=text("0.9"))
+    revision: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+
+
+class VerdictRuleRevision(Base):
+    """Every revision of every verdict rule, the current one included, kept when a rule changes
+    or is deleted, so a verdict made under an earlier revision can still be explained."""
+
+    __tablename__ = "verdict_rule_revision"
+
+    rule_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    label: Mapped[str] = mapped_column(Text)
+    classes: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger))
+    min_share: Mapped[float] = mapped_column(Float)
+    min_clear_share: Mapped[float] = mapped_column(Float)
+    min_coverage: Mapped[float] = mapped_column(Float)
+    priority: Mapped[int] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    recorded_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 class DatabaseRole(Base):

@@ -302,9 +302,11 @@ def _insert_scene_row(conn: psycopg.Connection, scl: SclFile, tile_size: int, so
     row = conn.execute(
         """
         INSERT INTO sclzonal.scene (acquired_on, source, reference, checksum, srid, crs, grid_id,
-                                    pixel_size_x, pixel_size_y, width, height, tile_size, footprint)
+                                    pixel_size_x, pixel_size_y, width, height, tile_size,
+                                    product_id, tile_id, processing_baseline, footprint)
         VALUES (%(acquired_on)s, %(source)s, %(reference)s, %(checksum)s, %(srid)s, %(crs)s,
                 %(grid_id)s, %(psx)s, %(psy)s, %(width)s, %(height)s, %(tile_size)s,
+                %(product_id)s, %(tile_id)s, %(processing_baseline)s,
                 ST_Transform(ST_Segmentize(
                     ST_MakeEnvelope(%(left)s, %(bottom)s, %(right)s, %(top)s, %(srid)s),
                     %(segment)s), 4326))
@@ -323,6 +325,9 @@ def _insert_scene_row(conn: psycopg.Connection, scl: SclFile, tile_size: int, so
             "width": scl.width,
             "height": scl.height,
             "tile_size": tile_size,
+            "product_id": scl.product_id,
+            "tile_id": scl.tile_id,
+            "processing_baseline": scl.processing_baseline,
             "left": scl.upper_left_x,
             "bottom": bottom,
             "right": right,

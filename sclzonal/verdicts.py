@@ -24,28 +24,47 @@ COLUMNS = [
     "name",
     "verdict",
     "acquired_on",
+    "scene_id",
+    "coverage",
     "rule_share",
     "clear_share",
     "vegetation_share",
     "pixels",
     "clear_pixels",
-    "observed_scenes",
-    "clear_scenes",
+    "expected_pixels",
+    "observed_pixels",
+    "observations",
+    "clear_observations",
+    "partial_observations",
+    "first_observed_on",
     "last_observed_on",
+    "rule_held_shares",
+    "rule_label",
+    "rule_revision",
+    "rule_min_share",
+    "rule_min_clear_share",
+    "rule_min_coverage",
+    "scene_origin",
 ]
-TABLE_COLUMNS = ["polygon_id", "source_fid", "name", "verdict", "acquired_on",
+TABLE_COLUMNS = ["polygon_id", "source_fid", "name", "verdict", "acquired_on", "coverage",
                  "vegetation_share", "clear_share", "pixels"]
+PERIOD_TABLE_COLUMNS = ["polygon_id", "source_fid", "name", "verdict", "acquired_on", "coverage",
+                        "observations", "clear_observations", "rule_held_shares"]
 
 
 def fetch_verdicts(conn: psycopg.Connection, *, with_geometry: bool = False,
-                   limit: int | None = None) -> list[dict[str, Any]]:
-    """Return the rows of sclzonal.polygon_verdict ordered by polygon id (the first `limit`)."""
+                   limit: int | None = None, period: tuple[dt.date, dt.date] | None = None
+                   ) -> list[dict[str, Any]]:
+    """Return verdicts ordered by polygon id (the first `limit`): the rows of
+    sclzonal.polygon_verdict, or with `period` (first, last day) those of
+    sclzonal.polygon_verdict_between for it."""
     geometry = ", ST_AsGeoJSON(geom, 7) AS geometry" if with_geometry else ""
+    source = "sclzonal.polygon_verdict" if period is None \
+        else "sclzonal.polygon_verdict_between(%s, %s)"
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cursor:
         cursor.execute(
-            f"SELECT {', '.join(COLUMNS)}{geometry} FROM sclzonal.polygon_verdict ORDER BY polygon_id"
-            " LIMIT %s",
-            (limit,),
+            f"SELECT {', '.join(COLUMNS)}{geometry} FROM {source} ORDER BY polygon_id LIMIT %s",
+            (*(period or ()), limit),
         )
         return list(cursor.fetchall())
 
@@ -55,6 +74,8 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:.3f}"
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
@@ -81,11 +102,12 @@ def _spreadsheet_safe(value: Any) -> str:
     return text
 
 
-def as_table(rows: list[dict[str, Any]], limit: int | None = None) -> str:
+def as_table(rows: list[dict[str, Any]], limit: int | None = None,
+             columns: list[str] = TABLE_COLUMNS) -> str:
     """Return an aligned text table of the main columns, then a count per verdict."""
     shown = rows if limit is None else rows[:limit]
-    cells = [TABLE_COLUMNS] + [[_printable(_cell(row[c])) for c in TABLE_COLUMNS] for row in shown]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(TABLE_COLUMNS))]
+    cells = [columns] + [[_printable(_cell(row[c])) for c in columns] for row in shown]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     lines = ["  ".join(value.ljust(width) for value, width in zip(line, widths, strict=True)).rstrip()
              for line in cells]
     lines.insert(1, "  ".join("-" * width for width in widths))

@@ -19,6 +19,10 @@ SELECT sv.polygon_id * 1000000 + sv.scene_id AS id,
        sv.vegetation_share,
        sv.total_pixels AS pixels,
        sv.clear_pixels,
+       sv.expected_pixels,
+       sv.observed_pixels,
+       sv.coverage,
+       sv.is_observation,
        p.geom
 FROM sclzonal.scene_verdict AS sv
 JOIN sclzonal.polygon AS p ON p.id = sv.polygon_id;

@@ -22,7 +22,8 @@ DECLARE
     owner_name text;
     data_tables text[] := ARRAY['polygon', 'scene', 'scene_grid', 'scene_tile', 'counted_pair',
                                 'pixel_map'];
-    reader_relations text[] := ARRAY['polygon_verdict', 'scene_verdict_layer', 'polygon', 'scene',
+    reader_relations text[] := ARRAY['polygon_verdict', 'scene_verdict_layer',
+                                     'polygon_month_verdict', 'polygon', 'scene',
                                      'scene_tile', 'scl_class', 'alembic_version'];
     qgis_catalogue text[] := ARRAY['layer_styles', 'qgis_projects', 'spatial_ref_sys',
                                    'geometry_columns', 'raster_columns'];

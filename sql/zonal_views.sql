@@ -69,15 +69,29 @@ COMMENT ON VIEW sclzonal.stored_class_counts IS
     'Stored pixel counts per (polygon, scene, class) from sclzonal.counted_pair; equal to zonal_class_counts.';
 
 -- The weights the summary uses: every class, the clear classes (sclzonal.scl_class.is_clear),
--- and the classes of the verdict rule labelled 'vegetation' (NULL when there is none).
+-- the classes of the verdict rule labelled 'vegetation' (NULL when there is none), and the
+-- observed classes: every class but 0 (no data).
 CREATE OR REPLACE VIEW sclzonal.class_weights_in_use AS
 SELECT sclzonal.class_weights(ARRAY(SELECT value FROM sclzonal.scl_class)) AS every_class,
        sclzonal.class_weights(ARRAY(SELECT value FROM sclzonal.scl_class WHERE is_clear)) AS clear,
        sclzonal.class_weights((SELECT classes FROM sclzonal.verdict_rule
-                               WHERE label = 'vegetation')) AS vegetation;
+                               WHERE label = 'vegetation')) AS vegetation,
+       sclzonal.class_weights(ARRAY(SELECT value FROM sclzonal.scl_class WHERE value <> 0))
+           AS observed;
 
 COMMENT ON VIEW sclzonal.class_weights_in_use IS
-    'weights[k + 1] = 1 for class k of: every class, the clear classes, the vegetation rule''s classes.';
+    'weights[k + 1] = 1 for class k of: every class, the clear classes, the vegetation rule''s classes, the observed classes (all but 0).';
+
+-- The share of a polygon an observation saw: observed pixels (counted, class not 0) over
+-- expected pixels (pixel centres inside the polygon on the scene's grid extended without
+-- bound, counted_pair.expected_pixels). 0 when nothing is expected: a polygon that holds no
+-- pixel centre is never observed. NULL when the expected pixels are not known yet (pairs
+-- counted before revision 0007, until the next refresh).
+CREATE OR REPLACE FUNCTION sclzonal.coverage_of(observed bigint, expected integer)
+RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE WHEN expected > 0 THEN observed::float8 / expected WHEN expected = 0 THEN 0 END
+$$;
 
 -- One row per counted (polygon, scene) pair: pixels of each class, total and clear pixels, and
 -- the shares the verdicts use. vegetation_share is the share of the vegetation rule's classes
@@ -90,16 +104,18 @@ WITH weights AS MATERIALIZED (
            sclzonal.class_pixels(cp) AS class_pixels,
            sclzonal.pixels_of(cp, w.every_class) AS total_pixels,
            sclzonal.pixels_of(cp, w.clear) AS clear_pixels,
-           sclzonal.pixels_of(cp, w.vegetation) AS vegetation_pixels
+           sclzonal.pixels_of(cp, w.vegetation) AS vegetation_pixels,
+           sclzonal.pixels_of(cp, w.observed) AS observed_pixels
     FROM sclzonal.counted_pair AS cp
     CROSS JOIN weights AS w
 )
 SELECT t.*,
        s.acquired_on,
        t.clear_pixels::float8 / nullif(t.total_pixels, 0) AS clear_share,
-       t.vegetation_pixels::float8 / nullif(t.clear_pixels, 0) AS vegetation_share
+       t.vegetation_pixels::float8 / nullif(t.clear_pixels, 0) AS vegetation_share,
+       sclzonal.coverage_of(t.observed_pixels, t.expected_pixels) AS coverage
 FROM totals AS t
 JOIN sclzonal.scene AS s ON s.id = t.scene_id;
 
 COMMENT ON VIEW sclzonal.zonal_class_summary IS
-    'Per counted (polygon, scene) pair: the columns of counted_pair, class_pixels[k + 1] = pixels of class k, total, clear and vegetation pixels (classes of the rule labelled vegetation), clear share (clear/total), vegetation share (vegetation/clear).';
+    'Per counted (polygon, scene) pair: the columns of counted_pair (expected_pixels included), class_pixels[k + 1] = pixels of class k, total, clear, vegetation (classes of the rule labelled vegetation) and observed (class not 0) pixels, clear share (clear/total), vegetation share (vegetation/clear), coverage (observed/expected).';

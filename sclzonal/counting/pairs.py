@@ -19,7 +19,7 @@ import shapely
 
 from sclzonal.counting import DEFAULT_COUNT_BATCH
 from sclzonal.counting.copy_binary import copy_integer_columns, copy_rows
-from sclzonal.counting.pixel_spans import Grid, PixelSpans, count_classes, pixel_spans
+from sclzonal.counting.pixel_spans import Grid, PixelSpans, count_classes, spans_and_expected
 from sclzonal.db.models import CLASS_COLUMNS
 from sclzonal.ingest.raster_wkb import read_tile
 
@@ -30,11 +30,13 @@ IdArray = npt.NDArray[np.int64]
 
 @dataclass
 class PolygonBatch:
-    """Polygons counted together: ids, row versions, and their pixel runs on one grid."""
+    """Polygons counted together: ids, row versions, pixel runs on one grid, expected pixels."""
 
     ids: IdArray
     versions: IdArray
     spans: PixelSpans
+    expected: IdArray
+    """Pixel centres inside each polygon on the grid extended without bound (coverage's divisor)."""
 
 
 @dataclass
@@ -102,43 +104,49 @@ def scene_grids(conn: psycopg.Connection, scene_ids: list[int]) -> dict[int, tup
 
 @dataclass
 class _MapPart:
-    """Pixel runs of some polygons: ids, row versions, runs per polygon, runs (row, start, end)."""
+    """Pixel runs of some polygons: ids, row versions, expected pixels, runs per polygon, runs
+    (row, start, end)."""
 
     ids: IdArray
     versions: IdArray
+    expected: IdArray
     run_counts: IdArray
     runs: npt.NDArray[np.int32]
 
     def subset(self, keep: npt.NDArray[np.bool_]) -> _MapPart:
         """Return the part of the polygons whose entry in `keep` is True."""
         run_keep = np.repeat(keep, self.run_counts)
-        return _MapPart(self.ids[keep], self.versions[keep], self.run_counts[keep],
-                        self.runs[run_keep])
+        return _MapPart(self.ids[keep], self.versions[keep], self.expected[keep],
+                        self.run_counts[keep], self.runs[run_keep])
 
 
 def _stored_map(conn: psycopg.Connection, grid_id: int, ids: IdArray) -> _MapPart:
-    """Return the pixel runs stored for polygons whose row version still matches."""
+    """Return the pixel runs stored for polygons whose row version still matches (maps made
+    before revision 0007, without expected pixels, are not used)."""
     with conn.cursor(binary=True) as cursor:
         cursor.execute(
-            # one row of four aggregates over the same rows: their orders agree
+            # one row of five aggregates over the same rows: their orders agree
             "SELECT array_agg(m.polygon_id), array_agg(m.polygon_version),"
-            " array_agg(length(m.spans)), string_agg(m.spans, ''::bytea)"
+            " array_agg(m.expected_pixels::bigint), array_agg(length(m.spans)),"
+            " string_agg(m.spans, ''::bytea)"
             " FROM sclzonal.pixel_map AS m JOIN sclzonal.polygon AS p"
             "   ON p.id = m.polygon_id AND p.xmin::text::bigint = m.polygon_version"
-            " WHERE m.grid_id = %s AND m.polygon_id BETWEEN %s AND %s",
+            " WHERE m.grid_id = %s AND m.polygon_id BETWEEN %s AND %s"
+            "   AND m.expected_pixels IS NOT NULL",
             (grid_id, int(ids.min()), int(ids.max())))
         row = cursor.fetchone()
     if row is None or row[0] is None:
         empty = np.zeros(0, dtype=np.int64)
-        return _MapPart(empty, empty, empty, np.zeros((0, 3), dtype=np.int32))
+        return _MapPart(empty, empty, empty, empty, np.zeros((0, 3), dtype=np.int32))
     part = _MapPart(np.array(row[0], dtype=np.int64), np.array(row[1], dtype=np.int64),
-                    np.array(row[2], dtype=np.int64) // (3 * _SPAN.itemsize),
-                    np.frombuffer(row[3] or b"", dtype=_SPAN).reshape(-1, 3))
+                    np.array(row[2], dtype=np.int64),
+                    np.array(row[3], dtype=np.int64) // (3 * _SPAN.itemsize),
+                    np.frombuffer(row[4] or b"", dtype=_SPAN).reshape(-1, 3))
     return part.subset(np.isin(part.ids, ids))
 
 
 def _compute_map(conn: psycopg.Connection, grid_id: int, grid: Grid, ids: IdArray) -> _MapPart:
-    """Compute the pixel runs of polygons on a grid and store them in pixel_map."""
+    """Compute the pixel runs and expected pixels of polygons on a grid; store them in pixel_map."""
     with conn.cursor(binary=True) as cursor:
         cursor.execute(
             "SELECT id, xmin::text::bigint, ST_AsBinary(ST_Transform(geom, %s))"
@@ -146,18 +154,19 @@ def _compute_map(conn: psycopg.Connection, grid_id: int, grid: Grid, ids: IdArra
         rows = cursor.fetchall()
     found = np.array([row[0] for row in rows], dtype=np.int64)
     versions = np.array([row[1] for row in rows], dtype=np.int64)
-    spans = pixel_spans(shapely.from_wkb([bytes(row[2]) for row in rows]), grid)
+    spans, expected = spans_and_expected(shapely.from_wkb([bytes(row[2]) for row in rows]), grid)
     runs = np.stack([spans.row, spans.col_start, spans.col_end], axis=1).astype(_SPAN)
     run_counts = np.bincount(spans.polygon, minlength=len(rows)).astype(np.int64)
     bounds = np.concatenate([[0], np.cumsum(run_counts)])
     with conn.transaction():
         conn.execute("DELETE FROM sclzonal.pixel_map WHERE grid_id = %s AND polygon_id = ANY(%s)",
                      (grid_id, found.tolist()))
-        copy_rows(conn, "sclzonal.pixel_map", ["grid_id", "polygon_id", "polygon_version", "spans"],
-                  ["int4", "int8", "int8", "bytea"],
-                  ((grid_id, int(found[i]), int(versions[i]), runs[bounds[i]:bounds[i + 1]].tobytes())
-                   for i in range(len(rows))))
-    return _MapPart(found, versions, run_counts, runs)
+        copy_rows(conn, "sclzonal.pixel_map",
+                  ["grid_id", "polygon_id", "polygon_version", "expected_pixels", "spans"],
+                  ["int4", "int8", "int8", "int4", "bytea"],
+                  ((grid_id, int(found[i]), int(versions[i]), int(expected[i]),
+                    runs[bounds[i]:bounds[i + 1]].tobytes()) for i in range(len(rows))))
+    return _MapPart(found, versions, expected, run_counts, runs)
 
 
 def polygon_batch(conn: psycopg.Connection, grid_id: int, grid: Grid, ids: IdArray) -> PolygonBatch:
@@ -167,11 +176,11 @@ def polygon_batch(conn: psycopg.Connection, grid_id: int, grid: Grid, ids: IdArr
     if len(missing):
         parts.append(_compute_map(conn, grid_id, grid, missing))
     merged = _MapPart(*(np.concatenate([getattr(p, name) for p in parts])
-                        for name in ("ids", "versions", "run_counts", "runs")))
+                        for name in ("ids", "versions", "expected", "run_counts", "runs")))
     runs = merged.runs.astype(np.int64)
     spans = PixelSpans(np.repeat(np.arange(len(merged.ids)), merged.run_counts),
                        runs[:, 0], runs[:, 1], runs[:, 2])
-    return PolygonBatch(merged.ids, merged.versions, spans)
+    return PolygonBatch(merged.ids, merged.versions, spans, merged.expected)
 
 
 def scene_pixels(conn: psycopg.Connection, scene_id: int, grid: Grid) -> npt.NDArray[np.uint8]:
@@ -227,7 +236,8 @@ def store_counts(conn: psycopg.Connection, scene_id: int, batch: PolygonBatch,
         scene = np.full(int(write.sum()), scene_id, dtype=np.int64)
         copy_integer_columns(
             conn, "sclzonal.counted_pair",
-            [("polygon_id", batch.ids[write], "int8"), ("scene_id", scene, "int8")]
+            [("polygon_id", batch.ids[write], "int8"), ("scene_id", scene, "int8"),
+             ("expected_pixels", batch.expected[write], "int4")]
             + [(name, counts[write, k], "int4") for k, name in enumerate(CLASS_COLUMNS)],
         )
         return int(write.sum())
@@ -267,3 +277,39 @@ def _grid_batches(conn: psycopg.Connection, grid_id: int, grid: Grid,
     polygon_ids = np.unique(np.concatenate([pending[scene] for scene in scenes]))
     return [polygon_batch(conn, grid_id, grid, polygon_ids[i : i + batch_size])
             for i in range(0, len(polygon_ids), batch_size)]
+
+
+def fill_missing_coverage(conn: psycopg.Connection, *, batch_size: int = DEFAULT_COUNT_BATCH,
+                          on_pairs: Callable[[int], object] | None = None) -> int:
+    """Store expected_pixels for counted pairs that lack it; return how many rows got it.
+
+    Pairs counted before revision 0007 have counts but no expected pixels (NULL). The expected
+    pixels depend only on the polygon and the scene's grid, so they come from the pixel map
+    (computed and stored here when missing), without reading any tile.
+    """
+    rows = conn.execute(
+        "SELECT s.grid_id, array_agg(DISTINCT cp.polygon_id ORDER BY cp.polygon_id)"
+        " FROM sclzonal.counted_pair AS cp JOIN sclzonal.scene AS s ON s.id = cp.scene_id"
+        " WHERE cp.expected_pixels IS NULL GROUP BY s.grid_id ORDER BY s.grid_id").fetchall()
+    if not rows:
+        return 0
+    grids = {int(row[0]): Grid(*row[1:]) for row in conn.execute(
+        "SELECT id, srid, upper_left_x, upper_left_y, pixel_size_x, pixel_size_y, width, height"
+        " FROM sclzonal.scene_grid WHERE id = ANY(%s)", ([int(grid_id) for grid_id, _ in rows],))}
+    filled = 0
+    for grid_id, polygon_ids in rows:
+        ids = np.array(polygon_ids, dtype=np.int64)
+        for start in range(0, len(ids), batch_size):
+            batch = polygon_batch(conn, int(grid_id), grids[int(grid_id)], ids[start:start + batch_size])
+            with conn.transaction():
+                done = conn.execute(
+                    "UPDATE sclzonal.counted_pair AS cp SET expected_pixels = v.expected"
+                    " FROM unnest(%s::bigint[], %s::integer[]) AS v(polygon_id, expected),"
+                    "      sclzonal.scene AS s"
+                    " WHERE cp.polygon_id = v.polygon_id AND cp.scene_id = s.id AND s.grid_id = %s"
+                    "   AND cp.expected_pixels IS NULL",
+                    (batch.ids.tolist(), batch.expected.tolist(), int(grid_id)))
+                filled += done.rowcount
+            if on_pairs is not None:
+                on_pairs(len(batch.ids))
+    return filled

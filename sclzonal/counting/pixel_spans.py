@@ -86,6 +86,24 @@ def expected_pixels(geometries: npt.NDArray[np.object_], grid: Grid) -> IntArray
                        minlength=len(geometries)).astype(np.int64)
 
 
+def spans_and_expected(geometries: npt.NDArray[np.object_], grid: Grid) -> tuple[PixelSpans, IntArray]:
+    """Return pixel_spans(geometries, grid) and expected_pixels(geometries, grid) in one pass.
+
+    The runs on the unbounded grid are computed once: their lengths give the expected pixels,
+    and cut to the grid they are the runs pixel_spans returns.
+    """
+    unbounded = _runs(geometries, grid, bounded=False)
+    expected = np.bincount(unbounded.polygon, weights=unbounded.col_end - unbounded.col_start,
+                           minlength=len(geometries)).astype(np.int64)
+    inside = (unbounded.row >= 0) & (unbounded.row < grid.height)
+    col_start = np.clip(unbounded.col_start[inside], 0, grid.width)
+    col_end = np.clip(unbounded.col_end[inside], 0, grid.width)
+    keep = col_end > col_start
+    spans = PixelSpans(unbounded.polygon[inside][keep], unbounded.row[inside][keep],
+                       col_start[keep], col_end[keep])
+    return spans, expected
+
+
 def _runs(geometries: npt.NDArray[np.object_], grid: Grid, *, bounded: bool) -> PixelSpans:
     """Return the runs of pixel centres inside each polygon; clipped to the grid when `bounded`,
     else on the grid extended without bound (rows and columns may then be negative or beyond)."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import psycopg
 
 from sclzonal.counting import DEFAULT_COUNT_BATCH
-from sclzonal.counting.pairs import count_new_pairs, pending_pairs
+from sclzonal.counting.pairs import count_new_pairs, fill_missing_coverage, pending_pairs
 from sclzonal.db.connection import advisory_lock
 
 REFRESH_LOCK_KEY = 0x5C12_0001
@@ -28,6 +28,8 @@ class RefreshReport:
 
     scenes: int = 0
     pairs_counted: int = 0
+    coverage_filled: int = 0
+    """Pairs counted before revision 0007 whose expected pixels this refresh stored."""
     count_seconds: float = 0.0
     verdict_seconds: float = 0.0
 
@@ -70,6 +72,7 @@ def refresh(
             on_start(pending.pairs)
         report.pairs_counted = count_new_pairs(conn, pending, batch_size=batch_size,
                                                on_pairs=on_pairs)
+        report.coverage_filled = fill_missing_coverage(conn, batch_size=batch_size)
         report.count_seconds = time.perf_counter() - started
         started = time.perf_counter()
         refresh_verdicts(conn)
