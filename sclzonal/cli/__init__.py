@@ -29,6 +29,7 @@ COMMANDS = {
     "scl": "sclzonal.cli.scl:scl",
     "refresh": "sclzonal.cli.refresh:refresh",
     "verdicts": "sclzonal.cli.verdicts:verdicts",
+    "explain": "sclzonal.cli.explain:explain",
     "ingest": "sclzonal.cli.ingest:ingest",
     "qgis": "sclzonal.cli.qgis:qgis",
     "demo": "sclzonal.cli.demo:demo",
