@@ -239,6 +239,8 @@ class VerdictRuleRevision(Base):
     or is deleted, so a verdict made under an earlier revision can still be explained."""
 
     __tablename__ = "verdict_rule_revision"
+    __table_args__ = {"comment": "Every revision of every verdict rule (the current one included), "
+                                 "kept after edits and deletes."}
 
     rule_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     revision: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

@@ -48,6 +48,3 @@ CREATE TRIGGER verdict_rule_revision_recorded
     AFTER INSERT OR UPDATE ON sclzonal.verdict_rule
     FOR EACH ROW
     EXECUTE FUNCTION sclzonal.record_verdict_rule_revision();
-
-COMMENT ON TABLE sclzonal.verdict_rule_revision IS
-    'Every revision of every verdict rule (the current one included), kept after edits and deletes.';

@@ -19,6 +19,9 @@ EXPECTED_RELATIONS = {
     ("zonal_class_counts", "v"), ("zonal_class_summary", "v"), ("scene_verdict", "v"),
     ("scene_verdict_layer", "v"),
     ("polygon_verdict_view", "v"), ("polygon_verdict", "m"),
+    # revision 0007
+    ("verdict_rule_revision", "r"), ("scene_origin", "v"), ("polygon_observation", "v"),
+    ("scene_rule_outcome", "v"), ("polygon_month_verdict", "v"),
 }
 
 

@@ -104,7 +104,7 @@ def test_counts_of_a_polygon_changed_meanwhile_are_not_stored(conn: psycopg.Conn
         "SELECT id, xmin::text::bigint FROM sclzonal.polygon WHERE source_fid = '1'").fetchone() or (0, 0)
     (scene_id,) = conn.execute("SELECT id FROM sclzonal.scene").fetchone() or (0,)
     conn.execute("UPDATE sclzonal.polygon SET name = 'touched' WHERE id = %s", (polygon_id,))
-    batch = PolygonBatch(np.array([polygon_id]), np.array([version]), None)  # type: ignore[arg-type]
+    batch = PolygonBatch(np.array([polygon_id]), np.array([version]), None, np.array([1]))  # type: ignore[arg-type]
     written = store_counts(conn, scene_id, batch, np.ones((1, 12), dtype=np.int64), np.array([True]))
     assert written == 0 and _rows(conn, "counted_pair") == []
 

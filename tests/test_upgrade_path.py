@@ -20,6 +20,7 @@ from psycopg import sql
 from shapely import box
 
 from sclzonal.db import migrate
+from sclzonal.db.models import CLASS_COLUMNS
 from tests.conftest import migrated_database, url_for
 from tests.helpers import run_cli, to_crs, write_polygons, write_raster
 
@@ -34,10 +35,13 @@ FIELDS = [to_crs(box(500000 + 380 * i, 5098000 + 40 * i, 500150 + 380 * i, 50983
 # Copied from the head database into the 0004 one, in this order (0004 calls counted_pair zonal_count).
 TABLES = [("polygon", "polygon"), ("scene_grid", "scene_grid"), ("scene", "scene"),
           ("scene_tile", "scene_tile"), ("pixel_map", "pixel_map"), ("counted_pair", "zonal_count")]
+# The columns of polygon_verdict that 0004 and head share.
 VERDICTS = ("SELECT polygon_id, verdict, acquired_on, scene_id, rule_share, clear_share,"
-            " vegetation_share, pixels, clear_pixels, observed_scenes, clear_scenes, last_observed_on,"
+            " vegetation_share, pixels, clear_pixels, last_observed_on,"
             " ST_AsBinary(geom) FROM sclzonal.polygon_verdict ORDER BY polygon_id")
-COUNTS = "SELECT * FROM sclzonal.{} ORDER BY polygon_id, scene_id"
+COUNTS = ("SELECT polygon_id, scene_id, " + ", ".join(CLASS_COLUMNS)
+          + " FROM sclzonal.{} ORDER BY polygon_id, scene_id")
+EXPECTED = "SELECT polygon_id, scene_id, expected_pixels FROM sclzonal.counted_pair ORDER BY 1, 2"
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +62,16 @@ def _load(capsys: pytest.CaptureFixture[str], url: str, work: Path) -> None:
         assert code == 0, (args, err)
 
 
-def _copy(source: psycopg.Connection, target: psycopg.Connection, table: str, into: str) -> None:
-    columns = [row[0] for row in source.execute(
+def _columns(conn: psycopg.Connection, table: str) -> list[str]:
+    return [row[0] for row in conn.execute(
         "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0"
         " AND NOT attisdropped ORDER BY attnum", (f"sclzonal.{table}",))]
+
+
+def _copy(source: psycopg.Connection, target: psycopg.Connection, table: str, into: str) -> None:
+    """Copy the columns the older table has (later revisions added some)."""
+    known = set(_columns(target, into))
+    columns = [name for name in _columns(source, table) if name in known]
     names = sql.SQL(", ").join(map(sql.Identifier, columns))
     read = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT").format(
         names, sql.Identifier("sclzonal", table))
@@ -87,6 +97,7 @@ def test_counts_and_verdicts_survive_the_upgrade_and_equal_a_fresh_build(
         verdicts_before = old.execute(VERDICTS).fetchall()
         fresh_counts = fresh.execute(sql.SQL(COUNTS).format(sql.Identifier("counted_pair"))).fetchall()
         fresh_verdicts = fresh.execute(VERDICTS).fetchall()
+        fresh_expected = fresh.execute(EXPECTED).fetchall()
     # The data is what the test means: every kind of verdict, several scenes per polygon.
     assert {row[1] for row in fresh_verdicts} >= {"vegetation", "other", "no_pixels"}
     assert len(fresh_counts) == 15 and counts_before == fresh_counts
@@ -96,6 +107,8 @@ def test_counts_and_verdicts_survive_the_upgrade_and_equal_a_fresh_build(
         assert migrate.current_revision(upgraded) == migrate.head_revision()
         assert upgraded.execute(sql.SQL(COUNTS).format(sql.Identifier("counted_pair"))).fetchall() \
             == fresh_counts
+        # Until a refresh measures their coverage (NULL), pairs are judged as before.
+        assert {row[2] for row in upgraded.execute(EXPECTED).fetchall()} == {None}
         assert upgraded.execute(VERDICTS).fetchall() == verdicts_before == fresh_verdicts
         assert upgraded.execute("SELECT purpose FROM sclzonal.database_role").fetchall() == [("loader",)]
         # The old names still answer, with the new objects' rows.
@@ -104,6 +117,15 @@ def test_counts_and_verdicts_survive_the_upgrade_and_equal_a_fresh_build(
         old_shape = upgraded.execute("SELECT * FROM sclzonal.class_count ORDER BY 1, 2, 3").fetchall()
         assert old_shape == upgraded.execute(
             "SELECT * FROM sclzonal.stored_class_counts ORDER BY 1, 2, 3").fetchall()
+    # The next refresh stores the expected pixels of the old pairs, without counting them again.
+    code, out, err = run_cli(capsys, released_url, "refresh")
+    assert code == 0, err
+    with psycopg.connect(released_url, autocommit=True) as upgraded:
+        assert upgraded.execute(EXPECTED).fetchall() == fresh_expected
+        assert all(row[2] is not None for row in fresh_expected)
+        assert upgraded.execute(VERDICTS).fetchall() == fresh_verdicts
+        assert upgraded.execute(sql.SQL(COUNTS).format(sql.Identifier("counted_pair"))).fetchall() \
+            == fresh_counts
 
 
 def test_downgrade_to_the_released_revision_gives_back_its_names(

@@ -82,8 +82,8 @@ def test_default_rule(seeded: psycopg.Connection) -> None:
 
 def test_shares_behind_the_verdict(seeded: psycopg.Connection) -> None:
     row = seeded.execute(
-        "SELECT rule_share, clear_share, vegetation_share, pixels, clear_pixels, observed_scenes,"
-        " clear_scenes, last_observed_on FROM sclzonal.polygon_verdict_view"
+        "SELECT rule_share, clear_share, vegetation_share, pixels, clear_pixels, observations,"
+        " clear_observations, last_observed_on FROM sclzonal.polygon_verdict_view"
         " WHERE name = 'vegetation_then_cloud'").fetchone()
     assert row == (pytest.approx(85 / 90), pytest.approx(0.9), pytest.approx(85 / 90), 100, 90, 2, 1,
                    dt.date(2024, 6, 11))

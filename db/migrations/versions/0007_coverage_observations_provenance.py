@@ -33,7 +33,7 @@ depends_on = None
 # The SHA-256 of each file of sql/ this revision applies, in order (see migrate.recorded_sql).
 SQL_FILES = {
     "zonal_views.sql": "c44a64144b85f1c593d66b93e5dbb2abea8cbec9b9c67ccf9b901fab8a6b3d44",
-    "verdict_rule_revisions.sql": "6d558d7ea741b925e15bf588b911fe67a5ba33b7114f020db3ff7050350ffa8b",
+    "verdict_rule_revisions.sql": "881432dc426959d8014a8e9e7965d2132afaca83d6f0a892b1cc76664d28e2b0",
     "scene_origin.sql": "19a551f709b6db1b415832ec90fde951cd2610fe5265c32784f0d0d7a2422e77",
     "verdict_views.sql": "261cf0fb3d6614afe954d5364a3bbac79a0c01a7f75709e06a440bf9d803b627",
     "verdict_months.sql": "dea23d3d619c5d58913399fbbc26db06f6805cd12d2a251939947ad39751272f",
@@ -110,6 +110,8 @@ def upgrade() -> None:
                   nullable=False),
         sa.PrimaryKeyConstraint("rule_id", "revision", name=op.f("verdict_rule_revision_pkey")),
         schema="sclzonal",
+        comment="Every revision of every verdict rule (the current one included), kept after edits"
+                " and deletes.",
     )
     op.execute("INSERT INTO sclzonal.verdict_rule_revision (rule_id, revision, label, classes,"
                " min_share, min_clear_share, min_coverage, priority, enabled)"
