@@ -59,13 +59,13 @@ def fetch_verdicts(conn: psycopg.Connection, *, with_geometry: bool = False,
     sclzonal.polygon_verdict, or with `period` (first, last day) those of
     sclzonal.polygon_verdict_between for it."""
     geometry = ", ST_AsGeoJSON(geom, 7) AS geometry" if with_geometry else ""
-    source = "sclzonal.polygon_verdict" if period is None \
-        else "sclzonal.polygon_verdict_between(%s, %s)"
+    query = (f"SELECT {', '.join(COLUMNS)}{geometry} FROM sclzonal.polygon_verdict"
+             " ORDER BY polygon_id LIMIT %s")
+    if period is not None:
+        query = (f"SELECT {', '.join(COLUMNS)}{geometry}"
+                 " FROM sclzonal.polygon_verdict_between(%s, %s) ORDER BY polygon_id LIMIT %s")
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(COLUMNS)}{geometry} FROM {source} ORDER BY polygon_id LIMIT %s",
-            (*(period or ()), limit),
-        )
+        cursor.execute(query, (*(period or ()), limit))
         return list(cursor.fetchall())
 
 
