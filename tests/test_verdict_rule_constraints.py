@@ -17,6 +17,9 @@ from tests.helpers import run_cli
     ("min_share = 1.5", "verdict_rule_min_share_range_check"),
     ("min_share = -0.1", "verdict_rule_min_share_range_check"),
     ("min_clear_share = 2", "verdict_rule_min_clear_share_range_check"),
+    ("min_coverage = 1.01", "verdict_rule_min_coverage_range_check"),
+    ("min_coverage = -0.5", "verdict_rule_min_coverage_range_check"),
+    ("label = 'partially_observed'", "verdict_rule_label_not_reserved_check"),
 ])
 def test_nonsense_is_refused_naming_the_constraint(conn: psycopg.Connection, assignment: str,
                                                    constraint: str) -> None:
@@ -30,7 +33,7 @@ def test_nonsense_is_refused_naming_the_constraint(conn: psycopg.Connection, ass
 
 
 def test_null_classes_and_shares_are_refused(conn: psycopg.Connection) -> None:
-    for column in ("classes", "min_share", "min_clear_share"):
+    for column in ("classes", "min_share", "min_clear_share", "min_coverage"):
         with pytest.raises(psycopg.errors.NotNullViolation):
             conn.execute(f"UPDATE sclzonal.verdict_rule SET {column} = NULL WHERE label = 'vegetation'")
 
