@@ -50,6 +50,8 @@ def _temporal(layer: Any) -> dict[str, Any]:
 
         described.update(start_field=temporal.startField(), duration=temporal.fixedDuration(),
                          duration_unit=QgsUnitTypes.toString(temporal.durationUnits()))
+        if temporal.endField():
+            described["end_field"] = temporal.endField()
     else:
         fixed = temporal.fixedTemporalRange()
         described.update(begin=fixed.begin().toString("yyyy-MM-ddTHH:mm:ss"),
@@ -97,6 +99,30 @@ def temporal_frames(project: Any) -> dict[str, Any]:
     return frames
 
 
+def month_frames(project: Any) -> dict[str, int]:
+    """Per calendar month from the project's first to its last scene, the features a one-month
+    Temporal Controller frame shows of the monthly layer (months showing none are left out)."""
+    from qgis.core import QgsDateTimeRange, QgsFeatureRequest, QgsVectorLayerTemporalContext
+    from qgis.PyQt.QtCore import QDateTime, QTime
+
+    monthly = project.mapLayersByName("Verdict per month")[0]
+    span = project.timeSettings().temporalRange()
+    start = span.begin().date()
+    month = start.addDays(1 - start.day())
+    frames: dict[str, int] = {}
+    while month <= span.end().date():
+        begin = QDateTime(month, QTime(0, 0))
+        frame = QgsDateTimeRange(begin, begin.addMonths(1), True, False)
+        context = QgsVectorLayerTemporalContext()
+        context.setLayer(monthly)
+        expression = monthly.temporalProperties().createFilterString(context, frame)
+        shown = sum(1 for _ in monthly.getFeatures(QgsFeatureRequest().setFilterExpression(expression)))
+        if shown:
+            frames[month.toString("yyyy-MM")] = shown
+        month = month.addMonths(1)
+    return frames
+
+
 def describe_project(project: Any) -> dict[str, Any]:
     """Return the project's layers in layer tree order, its CRS and time settings."""
     from qgis.core import QgsUnitTypes
@@ -110,6 +136,7 @@ def describe_project(project: Any) -> dict[str, Any]:
         "visible": [node.layer().name() for node in root.findLayers() if node.isVisible()],
         "groups": [group.name() for group in root.findGroups()],
         "frames": temporal_frames(project),
+        "month_frames": month_frames(project),
         "time": {"begin": span.begin().toString("yyyy-MM-dd"), "end": span.end().toString("yyyy-MM-dd"),
                  "step": settings.timeStep(), "unit": QgsUnitTypes.toString(settings.timeStepUnit())},
     }

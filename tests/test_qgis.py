@@ -92,7 +92,9 @@ def built(loaded: str, tmp_path_factory: pytest.TempPathFactory) -> Built:
         "projects": {"file": str(qgs), "db": _storage_uri(loaded)},
         "render": {"file": str(work / "file.png"), "db": str(work / "db.png")},
         "default_style_uris": {"polygon_verdict": _bare_uri(loaded, "polygon_verdict", "polygon_id"),
-                               "scene_verdict_layer": _bare_uri(loaded, "scene_verdict_layer", "id")},
+                               "scene_verdict_layer": _bare_uri(loaded, "scene_verdict_layer", "id"),
+                               "polygon_month_verdict": _bare_uri(loaded, "polygon_month_verdict",
+                                                                  "id")},
     }, work)
     return Built(loaded, qgs, image, work, checks)
 
@@ -113,12 +115,16 @@ def _layers(built: Built, where: str) -> dict[str, dict[str, Any]]:
 VEGETATION = ["vegetation", "Vegetation", "#4dac26", "solid"]
 OTHER = ["other", "Not vegetation (other)", "#d8b365", "solid"]
 ANOTHER_RULE = ["", "Another rule (not yet in this legend)", "#f781bf", "solid"]
-POLYGON_LEGEND = [VEGETATION, OTHER, ["no_clear_observation", "No clear observation", "#969696", "solid"],
-                  ["no_pixels", "No pixels", "#f0f0f0", "dash"], ANOTHER_RULE]
+PARTIAL = ["partially_observed", "Partially observed (coverage too low)", "#fee0b6", "dash"]
+NO_CLEAR = ["no_clear_observation", "No clear observation", "#969696", "solid"]
+POLYGON_LEGEND = [VEGETATION, OTHER, PARTIAL, NO_CLEAR, ["no_pixels", "No pixels", "#f0f0f0", "dash"],
+                  ANOTHER_RULE]
 SCENE_LEGEND = [VEGETATION, OTHER, ["not_clear", "Not clear (clouds, shadows, no data)", "#bdbdbd", "solid"],
-                ANOTHER_RULE]
+                PARTIAL, ANOTHER_RULE]
+MONTH_LEGEND = [VEGETATION, OTHER, PARTIAL, NO_CLEAR, ANOTHER_RULE]
 LEGENDS = {"Verdict per polygon": POLYGON_LEGEND, "Verdict per scene": SCENE_LEGEND,
-           "polygon_verdict": POLYGON_LEGEND, "scene_verdict_layer": SCENE_LEGEND}
+           "Verdict per month": MONTH_LEGEND, "polygon_verdict": POLYGON_LEGEND,
+           "scene_verdict_layer": SCENE_LEGEND, "polygon_month_verdict": MONTH_LEGEND}
 # The SCL palette as documented (DESIGN.md: Sen2Cor classes, EO Browser colours): [value, colour, label].
 SCL_PALETTE = [[value, colour, f"{value} {name}"] for value, (name, colour) in enumerate([
     ("No data", "#000000"), ("Saturated or defective", "#ff0000"),
@@ -158,6 +164,9 @@ def test_every_layer_is_valid_and_counts_match_the_database(built: Built, where:
     assert per_polygon["counted"] == per_polygon["features"]
     per_scene = layers["Verdict per scene"]
     assert per_scene["counted"] == _count(url, "SELECT count(*) FROM sclzonal.scene_verdict")
+    per_month = layers["Verdict per month"]
+    assert per_month["counted"] == _count(url, "SELECT count(*) FROM sclzonal.polygon_month_verdict")
+    assert per_month["counted"] > 0
     assert layers["Polygons"]["counted"] == _count(url, "SELECT count(*) FROM sclzonal.polygon")
     scl = {name: layer for name, layer in layers.items() if name.startswith("SCL ")}
     assert len(scl) == _count(url, "SELECT count(*) FROM sclzonal.scene") == 3
@@ -171,7 +180,7 @@ def test_every_layer_is_valid_and_counts_match_the_database(built: Built, where:
 @pytest.mark.parametrize("where", ["file", "db"])
 def test_renderers_and_categories(built: Built, where: str) -> None:
     layers = _layers(built, where)
-    for name in ("Verdict per polygon", "Verdict per scene"):
+    for name in ("Verdict per polygon", "Verdict per scene", "Verdict per month"):
         renderer = layers[name]["renderer"]
         assert renderer["type"] == "categorizedSymbol" and renderer["field"] == "verdict"
         assert renderer["categories"] == LEGENDS[name]
@@ -193,6 +202,16 @@ def test_temporal_properties(built: Built, where: str) -> None:
         "active": True, "mode": "ModeFeatureDateTimeInstantFromField", "start_field": "acquired_on",
         "duration": 1.0, "duration_unit": "days"}
     assert layers["Verdict per polygon"]["temporal"]["active"] is False
+    assert layers["Verdict per month"]["temporal"] == {
+        "active": True, "mode": "ModeFeatureDateTimeStartAndEndFromFields",
+        "start_field": "month_start", "end_field": "month_end",
+        "duration": layers["Verdict per month"]["temporal"]["duration"],
+        "duration_unit": layers["Verdict per month"]["temporal"]["duration_unit"]}
+    months = built.checks["projects"][where]["month_frames"]
+    with psycopg.connect(built.url) as conn:
+        per_month = dict(conn.execute("SELECT to_char(month_start, 'YYYY-MM'), count(*)"
+                                      " FROM sclzonal.polygon_month_verdict GROUP BY 1").fetchall())
+    assert months == per_month and per_month  # one month per frame, each its own rows
     with psycopg.connect(built.url) as conn:
         dates = [(r[0], r[1]) for r in conn.execute("SELECT id, acquired_on FROM sclzonal.scene")]
     for scene_id, day in dates:
@@ -247,7 +266,7 @@ def test_cli_image_and_project_file_hold_no_password(built: Built) -> None:
 @pytest.mark.qgis
 @pytest.mark.slow
 def test_layers_added_from_the_database_get_the_default_style(built: Built) -> None:
-    for table in ("polygon_verdict", "scene_verdict_layer"):
+    for table in ("polygon_verdict", "scene_verdict_layer", "polygon_month_verdict"):
         found = built.checks["defaults"][table]
         assert found["valid"]
         assert found["renderer"]["type"] == "categorizedSymbol"
@@ -265,7 +284,7 @@ def test_styles_are_rewritten_not_duplicated(built: Built, capsys: pytest.Captur
         conn.execute("INSERT INTO sclzonal.verdict_rule (label, classes, min_share, min_clear_share, "
                      "priority) VALUES ('open_water', '{6}', 0.6, 0.5, 10)")
     code, out, _ = run_cli(capsys, url, "qgis", "styles")
-    assert code == 0 and "polygon_verdict: 6 categories" in out
+    assert code == 0 and "polygon_verdict: 7 categories" in out
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT f_table_name, stylename, useasdefault, "
                             "f_table_catalog = current_database(), styleqml::text "
@@ -273,7 +292,8 @@ def test_styles_are_rewritten_not_duplicated(built: Built, capsys: pytest.Captur
         conn.execute("DELETE FROM sclzonal.verdict_rule WHERE label = 'open_water'")
         conn.commit()
     ours = [r for r in rows if r[1] == "sclzonal verdicts"]
-    assert sorted(r[0] for r in ours) == ["polygon_verdict", "scene_verdict_layer"]
+    assert sorted(r[0] for r in ours) == ["polygon_month_verdict", "polygon_verdict",
+                                          "scene_verdict_layer"]
     assert all(r[2] and r[3] for r in ours)
     assert [r[2] for r in rows if r[1] == "mine"] == [False]
     assert 'label="Open water"' in ours[0][4] and 'value=""' in ours[0][4]
@@ -361,7 +381,7 @@ def test_users_open_the_project_as_the_reader_through_their_service(
                         env={"PGSERVICEFILE": str(reader_services)})
     for where in ("file", "db"):
         layers = checks["projects"][where]["layers"]
-        assert len(layers) == 6 and all(layer["valid"] for layer in layers), layers
+        assert len(layers) == 7 and all(layer["valid"] for layer in layers), layers
         verdicts = next(layer for layer in layers if layer["name"] == "Verdict per polygon")
         assert verdicts["counted"] == _count(loaded, "SELECT count(*) FROM sclzonal.polygon_verdict")
 

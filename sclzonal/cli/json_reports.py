@@ -38,6 +38,7 @@ _FETCH = {
 _REFRESH = {
     "scenes": "scenes with pairs to count",
     "pairs_counted": "(polygon, scene) pairs counted",
+    "coverage_filled": "pairs counted before revision 0007 whose expected pixels were stored",
     "count_seconds": "time spent counting",
     "verdict_seconds": "time spent refreshing the verdicts",
 }
@@ -125,6 +126,7 @@ def fetch(report: FetchReport) -> dict[str, Any]:
 def refresh(report: RefreshReport) -> dict[str, Any]:
     """Return the object of `refresh --json`."""
     return {"scenes": report.scenes, "pairs_counted": report.pairs_counted,
+            "coverage_filled": report.coverage_filled,
             "count_seconds": round(report.count_seconds, 3),
             "verdict_seconds": round(report.verdict_seconds, 3)}
 

@@ -45,5 +45,7 @@ def refresh(ctx: click.Context, batch_size: int, recount: bool, as_json: bool) -
     if as_json:
         json_reports.emit(json_reports.refresh(report))
         return
+    if report.coverage_filled:
+        note(f"measured the coverage of {report.coverage_filled} pairs counted before revision 0007")
     click.echo(f"counted {report.pairs_counted} new polygon-scene pairs on {report.scenes} scenes "
                f"in {report.count_seconds:.1f} s; verdicts refreshed in {report.verdict_seconds:.1f} s")

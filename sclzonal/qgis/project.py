@@ -26,8 +26,8 @@ from sclzonal.db.qgis_tables import ensure_qgis_tables
 from sclzonal.db.settings import SCHEMA
 from sclzonal.errors import UserError
 from sclzonal.qgis.styles import (
-    POLYGON_VERDICT,
     SCENE_VERDICT,
+    VERDICT_LAYERS,
     rule_labels,
     style_qml,
     verdict_categories,
@@ -103,7 +103,7 @@ def project_spec(conn: psycopg.Connection, target: ProjectTarget) -> dict[str, A
         "connection": connection,
         "crs": f"EPSG:{scenes[-1]['srid']}" if scenes else "EPSG:3857",
         "styles": {layer.table: style_qml(verdict_categories(layer, labels))
-                   for layer in (POLYGON_VERDICT, SCENE_VERDICT)},
+                   for layer in VERDICT_LAYERS},
         "scenes": scenes,
         "scl_classes": classes,
         "project_name": target.project_name,

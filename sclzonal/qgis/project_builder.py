@@ -21,6 +21,7 @@ from typing import Any
 SCHEMA = "sclzonal"
 POLYGON_VERDICT = "Verdict per polygon"
 SCENE_VERDICT = "Verdict per scene"
+MONTH_VERDICT = "Verdict per month"
 POLYGONS = "Polygons"
 SCL_GROUP = "SCL scenes"
 SCL_OPACITY = 0.45  # of the SCL scene under the verdicts in render_map
@@ -103,7 +104,7 @@ def _checked(layer: Any) -> Any:
 
 
 def verdict_layers(spec: dict[str, Any]) -> list[Any]:
-    """Return the verdict layers and the polygons (styled, the per-scene one temporal)."""
+    """Return the verdict layers and the polygons (styled; per scene and per month temporal)."""
     from qgis.core import QgsFillSymbol, QgsSingleSymbolRenderer, QgsUnitTypes, QgsVectorLayer
     from qgis.core import QgsVectorLayerTemporalProperties as Temporal
 
@@ -120,11 +121,19 @@ def verdict_layers(spec: dict[str, Any]) -> list[Any]:
     temporal.setFixedDuration(1)
     temporal.setDurationUnits(QgsUnitTypes.TemporalDays)
     temporal.setIsActive(True)
+    month_verdict = _checked(QgsVectorLayer(vector_uri(connection, "polygon_month_verdict", "id"),
+                                            MONTH_VERDICT, "postgres"))
+    _styled(month_verdict, spec["styles"]["polygon_month_verdict"])
+    monthly = month_verdict.temporalProperties()
+    monthly.setMode(Temporal.ModeFeatureDateTimeStartAndEndFromFields)
+    monthly.setStartField("month_start")
+    monthly.setEndField("month_end")
+    monthly.setIsActive(True)
     polygons = _checked(QgsVectorLayer(vector_uri(connection, "polygon", "id"), POLYGONS, "postgres"))
     outline = QgsFillSymbol.createSimple({"style": "no", "outline_color": "40,40,40,255",
                                           "outline_width": "0.3"})
     polygons.setRenderer(QgsSingleSymbolRenderer(outline))
-    return [polygon_verdict, scene_verdict, polygons]
+    return [polygon_verdict, scene_verdict, month_verdict, polygons]
 
 
 def scl_layer(spec: dict[str, Any], scene: dict[str, Any]) -> Any:

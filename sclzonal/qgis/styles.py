@@ -46,10 +46,16 @@ POLYGON_VERDICT = VerdictLayer("polygon_verdict", "Verdict per polygon",
                                "Verdict of each polygon (its most recent clear scene)")
 SCENE_VERDICT = VerdictLayer("scene_verdict_layer", "Verdict per scene",
                              "Verdict of each polygon in each scene (Temporal Controller: acquired_on)")
+MONTH_VERDICT = VerdictLayer("polygon_month_verdict", "Verdict per month",
+                             "Verdict of each polygon in each month it was observed (Temporal "
+                             "Controller: month_start to month_end)")
+VERDICT_LAYERS = (POLYGON_VERDICT, SCENE_VERDICT, MONTH_VERDICT)
 GEOMETRY_COLUMN = "geom"
 
 VEGETATION = Category("vegetation", "Vegetation", "#4dac26")
 NOT_CLEAR = Category("not_clear", "Not clear (clouds, shadows, no data)", "#bdbdbd")
+PARTIALLY_OBSERVED = Category("partially_observed", "Partially observed (coverage too low)",
+                              "#fee0b6", outline="#b35806", dashed=True)
 NO_CLEAR_OBSERVATION = Category("no_clear_observation", "No clear observation", "#969696")
 NO_PIXELS = Category("no_pixels", "No pixels", "#f0f0f0", outline="#969696", dashed=True)
 FALLBACK = Category("", "Another rule (not yet in this legend)", "#f781bf")
@@ -69,9 +75,11 @@ def verdict_categories(layer: VerdictLayer, rule_labels: list[str]) -> list[Cate
     other_label = "Other (no rule holds)" if extra else "Not vegetation (other)"
     categories.append(Category("other", other_label, "#d8b365"))
     if layer == SCENE_VERDICT:
-        categories.append(NOT_CLEAR)
+        categories += [NOT_CLEAR, PARTIALLY_OBSERVED]
+    elif layer == MONTH_VERDICT:
+        categories += [PARTIALLY_OBSERVED, NO_CLEAR_OBSERVATION]
     else:
-        categories += [NO_CLEAR_OBSERVATION, NO_PIXELS]
+        categories += [PARTIALLY_OBSERVED, NO_CLEAR_OBSERVATION, NO_PIXELS]
     categories.append(FALLBACK)
     return categories
 
@@ -162,7 +170,7 @@ def rule_labels(conn: psycopg.Connection) -> list[str]:
 
 
 def write_default_styles(conn: psycopg.Connection) -> dict[str, int]:
-    """Write the default style of both verdict layers; return the categories per table.
+    """Write the default style of every verdict layer; return the categories per table.
 
     Re-runnable: the previous sclzonal row of each layer is replaced, and other styles of the
     same layer stay but are no longer the default (as when QGIS saves a default style). The
@@ -173,7 +181,7 @@ def write_default_styles(conn: psycopg.Connection) -> dict[str, int]:
     written: dict[str, int] = {}
     with conn.transaction():
         ensure_qgis_tables(conn)
-        for layer in (POLYGON_VERDICT, SCENE_VERDICT):
+        for layer in VERDICT_LAYERS:
             categories = verdict_categories(layer, labels)
             key = {"catalog": conn.info.dbname, "schema": SCHEMA, "table": layer.table,
                    "geom": GEOMETRY_COLUMN, "name": STYLE_NAME}

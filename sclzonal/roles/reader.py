@@ -33,7 +33,8 @@ __all__ = ["DEFAULT_ROLE", "QGIS_CATALOGUE", "READABLE", "RoleReport",
            "create_reader_role", "service_entry"]
 
 DEFAULT_ROLE = "sclzonal_reader"
-READABLE = ("polygon_verdict", "scene_verdict_layer", "polygon", "scene", "scene_tile", "scl_class")
+READABLE = ("polygon_verdict", "scene_verdict_layer", "polygon_month_verdict", "polygon", "scene",
+            "scene_tile", "scl_class")
 QGIS_CATALOGUE = (*QGIS_TABLES, "spatial_ref_sys", "geometry_columns",
                   "raster_columns")
 
