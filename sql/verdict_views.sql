@@ -12,6 +12,9 @@
 -- threshold) but none held; 'not_clear' when the pair covered enough for some rule but was clear
 -- enough for none; 'partially_observed' when it covered too little for every rule.
 --
+-- held_rules and evaluated_rules list labels in priority order. The holding rule is found by
+-- its rank (min over the rules that held), so no per-pair sort is needed.
+--
 -- One observation per acquisition date: when several scenes of one date hold pixels of a
 -- polygon (overlapping tiles, two UTM zones, several fetch areas), the polygon's observation
 -- of that date is the pair with the highest coverage, then the most clear pixels, then the
@@ -37,10 +40,12 @@ $$;
 
 CREATE OR REPLACE VIEW sclzonal.scene_verdict AS
 WITH rules AS MATERIALIZED (
-    SELECT r.id, r.label, r.priority, r.revision, r.min_share, r.min_clear_share, r.min_coverage,
+    SELECT (row_number() OVER (ORDER BY r.priority, r.id))::integer AS rank,
+           r.id, r.label, r.priority, r.revision, r.min_share, r.min_clear_share, r.min_coverage,
            sclzonal.class_weights(r.classes) AS weights
     FROM sclzonal.verdict_rule AS r
     WHERE r.enabled
+    ORDER BY rank
 ), weights AS MATERIALIZED (
     SELECT * FROM sclzonal.class_weights_in_use
 ), pairs AS (
@@ -73,13 +78,13 @@ SELECT r.polygon_id,
        r.scene_id,
        r.acquired_on,
        CASE
-           WHEN e.rule_id IS NOT NULL THEN e.held_rules[1]
+           WHEN h.id IS NOT NULL THEN h.label
            WHEN e.evaluated_rules IS NOT NULL THEN 'other'
            WHEN e.covered_for_a_rule IS FALSE THEN 'partially_observed'
            ELSE 'not_clear'
        END AS verdict,
-       e.rule_id,
-       e.rule_share,
+       h.id AS rule_id,
+       sclzonal.pixels_of(r.pair, h.weights)::float8 / nullif(r.clear_pixels, 0) AS rule_share,
        r.total_pixels,
        r.clear_pixels,
        r.clear_share,
@@ -88,35 +93,27 @@ SELECT r.polygon_id,
        r.observed_pixels,
        r.coverage,
        r.is_observation,
-       e.rule_revision,
+       h.revision AS rule_revision,
        e.evaluated_rules,
        e.held_rules,
        r.vegetation_pixels,
        sclzonal.class_pixels(r.pair) AS class_pixels
 FROM ranked AS r
 CROSS JOIN LATERAL (
-    SELECT (array_agg(o.id ORDER BY o.priority, o.id) FILTER (WHERE o.outcome = 'held'))[1]
-               AS rule_id,
-           (array_agg(o.revision ORDER BY o.priority, o.id) FILTER (WHERE o.outcome = 'held'))[1]
-               AS rule_revision,
-           (array_agg(o.share ORDER BY o.priority, o.id) FILTER (WHERE o.outcome = 'held'))[1]
-               AS rule_share,
-           array_agg(o.label ORDER BY o.priority, o.id) FILTER (WHERE o.outcome = 'held')
-               AS held_rules,
-           array_agg(o.label ORDER BY o.priority, o.id)
-               FILTER (WHERE o.outcome IN ('held', 'share_below_threshold')) AS evaluated_rules,
+    SELECT min(o.rank) FILTER (WHERE o.outcome = 'held') AS held_rank,
+           array_agg(o.label) FILTER (WHERE o.outcome = 'held') AS held_rules,
+           array_agg(o.label) FILTER (WHERE o.outcome IN ('held', 'share_below_threshold'))
+               AS evaluated_rules,
            bool_or(o.outcome <> 'partially_observed') AS covered_for_a_rule
     FROM (
-        SELECT ru.id, ru.label, ru.priority, ru.revision, share.value AS share,
-               sclzonal.rule_outcome(r.coverage, r.clear_pixels, r.clear_share, share.value,
+        SELECT ru.rank, ru.label,
+               sclzonal.rule_outcome(r.coverage, r.clear_pixels, r.clear_share,
+                                     sclzonal.pixels_of(r.pair, ru.weights)::float8 / nullif(r.clear_pixels, 0),
                                      ru.min_coverage, ru.min_clear_share, ru.min_share) AS outcome
         FROM rules AS ru
-        CROSS JOIN LATERAL (
-            SELECT sclzonal.pixels_of(r.pair, ru.weights)::float8 / nullif(r.clear_pixels, 0)
-                AS value
-        ) AS share
     ) AS o
-) AS e;
+) AS e
+LEFT JOIN rules AS h ON h.rank = e.held_rank;
 
 COMMENT ON VIEW sclzonal.scene_verdict IS
     'Verdict per (polygon, scene) with at least one pixel: a rule label, other, not_clear or partially_observed; coverage; is_observation marks the pair used for the polygon on its date.';
@@ -201,7 +198,10 @@ RETURNS TABLE (
 )
 LANGUAGE sql STABLE AS $$
 WITH observation AS (
-    SELECT o.*, o.verdict NOT IN ('not_clear', 'partially_observed') AS evaluated
+    SELECT o.polygon_id, o.scene_id, o.acquired_on, o.verdict, o.rule_id, o.rule_revision,
+           o.rule_share, o.total_pixels, o.clear_pixels, o.clear_share, o.vegetation_share,
+           o.expected_pixels, o.observed_pixels, o.coverage, o.evaluated_rules, o.held_rules,
+           o.verdict NOT IN ('not_clear', 'partially_observed') AS evaluated
     FROM sclzonal.polygon_observation AS o
     WHERE o.acquired_on BETWEEN from_date AND to_date
 ), latest AS (

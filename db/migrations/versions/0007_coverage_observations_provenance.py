@@ -35,7 +35,7 @@ SQL_FILES = {
     "zonal_views.sql": "c44a64144b85f1c593d66b93e5dbb2abea8cbec9b9c67ccf9b901fab8a6b3d44",
     "verdict_rule_revisions.sql": "881432dc426959d8014a8e9e7965d2132afaca83d6f0a892b1cc76664d28e2b0",
     "scene_origin.sql": "19a551f709b6db1b415832ec90fde951cd2610fe5265c32784f0d0d7a2422e77",
-    "verdict_views.sql": "261cf0fb3d6614afe954d5364a3bbac79a0c01a7f75709e06a440bf9d803b627",
+    "verdict_views.sql": "61e9e10882d2cd88510ba5a1a4a9a0d11019d3f62e852d8ddfe76ac7acfafa99",
     "verdict_months.sql": "dea23d3d619c5d58913399fbbc26db06f6805cd12d2a251939947ad39751272f",
     "qgis_layers.sql": "5a3c5f6ddef1695e24d03bc92c86afa1f123c734b491ac950c1d781baddf38a0",
     "compatibility_views.sql": "b86bd8c215dd1ea77474c400cc527c40aee6ca9495df2c35ed212a7b3c24ffa2",
