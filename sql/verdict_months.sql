@@ -6,74 +6,84 @@
 -- each class summed over them, as shares of their clear pixels (class_shares[k + 1] for class
 -- k; NULL for classes that are not clear); vegetation_share likewise for the classes of the
 -- rule labelled 'vegetation'; and the month's verdict, chosen as polygon_verdict_between would
--- for the month: the latest clear observation's verdict, else partially_observed when every
--- observation covered too little, else no_clear_observation. Its key `id` is stable:
--- polygon_id * 100000 + year * 12 + month - 1.
-CREATE OR REPLACE VIEW sclzonal.polygon_month_verdict AS
-WITH observation AS (
-    SELECT o.*,
-           date_trunc('month', o.acquired_on)::date AS month_start,
-           o.verdict NOT IN ('not_clear', 'partially_observed') AS evaluated
-    FROM sclzonal.polygon_observation AS o
-), latest AS (
-    SELECT DISTINCT ON (o.polygon_id, o.month_start)
-           o.polygon_id, o.month_start, o.verdict, o.acquired_on, o.scene_id
-    FROM observation AS o
-    WHERE o.evaluated
-    ORDER BY o.polygon_id, o.month_start, o.acquired_on DESC
-), tally AS (
+-- for the month: the verdict of the latest clear observation (verdict_acquired_on), else
+-- partially_observed when every observation covered too little, else no_clear_observation.
+-- Its key `id` is stable: polygon_id * 100000 + year * 12 + month - 1.
+--
+-- One pass over the observations, grouped by polygon and month, so a query for some polygons
+-- reads only theirs. QGIS redraws a layer on every Temporal Controller frame, so what it opens
+-- is the materialized view polygon_month_verdict below, refreshed with polygon_verdict.
+CREATE OR REPLACE VIEW sclzonal.polygon_month_verdict_view AS
+WITH weights AS MATERIALIZED (
+    SELECT w.clear FROM sclzonal.class_weights_in_use AS w
+), months AS (
     SELECT o.polygon_id,
-           o.month_start,
+           date_trunc('month', o.acquired_on)::date AS month_start,
            count(*)::integer AS observations,
-           count(*) FILTER (WHERE o.evaluated)::integer AS clear_observations,
+           count(*) FILTER (WHERE o.verdict NOT IN ('not_clear', 'partially_observed'))::integer
+               AS clear_observations,
            count(*) FILTER (WHERE o.verdict = 'partially_observed')::integer AS partial_observations,
+           (array_agg(o.verdict ORDER BY o.acquired_on DESC)
+               FILTER (WHERE o.verdict NOT IN ('not_clear', 'partially_observed')))[1] AS latest_verdict,
+           max(o.acquired_on) FILTER (WHERE o.verdict NOT IN ('not_clear', 'partially_observed')) AS latest_on,
            sum(o.total_pixels) AS pixels,
            sum(o.clear_pixels) AS clear_pixels,
-           sum(o.vegetation_pixels) AS vegetation_pixels
-    FROM observation AS o
-    GROUP BY o.polygon_id, o.month_start
-), class_sums AS (
-    SELECT o.polygon_id, o.month_start, c.position, sum(c.pixels) AS pixels
-    FROM observation AS o
-    CROSS JOIN LATERAL unnest(o.class_pixels) WITH ORDINALITY AS c(pixels, position)
-    GROUP BY o.polygon_id, o.month_start, c.position
-), shares AS (
-    SELECT cs.polygon_id,
-           cs.month_start,
-           array_agg(CASE WHEN k.is_clear THEN cs.pixels::float8 / nullif(t.clear_pixels, 0) END
-                     ORDER BY cs.position) AS class_shares
-    FROM class_sums AS cs
-    JOIN sclzonal.scl_class AS k ON k.value = cs.position - 1
-    JOIN tally AS t ON t.polygon_id = cs.polygon_id AND t.month_start = cs.month_start
-    GROUP BY cs.polygon_id, cs.month_start
+           sum(o.vegetation_pixels) AS vegetation_pixels,
+           ARRAY[sum(o.class_pixels[1]), sum(o.class_pixels[2]), sum(o.class_pixels[3]),
+                 sum(o.class_pixels[4]), sum(o.class_pixels[5]), sum(o.class_pixels[6]),
+                 sum(o.class_pixels[7]), sum(o.class_pixels[8]), sum(o.class_pixels[9]),
+                 sum(o.class_pixels[10]), sum(o.class_pixels[11]), sum(o.class_pixels[12])]
+               AS class_sums
+    FROM sclzonal.polygon_observation AS o
+    GROUP BY o.polygon_id, date_trunc('month', o.acquired_on)::date
 )
-SELECT t.polygon_id * 100000 + extract(year FROM t.month_start)::bigint * 12
-           + extract(month FROM t.month_start)::bigint - 1 AS id,
-       t.polygon_id,
-       p.source,
-       p.source_fid,
-       p.name,
-       t.month_start,
-       (t.month_start + interval '1 month' - interval '1 day')::date AS month_end,
-       CASE
-           WHEN l.polygon_id IS NOT NULL THEN l.verdict
-           WHEN t.partial_observations = t.observations THEN 'partially_observed'
-           ELSE 'no_clear_observation'
-       END AS verdict,
-       l.acquired_on AS verdict_acquired_on,
-       l.scene_id AS verdict_scene_id,
-       t.observations,
-       t.clear_observations,
-       t.partial_observations,
-       t.pixels,
-       t.clear_pixels,
-       t.vegetation_pixels::float8 / nullif(t.clear_pixels, 0) AS vegetation_share,
-       s.class_shares,
-       p.geom
-FROM tally AS t
-JOIN sclzonal.polygon AS p ON p.id = t.polygon_id
-JOIN shares AS s ON s.polygon_id = t.polygon_id AND s.month_start = t.month_start
-LEFT JOIN latest AS l ON l.polygon_id = t.polygon_id AND l.month_start = t.month_start;
+SELECT m.polygon_id * 100000 + extract(year FROM m.month_start)::bigint * 12
+           + extract(month FROM m.month_start)::bigint - 1 AS id,
+       m.polygon_id, p.source, p.source_fid, p.name, m.month_start,
+       (m.month_start + interval '1 month' - interval '1 day')::date AS month_end,
+       CASE WHEN m.latest_verdict IS NOT NULL THEN m.latest_verdict
+            WHEN m.partial_observations = m.observations THEN 'partially_observed'
+            ELSE 'no_clear_observation' END AS verdict,
+       m.latest_on AS verdict_acquired_on,
+       m.observations, m.clear_observations, m.partial_observations, m.pixels, m.clear_pixels,
+       m.vegetation_pixels::float8 / nullif(m.clear_pixels, 0) AS vegetation_share,
+       ARRAY(SELECT CASE WHEN w.clear[k] = 1 THEN m.class_sums[k]::float8 / nullif(m.clear_pixels, 0) END
+             FROM generate_series(1, 12) AS k ORDER BY k) AS class_shares,
+       p.geom::geometry(MultiPolygon, 4326) AS geom
+FROM months AS m
+CROSS JOIN weights AS w
+JOIN sclzonal.polygon AS p ON p.id = m.polygon_id;
 
-COMMENT ON VIEW sclzonal.polygon_month_verdict IS
-    'Per polygon and month with observations: counts of observations, class shares over the month''s clear pixels, the month''s verdict; month_start/month_end for the QGIS Temporal Controller.';
+COMMENT ON VIEW sclzonal.polygon_month_verdict_view IS
+    'Live definition of the materialized view sclzonal.polygon_month_verdict.';
+
+-- As in sql/verdict_views.sql: drop the materialized view when its columns are no longer those
+-- of its definition, so that it is made again below.
+DO $$
+BEGIN
+    IF pg_catalog.to_regclass('sclzonal.polygon_month_verdict') IS NOT NULL AND (
+        SELECT array_agg(format('%s %s', attname, atttypid::regtype) ORDER BY attnum)
+        FROM pg_catalog.pg_attribute
+        WHERE attrelid = pg_catalog.to_regclass('sclzonal.polygon_month_verdict') AND attnum > 0 AND NOT attisdropped
+    ) IS DISTINCT FROM (
+        SELECT array_agg(format('%s %s', attname, atttypid::regtype) ORDER BY attnum)
+        FROM pg_catalog.pg_attribute
+        WHERE attrelid = pg_catalog.to_regclass('sclzonal.polygon_month_verdict_view') AND attnum > 0 AND NOT attisdropped
+    ) THEN
+        DROP MATERIALIZED VIEW sclzonal.polygon_month_verdict;
+    END IF;
+END
+$$;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS sclzonal.polygon_month_verdict AS
+SELECT * FROM sclzonal.polygon_month_verdict_view;
+
+CREATE UNIQUE INDEX IF NOT EXISTS polygon_month_verdict_id_key
+    ON sclzonal.polygon_month_verdict (id);
+CREATE INDEX IF NOT EXISTS polygon_month_verdict_geom_idx
+    ON sclzonal.polygon_month_verdict USING gist (geom);
+CREATE INDEX IF NOT EXISTS polygon_month_verdict_month_start_idx
+    ON sclzonal.polygon_month_verdict (month_start);
+
+COMMENT ON MATERIALIZED VIEW sclzonal.polygon_month_verdict IS
+    'Per polygon and month with observations: counts of observations, class shares over the month''s clear pixels, the month''s verdict; month_start/month_end for the QGIS Temporal Controller. Refreshed by `sclzonal refresh`.';

@@ -1,4 +1,4 @@
--- Refreshing sclzonal.polygon_verdict as its owner.
+-- Refreshing sclzonal.polygon_verdict and sclzonal.polygon_month_verdict as their owner.
 --
 -- REFRESH MATERIALIZED VIEW needs the view's owner, and the loader role (sql/roles.sql) must not
 -- own anything: this function runs the refresh with its owner's rights (SECURITY DEFINER) and
@@ -16,6 +16,7 @@ SET jit = off
 AS $$
 BEGIN
     REFRESH MATERIALIZED VIEW CONCURRENTLY sclzonal.polygon_verdict;
+    REFRESH MATERIALIZED VIEW CONCURRENTLY sclzonal.polygon_month_verdict;
 END;
 $$;
 
@@ -23,4 +24,4 @@ $$;
 REVOKE ALL ON FUNCTION sclzonal.refresh_polygon_verdict() FROM PUBLIC;
 
 COMMENT ON FUNCTION sclzonal.refresh_polygon_verdict() IS
-    'REFRESH MATERIALIZED VIEW CONCURRENTLY sclzonal.polygon_verdict as its owner; run by `sclzonal refresh`.';
+    'REFRESH MATERIALIZED VIEW CONCURRENTLY sclzonal.polygon_verdict and sclzonal.polygon_month_verdict as their owner; run by `sclzonal refresh`.';

@@ -87,10 +87,10 @@ def empty_database(conn: psycopg.Connection) -> None:
     """Delete every polygon and scene and all that hangs on them; leave rules and classes as they are.
 
     TRUNCATE ... CASCADE also empties the tables that refer to these (tiles, stored counts, pixel
-    maps); the verdict view is refreshed so that it is empty too, not a picture of the last test.
+    maps); the verdict views are refreshed so that they are empty too, not a picture of the last test.
     """
     conn.execute("TRUNCATE sclzonal.scene, sclzonal.scene_grid, sclzonal.polygon CASCADE")
-    conn.execute("REFRESH MATERIALIZED VIEW sclzonal.polygon_verdict")
+    conn.execute("SELECT sclzonal.refresh_polygon_verdict()")
     if not conn.autocommit:
         conn.commit()
 

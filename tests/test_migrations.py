@@ -21,7 +21,7 @@ EXPECTED_RELATIONS = {
     ("polygon_verdict_view", "v"), ("polygon_verdict", "m"),
     # revision 0007
     ("verdict_rule_revision", "r"), ("scene_origin", "v"), ("polygon_observation", "v"),
-    ("scene_rule_outcome", "v"), ("polygon_month_verdict", "v"),
+    ("scene_rule_outcome", "v"), ("polygon_month_verdict_view", "v"), ("polygon_month_verdict", "m"),
 }
 
 

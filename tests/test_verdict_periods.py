@@ -73,7 +73,7 @@ def seeded(empty_conn: psycopg.Connection) -> dict[str, Any]:
                          + ", ".join(["%s"] * (3 + len(CLASS_COLUMNS))) + ")",
                          (polygon_ids[name], scene_ids[scene], expected,
                           *[classes.get(k, 0) for k in range(12)]))
-    conn.execute("REFRESH MATERIALIZED VIEW sclzonal.polygon_verdict")
+    conn.execute("SELECT sclzonal.refresh_polygon_verdict()")
     return {"conn": conn, "scenes": scene_ids, "polygons": polygon_ids}
 
 

@@ -10,7 +10,8 @@
   product name in scene.reference for products loaded before), shown by the view scene_origin.
 - the verdict views are made again (sql/verdict_views.sql): coverage, the per-date choice
   (polygon_observation), partially_observed, sclzonal.polygon_verdict_between(from, to) and
-  provenance columns in polygon_verdict; the monthly roll-up polygon_month_verdict is new.
+  provenance columns in polygon_verdict; the monthly roll-up polygon_month_verdict is new (a
+  materialized view that refresh_polygon_verdict() refreshes too).
 
 Revision ID: 0007
 Revises: 0006
@@ -36,23 +37,24 @@ SQL_FILES = {
     "verdict_rule_revisions.sql": "881432dc426959d8014a8e9e7965d2132afaca83d6f0a892b1cc76664d28e2b0",
     "scene_origin.sql": "19a551f709b6db1b415832ec90fde951cd2610fe5265c32784f0d0d7a2422e77",
     "verdict_views.sql": "61e9e10882d2cd88510ba5a1a4a9a0d11019d3f62e852d8ddfe76ac7acfafa99",
-    "verdict_months.sql": "dea23d3d619c5d58913399fbbc26db06f6805cd12d2a251939947ad39751272f",
+    "verdict_months.sql": "fcbec32dfbd170f265e1239de4e87149ec68f6acacde578d5dbe8dd081d01582",
     "qgis_layers.sql": "5a3c5f6ddef1695e24d03bc92c86afa1f123c734b491ac950c1d781baddf38a0",
     "compatibility_views.sql": "b86bd8c215dd1ea77474c400cc527c40aee6ca9495df2c35ed212a7b3c24ffa2",
+    "verdict_refresh.sql": "7f89dc05f8d3b196266783ae2f31673d24c6d28804b6e914ca27a74b474b9a2d",
     "roles.sql": "79cf892a2a5d610b064c270d132f008676103388e6e245a3b59fcbb807b5fc51",
 }
 
 # Views over the stored counts, dropped before they are made again (dependents first).
 VIEWS = ["polygon_verdict_view", "scene_verdict_layer", "scene_verdict", "zonal_class_summary",
          "class_weights_in_use"]
-VIEWS_0007 = ["polygon_month_verdict", "scene_rule_outcome", "polygon_observation", "scene_origin"]
+VIEWS_0007 = ["polygon_month_verdict_view", "scene_rule_outcome", "polygon_observation", "scene_origin"]
 FUNCTIONS_0007 = ["polygon_verdict_between(date, date)",
                   "rule_outcome(double precision, bigint, double precision, double precision,"
                   " double precision, double precision, double precision)",
                   "coverage_of(bigint, integer)", "record_verdict_rule_revision()",
                   "bump_verdict_rule_revision()"]
 FILES_0005 = ["zonal_views.sql", "verdict_views.sql", "qgis_layers.sql", "compatibility_views.sql",
-              "roles.sql"]
+              "verdict_refresh.sql", "roles.sql"]
 
 RESERVED_0006 = "label NOT IN ('other', 'not_clear', 'no_clear_observation', 'no_pixels')"
 RESERVED_0007 = ("label NOT IN ('other', 'not_clear', 'partially_observed', 'no_clear_observation',"
@@ -125,6 +127,7 @@ def downgrade() -> None:
 
     recorded = context.script.get_revision("0005").module.SQL_FILES
     op.execute("DROP MATERIALIZED VIEW sclzonal.polygon_verdict")
+    op.execute("DROP MATERIALIZED VIEW sclzonal.polygon_month_verdict")
     op.execute("DROP TRIGGER verdict_rule_revision_bumped ON sclzonal.verdict_rule")
     op.execute("DROP TRIGGER verdict_rule_revision_recorded ON sclzonal.verdict_rule")
     for view in ["polygon_verdict_view", *VIEWS_0007, *VIEWS[1:], "zonal_count"]:
