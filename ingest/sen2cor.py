@@ -25,7 +25,7 @@ import zlib
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, TypedDict
 
 from sclzonal.errors import UserError
 from sclzonal.ingest.scl_raster import SclFile, inspect_scl_file
@@ -130,7 +130,15 @@ def _first(pattern: re.Pattern[str], names: tuple[str, ...]) -> re.Match[str] | 
     return None
 
 
-def provenance(folder_name: str, granule: str, metadata: bytes | None) -> dict[str, str | None]:
+class Provenance(TypedDict):
+    """What a Sen2Cor product says about itself: SclFile's product_id, tile_id, processing_baseline."""
+
+    product_id: str | None
+    tile_id: str | None
+    processing_baseline: str | None
+
+
+def provenance(folder_name: str, granule: str, metadata: bytes | None) -> Provenance:
     """Return the SclFile fields product_id, tile_id and processing_baseline of one SCL image.
 
     `folder_name` is the product folder's name (`S2A_MSIL2A_..._T33TVM_....SAFE`), `granule` the
@@ -148,8 +156,8 @@ def provenance(folder_name: str, granule: str, metadata: bytes | None) -> dict[s
     if not BASELINE.fullmatch(baseline):
         found = _first(BASELINE_IN_NAME, names)
         baseline = f"{found[1]}.{found[2]}" if found else ""
-    return {"product_id": product_id, "tile_id": tile[1] if tile else None,
-            "processing_baseline": baseline or None}
+    return Provenance(product_id=product_id, tile_id=tile[1] if tile else None,
+                      processing_baseline=baseline or None)
 
 
 def _missing(product: Path) -> UserError:

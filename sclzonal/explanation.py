@@ -129,9 +129,10 @@ def _pair_lines(pair: dict[str, Any], outcomes: list[dict[str, Any]],
                 rules: dict[int, dict[str, Any]]) -> list[str]:
     day: dt.date = pair["acquired_on"]
     expected = "unknown" if pair["expected_pixels"] is None else str(pair["expected_pixels"])
+    classes = _class_shares(pair["class_pixels"], pair["total_pixels"])
     head = (f"  {day.isoformat()}  scene {pair['scene_id']}  coverage {_number(pair['coverage'])} "
             f"({pair['observed_pixels']} of {expected} pixels observed)  clear share "
-            f"{_number(pair['clear_share'])}  classes {_class_shares(pair['class_pixels'], pair['total_pixels'])}")
+            f"{_number(pair['clear_share'])}  classes {classes}")
     if not pair["is_observation"]:
         return [head + "  - another scene of this date covers more: not used"]
     lines = [head, f"      verdict of this date: {pair['verdict']}   ({pair['origin']})"]

@@ -158,7 +158,8 @@ def _rounded(row: dict[str, Any]) -> dict[str, Any]:
             "rule_held_shares": None if shares is None else {k: round(v, 9) for k, v in shares.items()}}
 
 
-def _between(conn: psycopg.Connection, first: dt.date | str, last: dt.date | str) -> dict[str, dict[str, Any]]:
+def _between(conn: psycopg.Connection, first: dt.date | str,
+             last: dt.date | str) -> dict[str, dict[str, Any]]:
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cursor:
         rows = cursor.execute("SELECT name, " + ", ".join(CHECKED) +
                               " FROM sclzonal.polygon_verdict_between(%s, %s)",
