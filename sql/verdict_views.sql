@@ -294,23 +294,10 @@ FROM sclzonal.polygon_verdict_between('-infinity', 'infinity') AS v;
 COMMENT ON VIEW sclzonal.polygon_verdict_view IS
     'Live definition of the materialized view sclzonal.polygon_verdict.';
 
--- CREATE MATERIALIZED VIEW IF NOT EXISTS keeps an existing view as it is: when its columns are
--- no longer those of polygon_verdict_view, drop it here so that it is made again below.
-DO $$
-BEGIN
-    IF pg_catalog.to_regclass('sclzonal.polygon_verdict') IS NOT NULL AND (
-        SELECT array_agg(format('%s %s', attname, atttypid::regtype) ORDER BY attnum)
-        FROM pg_catalog.pg_attribute
-        WHERE attrelid = pg_catalog.to_regclass('sclzonal.polygon_verdict') AND attnum > 0 AND NOT attisdropped
-    ) IS DISTINCT FROM (
-        SELECT array_agg(format('%s %s', attname, atttypid::regtype) ORDER BY attnum)
-        FROM pg_catalog.pg_attribute
-        WHERE attrelid = pg_catalog.to_regclass('sclzonal.polygon_verdict_view') AND attnum > 0 AND NOT attisdropped
-    ) THEN
-        DROP MATERIALIZED VIEW sclzonal.polygon_verdict;
-    END IF;
-END
-$$;
+-- Made again below when its columns are no longer those of its definition
+-- (sql/materialized_views.sql).
+SELECT sclzonal.drop_materialized_view_if_changed('sclzonal.polygon_verdict',
+                                                  'sclzonal.polygon_verdict_view');
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS sclzonal.polygon_verdict AS
 SELECT * FROM sclzonal.polygon_verdict_view;

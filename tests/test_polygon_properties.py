@@ -70,6 +70,20 @@ def _polygonal_area(ring: list[tuple[float, float]] | None) -> float:
     return float(sum(g.area for g in parts))
 
 
+def _ill_conditioned(ring: list[tuple[float, float]] | None) -> bool:
+    """True when moving the corners by a nanodegree changes the repaired area: nearly collinear
+    crossings, whose repair depends on the last digits that two CRS transformations round
+    differently. Their area is not compared (validity still is)."""
+    if ring is None:
+        return False
+    base = _polygonal_area(ring)
+    for dx, dy in ((1e-9, 0.0), (0.0, 1e-9), (-1e-9, 1e-9)):
+        moved = [(x + dx * (i % 2), y + dy * ((i + 1) % 2)) for i, (x, y) in enumerate(ring)]
+        if abs(_polygonal_area(moved) - base) > 1e-5 * max(base, 1e-12):
+            return True
+    return False
+
+
 @pytest.fixture
 def clean(empty_conn: psycopg.Connection, database_url: str) -> str:
     return database_url
@@ -100,6 +114,8 @@ def test_any_layer_loads_valid_polygons_once(clean: str, features: list[tuple[An
     for fid, name, attributes, valid, kind, srid, dims, area in rows:
         assert (valid, kind, srid, dims) == (True, "MULTIPOLYGON", 4326, 2)
         assert name == features[int(fid)][1] and attributes == {"name": name, "note": name[::-1]}
-        assert area == pytest.approx(expected[fid], rel=1e-5, abs=1e-12)
+        ring = features[int(fid)][0]
+        if not _ill_conditioned(ring and _round_trip(ring, crs)):
+            assert area == pytest.approx(expected[fid], rel=1e-5, abs=1e-12)
     # Rings of (nearly) collinear corners may keep a sliver of area after the CRS round trip.
     assert {fid for fid, *_ in rows} >= {fid for fid, area in expected.items() if area > 1e-12}

@@ -109,21 +109,20 @@ def verdict_layers(spec: dict[str, Any]) -> list[Any]:
     from qgis.core import QgsVectorLayerTemporalProperties as Temporal
 
     connection = spec["connection"]
-    polygon_verdict = _checked(QgsVectorLayer(vector_uri(connection, "polygon_verdict", "polygon_id"),
-                                              POLYGON_VERDICT, "postgres"))
-    _styled(polygon_verdict, spec["styles"]["polygon_verdict"])
-    scene_verdict = _checked(QgsVectorLayer(vector_uri(connection, "scene_verdict_layer", "id"),
-                                            SCENE_VERDICT, "postgres"))
-    _styled(scene_verdict, spec["styles"]["scene_verdict_layer"])
+
+    def styled(table: str, key: str, name: str) -> Any:
+        layer = _checked(QgsVectorLayer(vector_uri(connection, table, key), name, "postgres"))
+        return _styled(layer, spec["styles"][table])
+
+    polygon_verdict = styled("polygon_verdict", "polygon_id", POLYGON_VERDICT)
+    scene_verdict = styled("scene_verdict_layer", "id", SCENE_VERDICT)
     temporal = scene_verdict.temporalProperties()
     temporal.setMode(Temporal.ModeFeatureDateTimeInstantFromField)
     temporal.setStartField("acquired_on")
     temporal.setFixedDuration(1)
     temporal.setDurationUnits(QgsUnitTypes.TemporalDays)
     temporal.setIsActive(True)
-    month_verdict = _checked(QgsVectorLayer(vector_uri(connection, "polygon_month_verdict", "id"),
-                                            MONTH_VERDICT, "postgres"))
-    _styled(month_verdict, spec["styles"]["polygon_month_verdict"])
+    month_verdict = styled("polygon_month_verdict", "id", MONTH_VERDICT)
     monthly = month_verdict.temporalProperties()
     monthly.setMode(Temporal.ModeFeatureDateTimeStartAndEndFromFields)
     monthly.setStartField("month_start")

@@ -33,11 +33,12 @@ depends_on = None
 
 # The SHA-256 of each file of sql/ this revision applies, in order (see migrate.recorded_sql).
 SQL_FILES = {
+    "materialized_views.sql": "c9884a353b1cabb757602206761b1d1b8f729e3ffd17bb9ab53f2fa3a26f886c",
     "zonal_views.sql": "c44a64144b85f1c593d66b93e5dbb2abea8cbec9b9c67ccf9b901fab8a6b3d44",
     "verdict_rule_revisions.sql": "881432dc426959d8014a8e9e7965d2132afaca83d6f0a892b1cc76664d28e2b0",
     "scene_origin.sql": "19a551f709b6db1b415832ec90fde951cd2610fe5265c32784f0d0d7a2422e77",
-    "verdict_views.sql": "61e9e10882d2cd88510ba5a1a4a9a0d11019d3f62e852d8ddfe76ac7acfafa99",
-    "verdict_months.sql": "fcbec32dfbd170f265e1239de4e87149ec68f6acacde578d5dbe8dd081d01582",
+    "verdict_views.sql": "8dc7b94c7be633ad9f21c597f56e1278b3829cd73c341b3fa9b8346240c4750d",
+    "verdict_months.sql": "164748ae1544bb2972c6f05d45e32f7a0fbc54d4ef775bf0c39fc0ae4227faf3",
     "qgis_layers.sql": "5a3c5f6ddef1695e24d03bc92c86afa1f123c734b491ac950c1d781baddf38a0",
     "compatibility_views.sql": "b86bd8c215dd1ea77474c400cc527c40aee6ca9495df2c35ed212a7b3c24ffa2",
     "verdict_refresh.sql": "7f89dc05f8d3b196266783ae2f31673d24c6d28804b6e914ca27a74b474b9a2d",
@@ -52,7 +53,7 @@ FUNCTIONS_0007 = ["polygon_verdict_between(date, date)",
                   "rule_outcome(double precision, bigint, double precision, double precision,"
                   " double precision, double precision, double precision)",
                   "coverage_of(bigint, integer)", "record_verdict_rule_revision()",
-                  "bump_verdict_rule_revision()"]
+                  "bump_verdict_rule_revision()", "drop_materialized_view_if_changed(text, text)"]
 FILES_0005 = ["zonal_views.sql", "verdict_views.sql", "qgis_layers.sql", "compatibility_views.sql",
               "verdict_refresh.sql", "roles.sql"]
 
