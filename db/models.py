@@ -110,9 +110,10 @@ class PixelMap(Base):
     """The pixels of a grid whose centres lie inside a polygon, as runs along rows.
 
     `spans` packs int32 triples (row, first column, one past the last column), little endian;
-    `polygon_version` is the polygon row's xmin when the runs were computed, so a map of a
-    changed polygon is never used. Like counted_pair, a cache written only by `refresh`, without
-    foreign keys (see sql/count_invalidation.sql).
+    `polygon_version` is the polygon's changed_seq (its geometry version) when the runs were
+    computed, so a map of an older geometry is never used (the row's xmin before revision 0008).
+    Like counted_pair, a cache written only by `refresh`, without foreign keys (see
+    sql/count_invalidation.sql).
     """
 
     __tablename__ = "pixel_map"

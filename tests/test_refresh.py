@@ -97,16 +97,32 @@ def test_a_changed_geometry_is_counted_again(conn: psycopg.Connection, database_
     assert sum(stored_counts(conn, moved, scene_id).values()) == 6 * 7  # columns 11-16, rows 60-66
 
 
-def test_counts_of_a_polygon_changed_meanwhile_are_not_stored(conn: psycopg.Connection,
-                                                               setup: dict[str, Path]) -> None:
+def _one_batch(conn: psycopg.Connection) -> tuple[int, int, PolygonBatch]:
+    """Polygon 1's id and scene, and a batch of it at its current geometry version."""
     conn.execute("DELETE FROM sclzonal.counted_pair")
     (polygon_id, version) = conn.execute(
-        "SELECT id, xmin::text::bigint FROM sclzonal.polygon WHERE source_fid = '1'").fetchone() or (0, 0)
+        "SELECT id, changed_seq FROM sclzonal.polygon WHERE source_fid = '1'").fetchone() or (0, 0)
     (scene_id,) = conn.execute("SELECT id FROM sclzonal.scene").fetchone() or (0,)
-    conn.execute("UPDATE sclzonal.polygon SET name = 'touched' WHERE id = %s", (polygon_id,))
     batch = PolygonBatch(np.array([polygon_id]), np.array([version]), None, np.array([1]))  # type: ignore[arg-type]
+    return polygon_id, scene_id, batch
+
+
+def test_counts_of_a_polygon_whose_geometry_changed_meanwhile_are_not_stored(
+        conn: psycopg.Connection, setup: dict[str, Path]) -> None:
+    polygon_id, scene_id, batch = _one_batch(conn)
+    conn.execute("UPDATE sclzonal.polygon SET geom = ST_Multi(ST_Translate(ST_GeometryN(geom, 1),"
+                 " 0.0001, 0)) WHERE id = %s", (polygon_id,))
     written = store_counts(conn, scene_id, batch, np.ones((1, 12), dtype=np.int64), np.array([True]))
     assert written == 0 and _rows(conn, "counted_pair") == []
+
+
+def test_counts_survive_an_attribute_edit_meanwhile(conn: psycopg.Connection,
+                                                    setup: dict[str, Path]) -> None:
+    polygon_id, scene_id, batch = _one_batch(conn)
+    conn.execute("UPDATE sclzonal.polygon SET name = 'touched', attributes = '{\"a\": 1}'"
+                 " WHERE id = %s", (polygon_id,))
+    written = store_counts(conn, scene_id, batch, np.ones((1, 12), dtype=np.int64), np.array([True]))
+    assert written == 1 and [row[:2] for row in _rows(conn, "counted_pair")] == [(polygon_id, scene_id)]
 
 
 def test_deleting_polygons_and_scenes_empties_the_caches(conn: psycopg.Connection,

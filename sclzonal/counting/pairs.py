@@ -3,8 +3,10 @@
 The pixel runs of each polygon on a grid (sclzonal.pixel_spans) are computed once and kept in
 sclzonal.pixel_map, so a new scene on a known grid only reads its tiles and counts. A scene's
 tiles are read once as raw WKB. The counts of a batch of polygons are written in one
-transaction with binary COPY; a polygon whose row changed while it was being counted is left for
-the next refresh (its row version is checked when the counts are written).
+transaction with binary COPY; a polygon whose geometry changed while it was being counted is
+left for the next refresh: its geometry version (polygon.changed_seq, which only a new geometry
+advances) is checked when the counts are written, and a new geometry takes a change number above
+the watermark this refresh marks its scenes with. Attribute-only edits change nothing here.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ IdArray = npt.NDArray[np.int64]
 
 @dataclass
 class PolygonBatch:
-    """Polygons counted together: ids, row versions, pixel runs on one grid, expected pixels."""
+    """Polygons counted together: ids, geometry versions, pixel runs on one grid, expected pixels."""
 
     ids: IdArray
     versions: IdArray
@@ -104,7 +106,7 @@ def scene_grids(conn: psycopg.Connection, scene_ids: list[int]) -> dict[int, tup
 
 @dataclass
 class _MapPart:
-    """Pixel runs of some polygons: ids, row versions, expected pixels, runs per polygon, runs
+    """Pixel runs of some polygons: ids, geometry versions, expected pixels, runs per polygon, runs
     (row, start, end)."""
 
     ids: IdArray
@@ -121,7 +123,7 @@ class _MapPart:
 
 
 def _stored_map(conn: psycopg.Connection, grid_id: int, ids: IdArray) -> _MapPart:
-    """Return the pixel runs stored for polygons whose row version still matches (maps made
+    """Return the pixel runs stored for polygons whose geometry version still matches (maps made
     before revision 0007, without expected pixels, are not used)."""
     with conn.cursor(binary=True) as cursor:
         cursor.execute(
@@ -130,7 +132,7 @@ def _stored_map(conn: psycopg.Connection, grid_id: int, ids: IdArray) -> _MapPar
             " array_agg(m.expected_pixels::bigint), array_agg(length(m.spans)),"
             " string_agg(m.spans, ''::bytea)"
             " FROM sclzonal.pixel_map AS m JOIN sclzonal.polygon AS p"
-            "   ON p.id = m.polygon_id AND p.xmin::text::bigint = m.polygon_version"
+            "   ON p.id = m.polygon_id AND p.changed_seq = m.polygon_version"
             " WHERE m.grid_id = %s AND m.polygon_id BETWEEN %s AND %s"
             "   AND m.expected_pixels IS NOT NULL",
             (grid_id, int(ids.min()), int(ids.max())))
@@ -149,7 +151,7 @@ def _compute_map(conn: psycopg.Connection, grid_id: int, grid: Grid, ids: IdArra
     """Compute the pixel runs and expected pixels of polygons on a grid; store them in pixel_map."""
     with conn.cursor(binary=True) as cursor:
         cursor.execute(
-            "SELECT id, xmin::text::bigint, ST_AsBinary(ST_Transform(geom, %s))"
+            "SELECT id, changed_seq, ST_AsBinary(ST_Transform(geom, %s))"
             " FROM sclzonal.polygon WHERE id = ANY(%s) ORDER BY id", (grid.srid, ids.tolist()))
         rows = cursor.fetchall()
     found = np.array([row[0] for row in rows], dtype=np.int64)
@@ -214,9 +216,9 @@ def store_counts(conn: psycopg.Connection, scene_id: int, batch: PolygonBatch,
     """Insert the counts of the kept polygons of a batch; return how many rows were written.
 
     While the rows are written, polygons cannot change (SHARE lock on the table; readers are
-    not blocked) and the scene cannot be deleted (KEY SHARE on its row). A polygon whose row
-    version differs from the one its counts were made from is skipped: the next refresh counts
-    it again.
+    not blocked) and the scene cannot be deleted (KEY SHARE on its row). A polygon whose geometry
+    version (changed_seq) differs from the one its counts were made from is skipped: its new
+    geometry has a change number above the watermark, so the next refresh counts it again.
     """
     with conn.transaction():
         conn.execute("LOCK TABLE sclzonal.polygon IN SHARE MODE")
@@ -225,7 +227,7 @@ def store_counts(conn: psycopg.Connection, scene_id: int, batch: PolygonBatch,
             return 0
         ids = batch.ids[keep]
         with conn.cursor(binary=True) as cursor:
-            cursor.execute("SELECT id, xmin::text::bigint FROM sclzonal.polygon"
+            cursor.execute("SELECT id, changed_seq FROM sclzonal.polygon"
                            " WHERE id BETWEEN %s AND %s ORDER BY id",
                            (int(ids.min()), int(ids.max())))
             current = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
