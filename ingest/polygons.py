@@ -272,9 +272,7 @@ def _upsert(conn: psycopg.Connection, report: PolygonLoad) -> None:
         """
         CREATE TEMP TABLE polygon_prepared ON COMMIT DROP AS
         SELECT source_fid, name, attributes, valid,
-               CASE WHEN geom IS NULL THEN NULL
-                    WHEN valid THEN ST_Multi(geom)
-                    ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(geom), 3)) END AS geom
+               sclzonal.polygon_made_valid(geom) AS geom  -- sql/polygon_validity.sql
         FROM (SELECT source_fid, name, attributes,
                      ST_GeomFromWKB(wkb, 4326) AS geom,
                      coalesce(ST_IsValid(ST_GeomFromWKB(wkb, 4326)), true) AS valid

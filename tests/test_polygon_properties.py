@@ -58,14 +58,15 @@ def _round_trip(ring: list[tuple[float, float]], crs: str) -> list[tuple[float, 
 
 
 def _polygonal_area(ring: list[tuple[float, float]] | None) -> float:
-    """Area of the polygonal part of the repaired ring (shapely's make_valid, as ST_MakeValid)."""
+    """Area of the polygonal part of the repaired ring (shapely's make_valid with the structure
+    method, as sclzonal.polygon_made_valid)."""
     if ring is None:
         return 0.0
     try:
         polygon = shapely.Polygon([*ring, ring[0]])
     except ValueError:
         return 0.0
-    repaired = shapely.make_valid(polygon)
+    repaired = shapely.make_valid(polygon, method="structure", keep_collapsed=False)
     parts = [g for g in getattr(repaired, "geoms", [repaired]) if g.geom_type in ("Polygon", "MultiPolygon")]
     return float(sum(g.area for g in parts))
 
