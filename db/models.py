@@ -127,6 +127,23 @@ class PixelMap(Base):
     expected_pixels: Mapped[int | None] = mapped_column(Integer)
 
 
+class UncountablePolygon(Base):
+    """A polygon that could not be counted on a grid, and why (PROJ could not transform it into
+    the grid's CRS). Written by `refresh`; valid while the polygon's changed_seq equals
+    `polygon_version`, so a new geometry is tried again. The verdict of such a polygon is
+    `not_countable`."""
+
+    __tablename__ = "uncountable_polygon"
+
+    polygon_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    grid_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    polygon_version: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    found_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
 class Scene(Base):
     """One loaded SCL raster: an acquisition over one area, in the raster's own CRS."""
 
@@ -219,7 +236,7 @@ class VerdictRule(Base):
                         name="classes_valid"),
         CheckConstraint(
             "label NOT IN ('other', 'not_clear', 'partially_observed', 'no_clear_observation',"
-            " 'no_pixels')",
+            " 'no_pixels', 'not_countable')",
             name="label_not_reserved",
         ),
     )

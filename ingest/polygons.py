@@ -36,6 +36,7 @@ from shapely.errors import GEOSException
 from shapely.geometry import shape
 
 from sclzonal.errors import UserError, first_line
+from sclzonal.ingest.spatial_ref import max_edge
 
 POLYGON_TYPES = {"Polygon", "MultiPolygon", "3D Polygon", "3D MultiPolygon"}
 REPORTED_IDS = 5
@@ -185,17 +186,32 @@ def _read_features(path: Path, layer: str, id_field: str | None, name_field: str
     return rows
 
 
-def _transformer(path: Path, layer: str, crs: Any) -> Transformer:
+@dataclass(frozen=True)
+class ToWgs84:
+    """The transform of a layer's CRS to EPSG:4326, and the longest edge it keeps whole (in the
+    layer's units; None when the layer is EPSG:4326 already)."""
+
+    transformer: Transformer
+    max_edge: float | None
+
+
+def _transformer(path: Path, layer: str, crs: Any) -> ToWgs84:
+    """Return how to bring a layer to EPSG:4326: long edges are cut first, so an edge straight
+    in the layer's CRS stays where it was instead of becoming a straight line between its
+    transformed ends."""
     if crs is None or not crs:
         raise UserError(f"{path}: layer {layer!r} has no CRS")
     try:
         source_crs = CRS.from_user_input(crs.to_wkt())
     except CRSError as exc:
         raise UserError(f"{path}: unusable CRS ({first_line(exc)})") from None
-    return Transformer.from_crs(source_crs, CRS.from_epsg(4326), always_xy=True)
+    transformer = Transformer.from_crs(source_crs, CRS.from_epsg(4326), always_xy=True)
+    if source_crs.equals(CRS.from_epsg(4326), ignore_axis_order=True):
+        return ToWgs84(transformer, None)
+    return ToWgs84(transformer, max_edge(source_crs))
 
 
-def _geometry_wkb(geometry: Any, to_wgs84: Transformer, path: Path, fid: str) -> bytes | None:
+def _geometry_wkb(geometry: Any, to_wgs84: ToWgs84, path: Path, fid: str) -> bytes | None:
     """Return the feature's geometry as 2-D WKB in EPSG:4326; None when it is null, empty, or
     cannot have an area (a ring of fewer than four points): such features are skipped."""
     if geometry is None:
@@ -208,13 +224,34 @@ def _geometry_wkb(geometry: Any, to_wgs84: Transformer, path: Path, fid: str) ->
         return None
     if geom.is_empty:
         return None
-    projected = shapely.transform(geom, lambda xy: _project(to_wgs84, xy))
+    if to_wgs84.max_edge is not None:
+        geom = _cut_edges(geom, to_wgs84.max_edge)
+    projected = shapely.transform(geom, lambda xy: _project(to_wgs84.transformer, xy))
     west, south, east, north = projected.bounds
     if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
         raise UserError(f"{path}: feature {fid} lies outside the Earth once transformed to "
                         f"EPSG:4326 (longitudes {west:g} to {east:g}, latitudes {south:g} to "
                         f"{north:g}); is the layer's CRS right?")
     return shapely.to_wkb(projected, include_srid=False)
+
+
+def _cut_edges(geom: Any, longest: float) -> Any:
+    """Return the polygon with every ring's edges cut into pieces of at most `longest`.
+
+    Ring by ring, so that nothing else changes: GEOS's segmentize of a whole polygon repairs an
+    invalid one with buffer(0) (a bowtie loses a lobe), while the load repairs with
+    sclzonal.polygon_made_valid, after the transform. A ring GEOS cannot cut (collapsed to a
+    point) is kept as read.
+    """
+    def cut(ring: Any) -> Any:
+        try:
+            return shapely.segmentize(ring, longest)
+        except GEOSException:
+            return ring
+
+    polygons = [shapely.Polygon(cut(part.exterior), [cut(hole) for hole in part.interiors])
+                for part in shapely.get_parts(geom)]
+    return polygons[0] if geom.geom_type == "Polygon" else shapely.MultiPolygon(polygons)
 
 
 def _project(transformer: Transformer, xy: Any) -> Any:

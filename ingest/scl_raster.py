@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import rasterio
+from pyproj import CRS
 from rasterio._err import CPLE_BaseError
 from rasterio.errors import CRSError, NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
@@ -31,7 +32,7 @@ from sclzonal.errors import UserError, first_line
 from sclzonal.ingest import DEFAULT_TILE_SIZE
 from sclzonal.ingest.raster_wkb import tile_wkb
 from sclzonal.ingest.scene_identity import acquisition_key, make_room, same_file
-from sclzonal.ingest.spatial_ref import ensure_srid
+from sclzonal.ingest.spatial_ref import ensure_srid, max_edge
 
 MAX_SCL_CLASS = 11
 FORMATS = {"GTiff": "GeoTIFF", "COG": "GeoTIFF", "JP2OpenJPEG": "JPEG 2000"}
@@ -298,7 +299,7 @@ def _grid_id(conn: psycopg.Connection, scl: SclFile) -> int:
 def _insert_scene_row(conn: psycopg.Connection, scl: SclFile, tile_size: int, source: str) -> int:
     right = scl.upper_left_x + scl.width * scl.pixel_size_x
     bottom = scl.upper_left_y + scl.height * scl.pixel_size_y
-    segment = max(right - scl.upper_left_x, scl.upper_left_y - bottom) / 32
+    segment = max_edge(CRS.from_epsg(scl.srid))  # edges cut before the transform to 4326
     row = conn.execute(
         """
         INSERT INTO sclzonal.scene (acquired_on, source, reference, checksum, srid, crs, grid_id,

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 
 from sclzonal.errors import UserError
+
+if TYPE_CHECKING:
+    from pyproj import CRS
 
 MAX_SRID = 998_999
 """The largest SRID PostGIS accepts."""
@@ -69,3 +73,23 @@ def proj_definition(srid: int) -> tuple[str, str]:
 
 def _known(conn: psycopg.Connection, srid: int) -> bool:
     return conn.execute("SELECT 1 FROM spatial_ref_sys WHERE srid = %s", (srid,)).fetchone() is not None
+
+
+MAX_EDGE_DEGREES = 0.01
+"""Longest edge kept whole in a geographic CRS before a transform (as sql/polygon_projection.sql)."""
+MAX_EDGE_METRES = 1000.0
+"""Longest edge kept whole in a projected CRS before a transform (about 0.01 degree)."""
+
+
+def max_edge(crs: CRS) -> float:
+    """Return the longest edge, in the CRS's own units, that a transform out of it keeps whole.
+
+    Longer edges are cut first, so an edge that is straight in this CRS stays where it was
+    instead of becoming a straight line between its transformed ends: the same rule for polygon
+    loads, scene footprints and (in SQL, for EPSG:4326) the counting.
+    """
+    if crs.is_geographic:
+        return MAX_EDGE_DEGREES
+    unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return MAX_EDGE_METRES / (unit or 1.0)
+

@@ -110,6 +110,9 @@ def _stored_lines(row: dict[str, Any] | None) -> list[str]:
     lines = [f"verdict: {row['verdict']} (stored by the last refresh); {row['observations']} "
              f"observations, {row['clear_observations']} clear, {row['partial_observations']} "
              "partially observed"]
+    if row["problem"] is not None:
+        lines.append(f"  cannot be counted on {row['problem']}; the polygon is left out of the "
+                     "verdicts until its geometry changes")
     if row["scene_id"] is not None:
         lines.append(f"  rests on the observation of {row['acquired_on'].isoformat()}: scene "
                      f"{row['scene_id']}, coverage {_number(row['coverage'])}, clear share "

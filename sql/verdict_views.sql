@@ -153,7 +153,9 @@ WHERE r.enabled;
 COMMENT ON VIEW sclzonal.scene_rule_outcome IS
     'Per (polygon, scene, enabled rule): the rule''s share of the clear pixels and its outcome: held, share_below_threshold, not_clear or partially_observed.';
 
--- The verdict of each polygon over a period, one row per polygon: the verdict of the latest
+-- The verdict of each polygon over a period, one row per polygon: 'not_countable' when a
+-- refresh could not put the polygon's current geometry into some scene's CRS (`problem` says
+-- which grid and why; uncountable_polygon), else the verdict of the latest
 -- observation inside [from_date, to_date] on which a rule was evaluated (a rule label or
 -- 'other'); else 'partially_observed' when every observation of the period covered too little,
 -- 'no_clear_observation' when some covered enough but none was clear enough, 'no_pixels' when
@@ -194,6 +196,7 @@ RETURNS TABLE (
     evaluated_rules text[],
     scene_source text,
     scene_origin text,
+    problem text,
     geom geometry
 )
 LANGUAGE sql STABLE AS $$
@@ -228,12 +231,21 @@ WITH observation AS (
         GROUP BY o.polygon_id, e.label
     ) AS h
     GROUP BY h.polygon_id
+), uncountable AS (
+    SELECT u.polygon_id,
+           string_agg(format('grid %s (EPSG:%s): %s', u.grid_id, g.srid, u.reason), '; '
+                      ORDER BY u.grid_id) AS problem
+    FROM sclzonal.uncountable_polygon AS u
+    JOIN sclzonal.polygon AS up ON up.id = u.polygon_id AND up.changed_seq = u.polygon_version
+    JOIN sclzonal.scene_grid AS g ON g.id = u.grid_id
+    GROUP BY u.polygon_id
 )
 SELECT p.id,
        p.source,
        p.source_fid,
        p.name,
        CASE
+           WHEN u.polygon_id IS NOT NULL THEN 'not_countable'
            WHEN l.polygon_id IS NOT NULL THEN l.verdict
            WHEN t.polygon_id IS NULL THEN 'no_pixels'
            WHEN t.partial_observations = t.observations THEN 'partially_observed'
@@ -265,6 +277,7 @@ SELECT p.id,
        l.evaluated_rules,
        so.source,
        so.description,
+       u.problem,
        p.geom
 FROM sclzonal.polygon AS p
 LEFT JOIN latest AS l ON l.polygon_id = p.id
@@ -273,6 +286,7 @@ LEFT JOIN held AS h ON h.polygon_id = p.id
 LEFT JOIN sclzonal.verdict_rule_revision AS rr
        ON rr.rule_id = l.rule_id AND rr.revision = l.rule_revision
 LEFT JOIN sclzonal.scene_origin AS so ON so.scene_id = l.scene_id
+LEFT JOIN uncountable AS u ON u.polygon_id = p.id
 $$;
 
 COMMENT ON FUNCTION sclzonal.polygon_verdict_between(date, date) IS
@@ -287,7 +301,7 @@ SELECT v.polygon_id, v.source, v.source_fid, v.name, v.verdict, v.acquired_on, v
        v.partial_observations, v.first_observed_on, v.last_observed_on, v.rule_held_shares,
        v.rule_id, v.rule_revision, v.rule_label, v.rule_classes, v.rule_min_share,
        v.rule_min_clear_share, v.rule_min_coverage, v.evaluated_rules, v.scene_source,
-       v.scene_origin,
+       v.scene_origin, v.problem,
        v.geom::geometry(MultiPolygon, 4326) AS geom
 FROM sclzonal.polygon_verdict_between('-infinity', 'infinity') AS v;
 

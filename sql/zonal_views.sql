@@ -1,7 +1,9 @@
 -- Per-polygon SCL class counts, defined with ST_Clip + ST_ValueCount.
 --
 -- A pixel belongs to a polygon when its centre lies inside it (ST_Clip's rule). Each polygon is
--- transformed to the scene's SRID, never the raster to the polygon's. Tiles carry band nodata
+-- transformed to the scene's SRID, never the raster to the polygon's, by the rule of
+-- sql/polygon_projection.sql (long edges densified first); a polygon PROJ cannot transform into
+-- a scene's CRS has no rows for that scene (refresh lists it in uncountable_polygon). Tiles carry band nodata
 -- 255, which SCL never uses, so class 0 is counted like any other class.
 
 -- The definition: counts computed live from the raster tiles. The table sclzonal.counted_pair
@@ -15,7 +17,7 @@ SELECT p.id AS polygon_id,
        sum(vc.count)::bigint AS pixels
 FROM sclzonal.scene AS s
 JOIN sclzonal.polygon AS p ON p.geom && s.footprint
-CROSS JOIN LATERAL (SELECT ST_Transform(p.geom, s.srid) AS geom) AS g
+CROSS JOIN LATERAL (SELECT sclzonal.polygon_in_srid_or_null(p.geom, s.srid) AS geom) AS g
 JOIN sclzonal.scene_tile AS t
   ON t.scene_id = s.id
  AND ST_ConvexHull(t.rast) && g.geom

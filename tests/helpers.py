@@ -56,15 +56,13 @@ def write_raster(
 def pixel_centre_counts(raster: Path, geometry_4326: Any) -> Counter[int]:
     """Count the raster's classes whose pixel centres lie inside a polygon given in EPSG:4326.
 
-    Independent of PostGIS: the polygon is projected with pyproj, the pixel centres are tested
-    with shapely.contains_xy, and the values are tallied with numpy.
+    Independent of PostGIS: the polygon's edges are cut to 0.01 degree as the definition says
+    (sql/polygon_projection.sql), projected with pyproj, the pixel centres are tested with
+    shapely.contains_xy, and the values are tallied with numpy.
     """
     with rasterio.open(raster) as dataset:
         values = dataset.read(1)
-        to_raster = Transformer.from_crs("EPSG:4326", dataset.crs.to_wkt(), always_xy=True)
-        polygon = shapely.transform(
-            geometry_4326, lambda xy: np.column_stack(to_raster.transform(xy[:, 0], xy[:, 1]))
-        )
+        polygon = into_raster_crs(geometry_4326, dataset.crs.to_wkt())
         transform = dataset.transform
     rows, cols = np.mgrid[0 : values.shape[0], 0 : values.shape[1]]
     xs = transform.c + (cols + 0.5) * transform.a
@@ -72,6 +70,18 @@ def pixel_centre_counts(raster: Path, geometry_4326: Any) -> Counter[int]:
     inside = shapely.contains_xy(polygon, xs, ys)
     tally = np.bincount(values[inside].astype(np.int64), minlength=12)
     return Counter({k: int(v) for k, v in enumerate(tally) if v})
+
+
+MAX_EDGE_DEGREES = 0.01
+"""The definition's longest edge kept whole before a polygon goes into a raster's CRS."""
+
+
+def into_raster_crs(geometry_4326: Any, crs: str) -> Any:
+    """A polygon stored in EPSG:4326 in a raster's CRS, by the definition's rule: edges cut to
+    0.01 degree (shapely's segmentize), then every corner transformed with pyproj."""
+    to_raster = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    return shapely.transform(shapely.segmentize(geometry_4326, MAX_EDGE_DEGREES),
+                             lambda xy: np.column_stack(to_raster.transform(xy[:, 0], xy[:, 1])))
 
 
 def stored_counts(conn: psycopg.Connection, polygon_id: int, scene_id: int) -> Counter[int]:

@@ -21,7 +21,14 @@ import shapely
 from affine import Affine
 from shapely import box
 
-from tests.helpers import pixel_centre_counts, run_cli, to_crs, write_polygons, write_raster
+from tests.helpers import (
+    into_raster_crs,
+    pixel_centre_counts,
+    run_cli,
+    to_crs,
+    write_polygons,
+    write_raster,
+)
 
 CLEAR = {2, 4, 5, 6, 7, 11}  # sclzonal.scl_class.is_clear as shipped
 RULE = {"classes": {4}, "min_share": 0.8, "min_clear_share": 0.5, "min_coverage": 0.9}
@@ -29,7 +36,7 @@ RULE = {"classes": {4}, "min_share": 0.8, "min_clear_share": 0.5, "min_coverage"
 
 def independent_expected(geometry_4326: Any, crs: str, transform: Affine) -> int:
     """Pixel centres inside the polygon on the grid of `transform`, extended without bound."""
-    polygon = to_crs(geometry_4326, "EPSG:4326", crs)
+    polygon = into_raster_crs(geometry_4326, crs)
     minx, miny, maxx, maxy = polygon.bounds
     first_col = math.floor((minx - transform.c) / transform.a) - 1
     last_col = math.ceil((maxx - transform.c) / transform.a) + 1

@@ -118,6 +118,7 @@ ANOTHER_RULE = ["", "Another rule (not yet in this legend)", "#f781bf", "solid"]
 PARTIAL = ["partially_observed", "Partially observed (coverage too low)", "#fee0b6", "dash"]
 NO_CLEAR = ["no_clear_observation", "No clear observation", "#969696", "solid"]
 POLYGON_LEGEND = [VEGETATION, OTHER, PARTIAL, NO_CLEAR, ["no_pixels", "No pixels", "#f0f0f0", "dash"],
+                  ["not_countable", "Not countable (see sclzonal explain)", "#ffffff", "dash"],
                   ANOTHER_RULE]
 SCENE_LEGEND = [VEGETATION, OTHER, ["not_clear", "Not clear (clouds, shadows, no data)", "#bdbdbd", "solid"],
                 PARTIAL, ANOTHER_RULE]
@@ -284,7 +285,7 @@ def test_styles_are_rewritten_not_duplicated(built: Built, capsys: pytest.Captur
         conn.execute("INSERT INTO sclzonal.verdict_rule (label, classes, min_share, min_clear_share, "
                      "priority) VALUES ('open_water', '{6}', 0.6, 0.5, 10)")
     code, out, _ = run_cli(capsys, url, "qgis", "styles")
-    assert code == 0 and "polygon_verdict: 7 categories" in out
+    assert code == 0 and "polygon_verdict: 8 categories" in out
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT f_table_name, stylename, useasdefault, "
                             "f_table_catalog = current_database(), styleqml::text "

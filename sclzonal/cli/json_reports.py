@@ -39,6 +39,8 @@ _REFRESH = {
     "scenes": "scenes with pairs to count",
     "pairs_counted": "(polygon, scene) pairs counted",
     "coverage_filled": "pairs counted before revision 0007 whose expected pixels were stored",
+    "uncountable": "polygons that cannot be counted on some grid (verdict not_countable), each "
+                   "{polygon_id, source, source_fid, epsg, reason}",
     "count_seconds": "time spent counting",
     "verdict_seconds": "time spent refreshing the verdicts",
 }
@@ -127,6 +129,9 @@ def refresh(report: RefreshReport) -> dict[str, Any]:
     """Return the object of `refresh --json`."""
     return {"scenes": report.scenes, "pairs_counted": report.pairs_counted,
             "coverage_filled": report.coverage_filled,
+            "uncountable": [{"polygon_id": pid, "source": source, "source_fid": fid, "epsg": epsg,
+                             "reason": reason}
+                            for pid, source, fid, epsg, reason in report.uncountable],
             "count_seconds": round(report.count_seconds, 3),
             "verdict_seconds": round(report.verdict_seconds, 3)}
 

@@ -99,3 +99,8 @@ def detail(message: str, level: Verbosity | None = None) -> None:
     level = level or verbosity()
     if level.verbose and not level.quiet:
         click.echo(f"sclzonal: {message}", err=True)
+
+
+def warn(message: str) -> None:
+    """Print a warning on stderr, even with --quiet: something the operator must act on."""
+    click.echo(f"sclzonal: warning: {message}", err=True)

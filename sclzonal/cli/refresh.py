@@ -6,9 +6,12 @@ import click
 
 from sclzonal.cli import json_reports
 from sclzonal.cli.json_reports import json_option
-from sclzonal.cli.output import note, progress
+from sclzonal.cli.output import note, progress, warn
 from sclzonal.cli.support import ready_connection
 from sclzonal.counting import DEFAULT_COUNT_BATCH
+
+UNCOUNTABLE_SHOWN = 10
+"""How many polygons that cannot be counted `refresh` names (all are in uncountable_polygon)."""
 
 
 @click.command("refresh")
@@ -42,6 +45,13 @@ def refresh(ctx: click.Context, batch_size: int, recount: bool, as_json: bool) -
         report = run_refresh(conn, batch_size=batch_size, on_start=start, on_pairs=bar.update,
                              on_wait=lambda: note("another refresh is running; waiting"),
                              recount=recount)
+    if report.uncountable:
+        shown = "; ".join(f"polygon {pid} ({source} {fid}) on EPSG:{epsg}: {reason}"
+                          for pid, source, fid, epsg, reason in report.uncountable[:UNCOUNTABLE_SHOWN])
+        more = len(report.uncountable) - UNCOUNTABLE_SHOWN
+        warn(f"{len(report.uncountable)} polygon-grid pairs cannot be counted (verdict "
+             f"not_countable; the other polygons are counted): {shown}"
+             + (f"; and {more} more (sclzonal.uncountable_polygon)" if more > 0 else ""))
     if as_json:
         json_reports.emit(json_reports.refresh(report))
         return

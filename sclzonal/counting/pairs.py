@@ -148,12 +148,12 @@ def _stored_map(conn: psycopg.Connection, grid_id: int, ids: IdArray) -> _MapPar
 
 
 def _compute_map(conn: psycopg.Connection, grid_id: int, grid: Grid, ids: IdArray) -> _MapPart:
-    """Compute the pixel runs and expected pixels of polygons on a grid; store them in pixel_map."""
-    with conn.cursor(binary=True) as cursor:
-        cursor.execute(
-            "SELECT id, changed_seq, ST_AsBinary(ST_Transform(geom, %s))"
-            " FROM sclzonal.polygon WHERE id = ANY(%s) ORDER BY id", (grid.srid, ids.tolist()))
-        rows = cursor.fetchall()
+    """Compute the pixel runs and expected pixels of polygons on a grid; store them in pixel_map.
+
+    Polygons PROJ cannot transform into the grid's CRS are left out and recorded in
+    uncountable_polygon with the reason (see _projected).
+    """
+    rows = _projected(conn, grid_id, grid, ids)
     found = np.array([row[0] for row in rows], dtype=np.int64)
     versions = np.array([row[1] for row in rows], dtype=np.int64)
     spans, expected = spans_and_expected(shapely.from_wkb([bytes(row[2]) for row in rows]), grid)
@@ -169,6 +169,41 @@ def _compute_map(conn: psycopg.Connection, grid_id: int, grid: Grid, ids: IdArra
                   ((grid_id, int(found[i]), int(versions[i]), int(expected[i]),
                     runs[bounds[i]:bounds[i + 1]].tobytes()) for i in range(len(rows))))
     return _MapPart(found, versions, expected, run_counts, runs)
+
+
+def _projected(conn: psycopg.Connection, grid_id: int, grid: Grid,
+               ids: IdArray) -> list[tuple[int, int, bytes]]:
+    """Return (id, changed_seq, WKB in the grid's CRS) of the polygons that can be transformed.
+
+    One query for the batch (sclzonal.polygon_in_srid, sql/polygon_projection.sql). When PROJ
+    refuses some polygon, the batch is asked again polygon by polygon: the others are returned,
+    and each refused one is recorded in uncountable_polygon with PROJ's message, so one polygon
+    never stops the counting of the rest.
+    """
+    with conn.cursor(binary=True) as cursor:
+        try:
+            cursor.execute(
+                "SELECT id, changed_seq, ST_AsBinary(sclzonal.polygon_in_srid(geom, %s))"
+                " FROM sclzonal.polygon WHERE id = ANY(%s) ORDER BY id", (grid.srid, ids.tolist()))
+            return [(int(r[0]), int(r[1]), bytes(r[2])) for r in cursor.fetchall()]
+        except psycopg.errors.QueryCanceled:
+            raise
+        except (psycopg.errors.InternalError_, psycopg.errors.DataException):
+            pass
+        rows = cursor.execute(
+            "SELECT id, changed_seq, ST_AsBinary(sclzonal.polygon_in_srid_or_null(geom, %s)),"
+            " CASE WHEN sclzonal.polygon_in_srid_or_null(geom, %s) IS NULL"
+            "      THEN sclzonal.polygon_projection_problem(geom, %s) END"
+            " FROM sclzonal.polygon WHERE id = ANY(%s) ORDER BY id",
+            (grid.srid, grid.srid, grid.srid, ids.tolist())).fetchall()
+    refused = [(int(r[0]), grid_id, int(r[1]), str(r[3])) for r in rows if r[2] is None]
+    with conn.transaction():
+        conn.execute("DELETE FROM sclzonal.uncountable_polygon WHERE grid_id = %s"
+                     " AND polygon_id = ANY(%s)", (grid_id, [r[0] for r in refused]))
+        copy_rows(conn, "sclzonal.uncountable_polygon",
+                  ["polygon_id", "grid_id", "polygon_version", "reason"],
+                  ["int8", "int4", "int8", "text"], refused)
+    return [(int(r[0]), int(r[1]), bytes(r[2])) for r in rows if r[2] is not None]
 
 
 def polygon_batch(conn: psycopg.Connection, grid_id: int, grid: Grid, ids: IdArray) -> PolygonBatch:

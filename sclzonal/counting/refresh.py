@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -30,8 +30,20 @@ class RefreshReport:
     pairs_counted: int = 0
     coverage_filled: int = 0
     """Pairs counted before revision 0007 whose expected pixels this refresh stored."""
+    uncountable: list[tuple[int, str, str, int, str]] = field(default_factory=list)
+    """Polygons that cannot be counted on some grid: (id, source, source_fid, EPSG code, why)."""
     count_seconds: float = 0.0
     verdict_seconds: float = 0.0
+
+
+def uncountable_polygons(conn: psycopg.Connection) -> list[tuple[int, str, str, int, str]]:
+    """Return the polygons whose current geometry could not be counted on some grid."""
+    rows = conn.execute(
+        "SELECT p.id, p.source, p.source_fid, g.srid, u.reason"
+        " FROM sclzonal.uncountable_polygon AS u"
+        " JOIN sclzonal.polygon AS p ON p.id = u.polygon_id AND p.changed_seq = u.polygon_version"
+        " JOIN sclzonal.scene_grid AS g ON g.id = u.grid_id ORDER BY p.id, g.id").fetchall()
+    return [(int(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4])) for r in rows]
 
 
 def refresh_verdicts(conn: psycopg.Connection) -> None:
@@ -73,6 +85,7 @@ def refresh(
         report.pairs_counted = count_new_pairs(conn, pending, batch_size=batch_size,
                                                on_pairs=on_pairs)
         report.coverage_filled = fill_missing_coverage(conn, batch_size=batch_size)
+        report.uncountable = uncountable_polygons(conn)
         report.count_seconds = time.perf_counter() - started
         started = time.perf_counter()
         refresh_verdicts(conn)

@@ -58,6 +58,8 @@ PARTIALLY_OBSERVED = Category("partially_observed", "Partially observed (coverag
                               "#fee0b6", outline="#b35806", dashed=True)
 NO_CLEAR_OBSERVATION = Category("no_clear_observation", "No clear observation", "#969696")
 NO_PIXELS = Category("no_pixels", "No pixels", "#f0f0f0", outline="#969696", dashed=True)
+NOT_COUNTABLE = Category("not_countable", "Not countable (see sclzonal explain)", "#ffffff",
+                         outline="#d7191c", dashed=True)
 FALLBACK = Category("", "Another rule (not yet in this legend)", "#f781bf")
 
 
@@ -79,7 +81,7 @@ def verdict_categories(layer: VerdictLayer, rule_labels: list[str]) -> list[Cate
     elif layer == MONTH_VERDICT:
         categories += [PARTIALLY_OBSERVED, NO_CLEAR_OBSERVATION]
     else:
-        categories += [PARTIALLY_OBSERVED, NO_CLEAR_OBSERVATION, NO_PIXELS]
+        categories += [PARTIALLY_OBSERVED, NO_CLEAR_OBSERVATION, NO_PIXELS, NOT_COUNTABLE]
     categories.append(FALLBACK)
     return categories
 
