@@ -26,27 +26,45 @@ def connect(conninfo: str, *, autocommit: bool = False) -> psycopg.Connection:
         raise UserError(redact(f"the database connection string is malformed: {first_line(exc)}")) from exc
 
 
-@contextmanager
-def advisory_lock(conn: psycopg.Connection, key: int, *, wait: bool = True,
-                  on_busy: Callable[[], object] | None = None) -> Iterator[bool]:
-    """Hold the session advisory lock `key` for the block; yield whether it is held.
+class JobBusy(UserError):
+    """Another run of the same job held its lock for longer than this run would wait."""
 
-    When another session holds it, `on_busy` is called, then this one waits for it (`wait`) or
-    goes on at once without it (yields False). The lock is released when the block ends.
+
+@contextmanager
+def job_lock(conn: psycopg.Connection, job: str, *, wait_seconds: float | None = None,
+             on_busy: Callable[[], object] | None = None) -> Iterator[None]:
+    """Hold the lock of `job` ('refresh' or 'ingest') for the block: one run at a time.
+
+    The lock is a table lock on sclzonal.<job>_lock (db/models.py JOB_LOCKS), held by a
+    transaction in a connection of its own, because the work commits as it goes. Only roles that
+    may write to that table can take it, so a read-only session cannot stall a job (an advisory
+    lock, which needs no privilege, could). The lock's transaction takes no row lock and keeps
+    no snapshot, so it holds back no vacuum. When another run holds the lock, `on_busy` is
+    called, then this run waits: for ever (`wait_seconds` None) or that many seconds, after
+    which it raises JobBusy. The lock goes with the connection if the process dies.
     """
-    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-    held = bool(row and row[0])
-    if not held:
-        if on_busy is not None:
-            on_busy()
-        if wait:
-            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
-            held = True
+    if job not in ("refresh", "ingest"):
+        raise ValueError(f"no lock for job {job!r}")
+    statement = f"LOCK TABLE sclzonal.{job}_lock IN SHARE ROW EXCLUSIVE MODE"
+    holder = psycopg.connect(conn.info.dsn, password=conn.info.password or None,
+                             application_name=f"sclzonal {job} lock")
     try:
-        yield held
+        try:
+            holder.execute(statement + " NOWAIT")
+        except psycopg.errors.LockNotAvailable:
+            holder.rollback()
+            if on_busy is not None:
+                on_busy()
+            timeout = "0" if wait_seconds is None else f"{max(1, round(wait_seconds * 1000))}ms"
+            holder.execute("SELECT set_config('lock_timeout', %s, true)", (timeout,))
+            try:
+                holder.execute(statement)
+            except psycopg.errors.LockNotAvailable:
+                raise JobBusy(f"another {job} run held the lock for longer than {wait_seconds:g} s;"
+                              " this run did nothing") from None
+        yield
     finally:
-        if held:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        holder.close()
 
 
 def engine_for(conninfo: str) -> Engine:

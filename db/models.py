@@ -219,6 +219,18 @@ class CountedPair(Base):
     )
 
 
+JOB_LOCKS = {
+    job: Table(f"{job}_lock", Base.metadata,
+               comment=f"Holds no rows: `sclzonal {job}` locks this table (SHARE ROW EXCLUSIVE) for "
+                       "as long as it runs, so one runs at a time; only roles that may write can.")
+    for job in ("refresh", "ingest")
+}
+"""Tables that serialise the jobs: a run holds a table lock on its job's table in a connection of
+its own (db/connection.py job_lock). Locking a table in that mode needs UPDATE, DELETE or
+TRUNCATE on it, which only the owner and the loader role have: a reader cannot stall a job, as
+it could with an advisory lock, which needs no privilege."""
+
+
 class VerdictRule(Base):
     """A verdict rule: `label` when `classes` make at least `min_share` of the clear pixels of an
     observation that covers at least `min_coverage` of the polygon and whose clear pixels are at

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import psycopg
 
-from sclzonal.db.connection import advisory_lock
+from sclzonal.db.connection import JobBusy, job_lock
 from sclzonal.errors import UserError
 from sclzonal.ingest import DEFAULT_TILE_SIZE, MAX_REQUEST_PIXELS
 
@@ -158,15 +158,15 @@ def fetch_scl(conn: psycopg.Connection, settings: FetchSettings, *, start: dt.da
     Holds the ingestion lock (waits for another run). With `since_last`, starts at the last
     date already fetched from the endpoint (or `start` when nothing was).
     """
-    from sclzonal.ingest.sentinelhub.fetch import INGEST_LOCK_KEY, last_fetched_date
+    from sclzonal.ingest.sentinelhub.fetch import last_fetched_date
 
     progress = progress or Silent()
     endpoint = settings.resolve_endpoint()
     end = end or utc_today()
     if start is None and not since_last:
         raise UserError("give --start YYYY-MM-DD")
-    with advisory_lock(conn, INGEST_LOCK_KEY,
-                       on_busy=lambda: progress.note("another ingestion run holds the lock; waiting for it")):
+    with job_lock(conn, "ingest",
+                  on_busy=lambda: progress.note("another ingestion run holds the lock; waiting for it")):
         if since_last:
             start = last_fetched_date(conn, endpoint.source) or start
         if start is None:
@@ -184,25 +184,37 @@ class IngestReport:
     failure: str | None = None
 
 
+class IngestBusy(JobBusy):
+    """Another ingestion run held the lock past the wait limit; `report` says nothing ran."""
+
+    def __init__(self, message: str, report: IngestReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
 def ingest(conn: psycopg.Connection, settings: FetchSettings, *, lookback_days: int = 30,
            on_scene: Callable[[str, SceneLoad | None], object] | None = None,
-           progress: Progress | None = None) -> IngestReport:
+           progress: Progress | None = None, wait_seconds: float = 0) -> IngestReport:
     """Fetch every acquisition since the last one fetched, then refresh; one run at a time.
 
-    When another run holds the ingestion lock, returns at once (`ran` False). A fetch that
-    fails part-way keeps what it loaded, which is counted; the failure is raised after the
-    refresh.
+    When another run holds the ingestion lock, waits `wait_seconds` for it, then raises
+    IngestBusy (its report: nothing ran), so a scheduled run that could not run is an error its
+    scheduler sees. Its refresh waits for a refresh that is running. A fetch that fails
+    part-way keeps what it loaded, which is counted; the failure is raised after the refresh.
     """
     from sclzonal.counting.refresh import refresh
-    from sclzonal.ingest.sentinelhub.fetch import INGEST_LOCK_KEY, last_fetched_date
+    from sclzonal.ingest.sentinelhub.fetch import last_fetched_date
 
     progress = progress or Silent()
     endpoint = settings.resolve_endpoint()
     report = IngestReport()
-    with advisory_lock(conn, INGEST_LOCK_KEY, wait=False, on_busy=lambda: progress.note(
-            "another ingestion run holds the lock; exiting without doing anything")) as held:
-        if not held:
-            return report
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(job_lock(
+                conn, "ingest", wait_seconds=wait_seconds, on_busy=lambda: progress.note(
+                    f"another ingestion run holds the lock; waiting up to {wait_seconds:g} s")))
+        except JobBusy as exc:
+            raise IngestBusy(str(exc), report) from None
         report.ran = True
         today = utc_today()
         start = last_fetched_date(conn, endpoint.source) or (today - dt.timedelta(days=lookback_days))

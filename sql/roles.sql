@@ -21,7 +21,8 @@ DECLARE
     db text := pg_catalog.current_database();
     owner_name text;
     data_tables text[] := ARRAY['polygon', 'scene', 'scene_grid', 'scene_tile', 'counted_pair',
-                                'pixel_map', 'uncountable_polygon'];
+                                'pixel_map', 'uncountable_polygon', 'refresh_lock',
+                                'ingest_lock'];
     reader_relations text[] := ARRAY['polygon_verdict', 'scene_verdict_layer',
                                      'polygon_month_verdict', 'polygon', 'scene',
                                      'scene_tile', 'scl_class', 'alembic_version'];

@@ -150,3 +150,18 @@ def to_crs(geometry: Any, source: str, target: str) -> Any:
     return shapely.transform(
         geometry, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
     )
+
+
+def hold_job_lock(database_url: str, job: str) -> psycopg.Connection:
+    """Open a connection whose open transaction holds the lock of `job` (close it to release)."""
+    holder = psycopg.connect(database_url)
+    holder.execute(f"LOCK TABLE sclzonal.{job}_lock IN SHARE ROW EXCLUSIVE MODE")  # type: ignore[arg-type]
+    return holder
+
+
+def job_lock_is_held(conn: psycopg.Connection, job: str) -> bool:
+    """True when some session holds the lock of `job` (sclzonal.<job>_lock)."""
+    row = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'relation' AND granted"
+                       " AND relation = to_regclass(%s) AND mode = 'ShareRowExclusiveLock'",
+                       (f"sclzonal.{job}_lock",)).fetchone()
+    return bool(row and row[0])

@@ -22,8 +22,7 @@ import pytest
 import shapely
 from shapely.geometry import Polygon, box
 
-from sclzonal.ingest.sentinelhub.fetch import INGEST_LOCK_KEY
-from tests.helpers import cli_ok, empty_database, pixel_centre_counts, write_polygons
+from tests.helpers import cli_ok, empty_database, hold_job_lock, pixel_centre_counts, write_polygons
 from tests.sentinelhub_fake import Acquisition, FakeSentinelHub, Recorded
 
 WIDE = (13.5, 45.5, 19.0, 46.6)
@@ -149,7 +148,5 @@ def body_of(record: Recorded) -> dict:
 
 
 def hold_ingest_lock(database_url: str) -> psycopg.Connection:
-    """Open a connection holding the ingestion advisory lock (close it to release)."""
-    holder = psycopg.connect(database_url, autocommit=True)
-    holder.execute("SELECT pg_advisory_lock(%s)", (INGEST_LOCK_KEY,))
-    return holder
+    """Open a connection holding the ingestion lock (close it to release)."""
+    return hold_job_lock(database_url, "ingest")

@@ -159,7 +159,7 @@ def test_ingest(capsys: pytest.CaptureFixture[str], database_url: str, clean: ps
 
     holder = hold_ingest_lock(database_url)
     try:
-        busy, err = _json_of(capsys, database_url, "ingest", *args, "--json")
+        busy, err = _json_of(capsys, database_url, "ingest", *args, "--json", code=3)
     finally:
         holder.close()
     assert busy == {"ran": False, "fetch": None, "refresh": None, "failure": None}

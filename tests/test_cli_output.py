@@ -15,8 +15,7 @@ import psycopg
 import pytest
 from shapely.geometry import box
 
-from sclzonal.counting.refresh import REFRESH_LOCK_KEY
-from tests.helpers import cli_ok, run_cli, write_polygons, write_raster
+from tests.helpers import cli_ok, hold_job_lock, run_cli, write_polygons, write_raster
 
 FIELDS = [box(500000 + 120 * i, 5098800, 500000 + 120 * i + 90, 5098950) for i in range(7)]
 
@@ -64,9 +63,8 @@ def test_quiet_silences_notes_but_not_results_or_errors(capsys: pytest.CaptureFi
 def test_quiet_silences_the_wait_for_another_refresh(capsys: pytest.CaptureFixture[str],
                                                      database_url: str, loaded: Path) -> None:
     for flags, expected in (((), "another refresh is running; waiting\n"), (("-q",), "")):
-        with psycopg.connect(database_url, autocommit=True) as holder:
-            holder.execute("SELECT pg_advisory_lock(%s)", (REFRESH_LOCK_KEY,))
-            release = threading.Timer(1.0, holder.execute, ("SELECT pg_advisory_unlock_all()",))
+        with hold_job_lock(database_url, "refresh") as holder:
+            release = threading.Timer(1.0, holder.rollback)
             release.start()
             started = time.monotonic()
             code, _, err = run_cli(capsys, database_url, *flags, "refresh")

@@ -22,7 +22,7 @@ EXPECTED_RELATIONS = {
     # revision 0007
     ("verdict_rule_revision", "r"), ("scene_origin", "v"), ("polygon_observation", "v"),
     ("scene_rule_outcome", "v"), ("polygon_month_verdict_view", "v"), ("polygon_month_verdict", "m"),
-    ("uncountable_polygon", "r"),  # revision 0008
+    ("uncountable_polygon", "r"), ("refresh_lock", "r"), ("ingest_lock", "r"),  # revision 0008
 }
 
 

@@ -13,7 +13,15 @@ from affine import Affine
 from shapely import box
 
 from sclzonal.counting.pairs import PolygonBatch, count_new_pairs, pending_pairs, store_counts
-from tests.helpers import cli_ok, pixel_centre_counts, stored_counts, to_crs, write_polygons, write_raster
+from tests.helpers import (
+    cli_ok,
+    hold_job_lock,
+    pixel_centre_counts,
+    stored_counts,
+    to_crs,
+    write_polygons,
+    write_raster,
+)
 
 TRANSFORM = Affine(20, 0, 500000, 0, -20, 5100000)
 
@@ -140,16 +148,15 @@ def test_refresh_waits_for_another_refresh(conn: psycopg.Connection, database_ur
                                            setup: dict[str, Path]) -> None:
     import threading
 
-    from sclzonal.counting.refresh import REFRESH_LOCK_KEY, refresh
+    from sclzonal.counting.refresh import refresh
 
     waited = threading.Event()
-    with psycopg.connect(database_url, autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (REFRESH_LOCK_KEY,))
+    with hold_job_lock(database_url, "refresh") as holder:
         with psycopg.connect(database_url, autocommit=True) as other:
             worker = threading.Thread(target=refresh, args=(other,), kwargs={"on_wait": waited.set})
             worker.start()
             assert waited.wait(10)
             assert worker.is_alive()
-            holder.execute("SELECT pg_advisory_unlock(%s)", (REFRESH_LOCK_KEY,))
+            holder.rollback()
             worker.join(30)
             assert not worker.is_alive()

@@ -18,8 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sclzonal.ingest.sentinelhub.fetch import INGEST_LOCK_KEY
-from tests.helpers import run_cli
+from tests.helpers import job_lock_is_held, run_cli
 from tests.sentinelhub_fake import FakeSentinelHub, Fault
 from tests.sentinelhub_fixtures import (  # noqa: F401 - fixtures
     SECRET,
@@ -52,10 +51,7 @@ def _script(database_url: str, fake: FakeSentinelHub, *args: str, log: Path | No
 
 
 def _lock_is_held(conn: psycopg.Connection) -> bool:
-    row = conn.execute(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0"
-        " AND objid = %s AND objsubid = 1 AND granted", (INGEST_LOCK_KEY,)).fetchone()
-    return bool(row and row[0])
+    return job_lock_is_held(conn, "ingest")
 
 
 @pytest.mark.slow
@@ -82,13 +78,20 @@ def test_ingest_fetches_since_the_last_date_and_refreshes(
 
 @pytest.mark.slow
 @pytest.mark.process
-def test_ingest_exits_0_while_another_run_holds_the_lock(
+def test_ingest_exits_busy_while_another_run_holds_the_lock(
         capsys: pytest.CaptureFixture[str], database_url: str, clean: psycopg.Connection,
         fake: FakeSentinelHub) -> None:
     with hold_ingest_lock(database_url):
         code, out, err = run_cli(capsys, database_url, "ingest", "--endpoint", fake.base_url, *OPTIONS)
-    assert code == 0, err
-    assert err.strip() == "another ingestion run holds the lock; exiting without doing anything"
+        started = time.monotonic()
+        waited, _, waited_err = run_cli(capsys, database_url, "ingest", "--wait", "1",
+                                        "--endpoint", fake.base_url, *OPTIONS)
+        assert time.monotonic() - started >= 1.0
+    assert code == waited == 3, err
+    assert err.strip().splitlines() == [
+        "another ingestion run holds the lock; waiting up to 0 s",
+        "sclzonal: busy: another ingest run held the lock for longer than 0 s; this run did nothing"]
+    assert "for longer than 1 s" in waited_err
     assert fake.requests == [] and scene_rows(clean) == []
     # `scl fetch` waits for the lock instead: here until the holder lets go a second later
     holder = hold_ingest_lock(database_url)
@@ -124,7 +127,7 @@ def test_the_script_logs_with_timestamps_and_exits_non_zero_on_failure(
 
 @pytest.mark.slow
 @pytest.mark.process
-def test_two_runs_at_once_the_second_exits_0_and_the_first_loads_everything(
+def test_two_runs_at_once_the_second_exits_busy_and_the_first_loads_everything(
         database_url: str, clean: psycopg.Connection, fake: FakeSentinelHub) -> None:
     release = threading.Event()
     fake.faults["process"].append(Fault(hold=release))  # keeps the first run busy, lock held
@@ -137,8 +140,8 @@ def test_two_runs_at_once_the_second_exits_0_and_the_first_loads_everything(
         time.sleep(0.05)
     second = _script(database_url, fake)
     _, second_err = second.communicate()
-    assert second.returncode == 0, second_err
-    assert "another ingestion run holds the lock; exiting without doing anything" in second_err
+    assert second.returncode == 3, second_err
+    assert "sclzonal: busy: another ingest run held the lock" in second_err
     assert first.poll() is None  # the second ended while the first still ran
     release.set()
     _, first_err = first.communicate(timeout=60)

@@ -32,9 +32,6 @@ from sclzonal.ingest.scl_raster import DEFAULT_TILE_SIZE, SceneLoad, inspect_scl
 from sclzonal.ingest.sentinelhub.client import SentinelHub
 from sclzonal.ingest.sentinelhub.plan import Cluster, RequestTile, request_tiles, scene_reference
 
-INGEST_LOCK_KEY = 0x5C12_0002
-"""Session advisory lock held by `scl fetch` and `sclzonal ingest`: one ingestion at a time."""
-
 
 @dataclass
 class FetchReport:

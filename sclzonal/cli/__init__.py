@@ -20,6 +20,7 @@ import psycopg
 from sclzonal import __version__
 from sclzonal.cli import exit_codes
 from sclzonal.cli.output import Verbosity, detail
+from sclzonal.db.connection import JobBusy
 from sclzonal.db.settings import password_candidates, resolve_database_url
 from sclzonal.errors import UserError, first_line, hide, redact
 
@@ -102,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="sclzonal",
                  standalone_mode=False)
+    except JobBusy as exc:
+        click.echo(redact(f"sclzonal: busy: {exc}"), err=True)
+        return exit_codes.BUSY
     except UserError as exc:
         click.echo(redact(f"sclzonal: error: {exc}"), err=True)
         return exit_codes.ERROR

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 OK = 0
-"""The command did what it was asked (also: `ingest` found another run holding the lock)."""
+"""The command did what it was asked."""
 ERROR = 1
 """An error the user can fix, or a database error: one line `sclzonal: error: ...` on stderr."""
 USAGE = 2
 """The command line is wrong (unknown option, missing argument, bad value): click's usage error."""
+BUSY = 3
+"""Another run of the same job (refresh, ingest) held its lock past this run's wait limit; this
+run did nothing (one line `sclzonal: busy: ...` on stderr)."""
 ABORTED = 130
 """Interrupted (Ctrl-C) or a prompt was aborted."""
 
 EXIT_CODES: tuple[tuple[int, str], ...] = (
-    (OK, "success; `ingest` also when another run held the lock"),
+    (OK, "success"),
     (ERROR, "an error you can fix, or a database error (one line on stderr)"),
     (USAGE, "usage error: unknown command or option, missing argument, bad value"),
+    (BUSY, "another run of the job held its lock past the wait limit (`ingest --wait`, "
+           "`refresh --wait`); nothing was done"),
     (ABORTED, "aborted (Ctrl-C, or a prompt was aborted)"),
 )
 """Every exit code and what it means, in the order shown."""

@@ -21,13 +21,17 @@ UNCOUNTABLE_SHOWN = 10
 @click.option("--recount", is_flag=True,
               help="Look for every pair without stored counts, not only new ones (after restoring "
                    "a backup without sclzonal.counted_pair).")
+@click.option("--wait", "wait_seconds", type=click.FloatRange(0), metavar="SECONDS",
+              help="When another refresh is running, wait at most this long for it, then exit "
+                   "with code 3 having done nothing (default: wait until it ends).")
 @json_option("refresh")
 @click.pass_context
-def refresh(ctx: click.Context, batch_size: int, recount: bool, as_json: bool) -> None:
+def refresh(ctx: click.Context, batch_size: int, recount: bool, wait_seconds: float | None,
+            as_json: bool) -> None:
     """Count class pixels for new (polygon, scene) pairs and refresh the verdicts.
 
     Only pairs not counted yet are counted; the verdicts are refreshed CONCURRENTLY, so readers
-    (QGIS) are never blocked. One refresh at a time: a second one waits.
+    (QGIS) are never blocked. One refresh at a time: a second one waits (--wait limits it).
 
     \b
     Examples:
@@ -44,7 +48,7 @@ def refresh(ctx: click.Context, batch_size: int, recount: bool, as_json: bool) -
 
         report = run_refresh(conn, batch_size=batch_size, on_start=start, on_pairs=bar.update,
                              on_wait=lambda: note("another refresh is running; waiting"),
-                             recount=recount)
+                             recount=recount, wait_seconds=wait_seconds)
     if report.uncountable:
         shown = "; ".join(f"polygon {pid} ({source} {fid}) on EPSG:{epsg}: {reason}"
                           for pid, source, fid, epsg, reason in report.uncountable[:UNCOUNTABLE_SHOWN])

@@ -16,10 +16,7 @@ import psycopg
 
 from sclzonal.counting import DEFAULT_COUNT_BATCH
 from sclzonal.counting.pairs import count_new_pairs, fill_missing_coverage, pending_pairs
-from sclzonal.db.connection import advisory_lock
-
-REFRESH_LOCK_KEY = 0x5C12_0001
-"""Advisory lock key held by a running refresh, so two refreshes never overlap."""
+from sclzonal.db.connection import job_lock
 
 
 @dataclass
@@ -64,6 +61,7 @@ def refresh(
     on_pairs: Callable[[int], object] | None = None,
     on_wait: Callable[[], object] | None = None,
     recount: bool = False,
+    wait_seconds: float | None = None,
 ) -> RefreshReport:
     """Count every pending pair, then refresh the verdicts; one refresh at a time.
 
@@ -71,10 +69,11 @@ def refresh(
     killed at any point keeps the batches it stored and the next one counts the rest. With
     `recount`, every pair without stored counts is looked for, not only those of polygons changed
     since a scene was last counted: after restoring a backup without sclzonal.counted_pair, or
-    deleting counts by hand.
+    deleting counts by hand. Waits for a refresh that is running (`on_wait` is called): for
+    ever, or `wait_seconds`, then raises JobBusy having done nothing.
     """
     report = RefreshReport()
-    with advisory_lock(conn, REFRESH_LOCK_KEY, on_busy=on_wait):
+    with job_lock(conn, "refresh", wait_seconds=wait_seconds, on_busy=on_wait):
         started = time.perf_counter()
         if recount:
             conn.execute("UPDATE sclzonal.scene SET counted_seq = 0 WHERE counted_seq <> 0")

@@ -15,6 +15,9 @@
 - A polygon PROJ cannot transform into a grid's CRS is recorded in the new table
   uncountable_polygon by `refresh` and has the verdict `not_countable` (polygon_verdict.problem
   says why); the others are counted as usual.
+- `refresh` and `ingest` run one at a time by a table lock on the new, empty tables
+  refresh_lock and ingest_lock, which only roles that may write to them can take, instead of
+  advisory locks, which any role could take to stall them.
 
 Revision ID: 0008
 Revises: 0007
@@ -38,7 +41,7 @@ SQL_FILES = {
     "polygon_projection.sql": "0031aed8e2c5097f62ef2cef978120b00c22abe124fa92476b3d5974a4a16de8",
     "zonal_views.sql": "c9345874b6e82997a5e7cbbf0e355a814257cbb660372b634d4f67a706abd5bb",
     "verdict_views.sql": "707a3887dfc9bbe07a6a9ba4e61f6b6f5bcf7f05be61ad62a12606433c3f65ec",
-    "roles.sql": "09ccd51317cb4e2e70596392bf0169efac233a0be735e3c3354467836ceabc41",
+    "roles.sql": "8d39e3acd976104f9fe41a9d5f72176e7dab973df57ebcd86c1e8c20bad4de02",
 }
 FILES_0007 = ["zonal_views.sql", "verdict_views.sql", "roles.sql"]
 
@@ -81,6 +84,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("polygon_id", "grid_id", name=op.f("uncountable_polygon_pkey")),
         schema="sclzonal",
     )
+    for job in ("refresh", "ingest"):
+        op.create_table(f"{job}_lock", schema="sclzonal",
+                        comment=f"Holds no rows: `sclzonal {job}` locks this table (SHARE ROW "
+                                "EXCLUSIVE) for as long as it runs, so one runs at a time; only "
+                                "roles that may write can.")
     apply_recorded_sql(op.get_bind(), revision, SQL_FILES)
     op.execute("UPDATE sclzonal.polygon SET geom = geom WHERE NOT ST_IsValid(geom)"
                " AND NOT ST_IsEmpty(sclzonal.polygon_made_valid(geom))")
@@ -101,6 +109,8 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION sclzonal.make_polygon_geometry_valid()")
     op.execute("DROP FUNCTION sclzonal.polygon_made_valid(geometry)")
     op.drop_table("uncountable_polygon", schema="sclzonal")
+    op.drop_table("refresh_lock", schema="sclzonal")
+    op.drop_table("ingest_lock", schema="sclzonal")
     _reserve(RESERVED_0007)
     apply_recorded_sql(op.get_bind(), "0007", {name: recorded[name] for name in FILES_0007})
     for function in ("polygon_projection_problem", "polygon_in_srid_or_null", "polygon_in_srid"):
