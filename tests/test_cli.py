@@ -123,8 +123,8 @@ def test_help_shows_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     table = out[out.index("Exit codes:"):].splitlines()[1:]
-    assert [int(line.split()[0]) for line in table] == [0, 1, 2, 130]
-    assert [code for code, _ in exit_codes.EXIT_CODES] == [0, 1, 2, 130]
+    assert [int(line.split()[0]) for line in table] == [0, 1, 2, 3, 130]
+    assert [code for code, _ in exit_codes.EXIT_CODES] == [0, 1, 2, 3, 130]
 
 
 def test_unreachable_database_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

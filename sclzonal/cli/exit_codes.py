@@ -18,8 +18,7 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (OK, "success"),
     (ERROR, "an error you can fix, or a database error (one line on stderr)"),
     (USAGE, "usage error: unknown command or option, missing argument, bad value"),
-    (BUSY, "another run of the job held its lock past the wait limit (`ingest --wait`, "
-           "`refresh --wait`); nothing was done"),
+    (BUSY, "busy: another run held the job's lock past --wait; nothing was done"),
     (ABORTED, "aborted (Ctrl-C, or a prompt was aborted)"),
 )
 """Every exit code and what it means, in the order shown."""
