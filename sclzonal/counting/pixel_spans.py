@@ -67,9 +67,9 @@ def _edges(geometries: npt.NDArray[np.object_], grid: Grid) -> tuple[npt.NDArray
 def pixel_spans(geometries: npt.NDArray[np.object_], grid: Grid) -> PixelSpans:
     """Return the pixel runs of polygons given in the grid's CRS (pixel-centre rule).
 
-    A centre on a polygon's left edge is outside, on its right edge inside, like GDAL's
-    rasteriser that ST_Clip uses; along rows, a centre counts for an edge when
-    lower <= centre < upper (exact ties on horizontal edges may differ from ST_Clip).
+    Ties follow GDAL's rasteriser, which ST_Clip uses: a centre on a polygon's left edge is
+    outside, on its right edge inside; a row of centres takes an edge when lower <= centre <
+    upper (in rows, counted downward); centres on a horizontal edge are inside.
     """
     return _runs(geometries, grid, bounded=True)
 
@@ -113,9 +113,9 @@ def _runs(geometries: npt.NDArray[np.object_], grid: Grid, *, bounded: bool) -> 
         return PixelSpans(empty, empty, empty, empty)
     top = np.minimum(y0, y1)
     bottom = np.maximum(y0, y1)
-    # rows r whose centre r + 0.5 lies in (top, bottom]
-    first = np.floor(top - 0.5).astype(np.int64) + 1
-    stop = np.floor(bottom - 0.5).astype(np.int64) + 1
+    # rows r whose centre r + 0.5 lies in [top, bottom), as GDAL's scanline fill takes an edge
+    first = np.ceil(top - 0.5).astype(np.int64)
+    stop = np.ceil(bottom - 0.5).astype(np.int64)
     if bounded:
         first, stop = np.clip(first, 0, grid.height), np.clip(stop, 0, grid.height)
         low_row, rows_per_polygon = 0, grid.height + 1
@@ -145,13 +145,42 @@ def _runs(geometries: npt.NDArray[np.object_], grid: Grid, *, bounded: bool) -> 
     if bounded:
         col_start, col_end = np.clip(col_start, 0, grid.width), np.clip(col_end, 0, grid.width)
     keep = col_end > col_start
-    pair_key = key[0::2][keep]
+    runs = (key[0::2][keep], col_start[keep], col_end[keep])
+    flat = (y0 == y1) & (np.floor(y0 - 0.5) == y0 - 0.5)
+    if flat.any():  # horizontal edges on a row of centres: their centres are inside (GDAL)
+        row_h = (y0[flat] - 0.5).astype(np.int64)
+        start_h = np.floor(np.minimum(x0, x1)[flat] + 0.5).astype(np.int64)
+        end_h = np.floor(np.maximum(x0, x1)[flat] + 0.5).astype(np.int64)
+        keep_h = end_h > start_h
+        if bounded:
+            start_h, end_h = np.clip(start_h, 0, grid.width), np.clip(end_h, 0, grid.width)
+            keep_h = (end_h > start_h) & (row_h >= 0) & (row_h < grid.height)
+        key_h = polygon[flat] * rows_per_polygon + (row_h - low_row)
+        runs = _union(np.concatenate([runs[0], key_h[keep_h]]),
+                      np.concatenate([runs[1], start_h[keep_h]]),
+                      np.concatenate([runs[2], end_h[keep_h]]))
+    pair_key, col_start, col_end = runs
     return PixelSpans(
         polygon=pair_key // rows_per_polygon,
         row=pair_key % rows_per_polygon + low_row,
-        col_start=col_start[keep],
-        col_end=col_end[keep],
+        col_start=col_start,
+        col_end=col_end,
     )
+
+
+def _union(keys: IntArray, starts: IntArray, ends: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """Return the runs merged where they overlap or touch, per key, sorted by key and start."""
+    order = np.lexsort((starts, keys))
+    keys, starts, ends = keys[order], starts[order], ends[order]
+    new_key = np.r_[True, keys[1:] != keys[:-1]]
+    # the furthest end reached so far within each key: a running maximum restarted at each key
+    group = np.cumsum(new_key)
+    shifted = ends - ends.min()
+    reach = np.maximum.accumulate(group * (int(shifted.max()) + 1) + shifted)
+    reach = reach - group * (int(shifted.max()) + 1) + ends.min()
+    begins = new_key | np.r_[True, starts[1:] > reach[:-1]]
+    index = np.flatnonzero(begins)
+    return keys[index], starts[index], np.maximum.reduceat(ends, index)
 
 
 CHUNK_PIXELS = 1 << 18
