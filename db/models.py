@@ -168,8 +168,9 @@ class Scene(Base):
     processing_baseline: Mapped[str | None] = mapped_column(Text)
     # The highest polygon changed_seq for which all polygons over the scene have been counted.
     counted_seq: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # MultiPolygon: two parts for a scene across the antimeridian (sql/scene_footprint.sql)
     footprint: Mapped[Any] = mapped_column(
-        Geometry("POLYGON", srid=4326, spatial_index=True), nullable=False
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False
     )
     loaded_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()

@@ -29,6 +29,7 @@ import fiona
 import numpy as np
 import psycopg
 import shapely
+import shapely.affinity
 from fiona.errors import FionaError
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
@@ -225,8 +226,9 @@ def _geometry_wkb(geometry: Any, to_wgs84: ToWgs84, path: Path, fid: str) -> byt
     if geom.is_empty:
         return None
     if to_wgs84.max_edge is not None:
-        geom = _cut_edges(geom, to_wgs84.max_edge)
-    projected = shapely.transform(geom, lambda xy: _project(to_wgs84.transformer, xy))
+        geom = _cut_edges(geom, to_wgs84.max_edge, to_wgs84.transformer)
+    projected = _across_antimeridian(
+        shapely.transform(geom, lambda xy: _project(to_wgs84.transformer, xy)))
     west, south, east, north = projected.bounds
     if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
         raise UserError(f"{path}: feature {fid} lies outside the Earth once transformed to "
@@ -235,19 +237,62 @@ def _geometry_wkb(geometry: Any, to_wgs84: ToWgs84, path: Path, fid: str) -> byt
     return shapely.to_wkb(projected, include_srid=False)
 
 
-def _cut_edges(geom: Any, longest: float) -> Any:
-    """Return the polygon with every ring's edges cut into pieces of at most `longest`.
+def _across_antimeridian(geom: Any) -> Any:
+    """Return a polygon that crosses 180 degrees of longitude as two parts, one on each side.
 
-    Ring by ring, so that nothing else changes: GEOS's segmentize of a whole polygon repairs an
-    invalid one with buffer(0) (a bowtie loses a lobe), while the load repairs with
-    sclzonal.polygon_made_valid, after the transform. A ring GEOS cannot cut (collapsed to a
-    point) is kept as read.
+    Transformed to EPSG:4326, such a polygon (drawn in UTM zone 1 or 60, say) has corners near
+    180 and near -180, and as one polygon it would span the rest of the world instead. When its
+    longitudes taken in 0..360 span less than 180 degrees, while in -180..180 they span more,
+    it is cut at 180 and the part beyond is moved back by 360.
+    """
+    west, _, east, _ = geom.bounds
+    if geom.is_empty or east - west <= 180:
+        return geom
+    shifted = shapely.transform(geom, lambda xy: np.column_stack(
+        [np.where(xy[:, 0] < 0, xy[:, 0] + 360, xy[:, 0]), xy[:, 1]]))
+    if shifted.bounds[2] - shifted.bounds[0] >= 180:
+        return geom  # wide, not across the antimeridian: left to the checks that follow
+    if not shifted.is_valid:
+        shifted = shapely.make_valid(shifted, method="structure", keep_collapsed=False)
+    east_part = shapely.intersection(shifted, shapely.box(0, -90, 180, 90))
+    west_part = shapely.affinity.translate(
+        shapely.intersection(shifted, shapely.box(180, -90, 360, 90)), xoff=-360)
+    parts = [part for piece in (east_part, west_part) for part in shapely.get_parts(piece)
+             if part.geom_type == "Polygon" and not part.is_empty]
+    return shapely.MultiPolygon(parts) if parts else geom
+
+
+MAX_EDGE_IN_WGS84 = 0.01
+"""Degrees of longitude or latitude an edge may span once in EPSG:4326 (the counting's rule)."""
+
+
+def _cut_edges(geom: Any, longest: float, transformer: Transformer) -> Any:
+    """Return the polygon with every ring's edges cut into pieces short enough that, once in
+    EPSG:4326, straight lines between the pieces' ends follow the edges as drawn.
+
+    A piece is at most `longest` (the layer's units) and, where the CRS stretches longitudes
+    (near a pole), spans at most 0.01 degree once transformed, but is never cut below a
+    thousandth of `longest`. Ring by ring, so that nothing else changes: GEOS's segmentize of a
+    whole polygon repairs an invalid one with buffer(0) (a bowtie loses a lobe), while the load
+    repairs with sclzonal.polygon_made_valid, after the transform.
     """
     def cut(ring: Any) -> Any:
-        try:
-            return shapely.segmentize(ring, longest)
-        except GEOSException:
+        xy = shapely.get_coordinates(ring)
+        if len(xy) < 2:
             return ring
+        start, end = xy[:-1], xy[1:]
+        length = np.hypot(*(end - start).T)
+        lon, lat = _project(transformer, xy).T
+        turn = np.abs(np.diff(lon))
+        spread = np.maximum(np.minimum(turn, 360 - turn), np.abs(np.diff(lat)))
+        pieces = np.maximum(np.ceil(length / longest), np.ceil(spread / MAX_EDGE_IN_WGS84))
+        pieces = np.clip(np.nan_to_num(pieces, nan=1.0), 1, np.maximum(1, length * 1000 / longest))
+        pieces = pieces.astype(np.int64)
+        step = np.repeat(np.arange(len(pieces)), pieces)
+        fraction = (np.arange(int(pieces.sum())) - np.repeat(np.cumsum(pieces) - pieces, pieces)) \
+            / np.repeat(pieces, pieces)
+        points = start[step] + (end - start)[step] * fraction[:, None]
+        return shapely.LinearRing(np.vstack([points, xy[-1:]]))
 
     polygons = [shapely.Polygon(cut(part.exterior), [cut(hole) for hole in part.interiors])
                 for part in shapely.get_parts(geom)]

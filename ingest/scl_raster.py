@@ -308,9 +308,9 @@ def _insert_scene_row(conn: psycopg.Connection, scl: SclFile, tile_size: int, so
         VALUES (%(acquired_on)s, %(source)s, %(reference)s, %(checksum)s, %(srid)s, %(crs)s,
                 %(grid_id)s, %(psx)s, %(psy)s, %(width)s, %(height)s, %(tile_size)s,
                 %(product_id)s, %(tile_id)s, %(processing_baseline)s,
-                ST_Transform(ST_Segmentize(
+                sclzonal.scene_footprint(
                     ST_MakeEnvelope(%(left)s, %(bottom)s, %(right)s, %(top)s, %(srid)s),
-                    %(segment)s), 4326))
+                    %(segment)s))
         RETURNING id
         """,
         {

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from pyproj import CRS, Transformer
 
 from sclzonal.errors import UserError
-from sclzonal.ingest.polygons import load_polygons
+from sclzonal.ingest.polygons import _cut_edges, load_polygons
 from sclzonal.ingest.spatial_ref import max_edge
 
 CRSS = ["EPSG:4326", "EPSG:32633", "EPSG:3035"]
@@ -53,13 +53,14 @@ def _write(path: Path, features: list[tuple[list[tuple[float, float]] | None, st
 
 def _round_trip(ring: list[tuple[float, float]], crs: str) -> list[tuple[float, float]]:
     """The corners as the loader sees them: written in `crs`, edges cut as the load cuts them
-    (ingest.spatial_ref.max_edge), transformed back to EPSG:4326."""
+    (its own _cut_edges: what is compared here is the repair and its area, not the cutting),
+    transformed back to EPSG:4326."""
     there = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     back = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     written = [there.transform(x, y) for x, y in ring]
     if crs != "EPSG:4326" and len(set(written)) > 1:
-        line = shapely.segmentize(shapely.LineString([*written, written[0]]), max_edge(CRS(crs)))
-        written = [tuple(xy) for xy in shapely.get_coordinates(line)[:-1]]
+        cut = _cut_edges(shapely.Polygon(written), max_edge(CRS(crs)), back)
+        written = [tuple(xy) for xy in shapely.get_coordinates(cut.exterior)[:-1]]
     return [back.transform(x, y) for x, y in written]
 
 

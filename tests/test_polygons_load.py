@@ -88,7 +88,7 @@ def test_changed_geometry_forgets_its_counts(database_url: str, empty_conn: psyc
     empty_conn.execute("INSERT INTO sclzonal.scene (acquired_on, source, reference, checksum, srid, crs,"
                        " grid_id, pixel_size_x, pixel_size_y, width, height, tile_size, footprint)"
                        " SELECT '2024-06-01', 't', 't', 'c', 32633, 'EPSG:32633', id, 20, -20, 1, 1, 256,"
-                       "  ST_MakeEnvelope(14, 45, 17, 47, 4326) FROM sclzonal.scene_grid")
+                       "  ST_Multi(ST_MakeEnvelope(14, 45, 17, 47, 4326)) FROM sclzonal.scene_grid")
     empty_conn.execute("INSERT INTO sclzonal.counted_pair (polygon_id, scene_id, class_4)"
                        " SELECT p.id, s.id, 10 FROM sclzonal.polygon p, sclzonal.scene s")
     empty_conn.execute("INSERT INTO sclzonal.pixel_map (grid_id, polygon_id, polygon_version, spans)"

@@ -72,9 +72,12 @@ def _copy(source: psycopg.Connection, target: psycopg.Connection, table: str, in
     """Copy the columns the older table has (later revisions added some)."""
     known = set(_columns(target, into))
     columns = [name for name in _columns(source, table) if name in known]
+    # footprints are MultiPolygons since revision 0008, Polygons before
+    selected = [sql.SQL("ST_GeometryN(footprint, 1)") if (table, name) == ("scene", "footprint")
+                else sql.Identifier(name) for name in columns]
     names = sql.SQL(", ").join(map(sql.Identifier, columns))
     read = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT").format(
-        names, sql.Identifier("sclzonal", table))
+        sql.SQL(", ").join(selected), sql.Identifier("sclzonal", table))
     write = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier("sclzonal", into),
                                                                       names)
     with source.cursor().copy(read) as out, target.cursor().copy(write) as into_copy:

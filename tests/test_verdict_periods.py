@@ -59,7 +59,7 @@ def seeded(empty_conn: psycopg.Connection) -> dict[str, Any]:
             "INSERT INTO sclzonal.scene (acquired_on, source, reference, checksum, srid, crs,"
             " grid_id, pixel_size_x, pixel_size_y, width, height, tile_size, footprint)"
             " VALUES (%s, 'geotiff', %s, %s, 32633, 'EPSG:32633', %s, 20, -20, 1, 1, 256,"
-            "  ST_MakeEnvelope(14, 45, 17, 47, 4326)) RETURNING id",
+            "  ST_Multi(ST_MakeEnvelope(14, 45, 17, 47, 4326))) RETURNING id",
             (day, f"/data/{key}.tif", f"sha-{key}", grid)).fetchone() or (0,)
     polygon_ids = {}
     for index, (name, pairs) in enumerate(PAIRS.items()):

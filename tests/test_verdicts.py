@@ -43,7 +43,7 @@ def seeded(empty_conn: psycopg.Connection) -> psycopg.Connection:
             "INSERT INTO sclzonal.scene (acquired_on, source, reference, checksum, srid, crs,"
             " grid_id, pixel_size_x, pixel_size_y, width, height, tile_size, footprint)"
             " SELECT %s, 'test', 'test', %s, 32633, 'EPSG:32633', id, 20, -20, 1, 1, 256,"
-            "  ST_MakeEnvelope(14, 45, 17, 47, 4326) FROM sclzonal.scene_grid RETURNING id",
+            "  ST_Multi(ST_MakeEnvelope(14, 45, 17, 47, 4326)) FROM sclzonal.scene_grid RETURNING id",
             (dt.date(2024, 6, day), f"checksum-{day}")).fetchone() or (0,)
     for index, (name, per_scene) in enumerate(COUNTS.items()):
         (polygon_id,) = conn.execute(

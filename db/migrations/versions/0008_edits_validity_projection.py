@@ -15,6 +15,9 @@
 - A polygon PROJ cannot transform into a grid's CRS is recorded in the new table
   uncountable_polygon by `refresh` and has the verdict `not_countable` (polygon_verdict.problem
   says why); the others are counted as usual.
+- Scene footprints become MultiPolygons, right across the antimeridian (two parts) and around
+  a pole (every longitude up to it), recomputed here for every scene (sql/scene_footprint.sql);
+  polygons are matched to them with && and ST_Intersects.
 - `refresh` and `ingest` run one at a time by a table lock on the new, empty tables
   refresh_lock and ingest_lock, which only roles that may write to them can take, instead of
   advisory locks, which any role could take to stall them.
@@ -37,13 +40,24 @@ branch_labels = None
 depends_on = None
 
 SQL_FILES = {
+    "scene_footprint.sql": "85ce1f041af1c1cec6ef7e0e47479e5ba60ffdd2f6d23822a94967cddf4a5076",
+    "scene_origin.sql": "19a551f709b6db1b415832ec90fde951cd2610fe5265c32784f0d0d7a2422e77",
     "polygon_validity.sql": "90d1dded693659060ecd8baf787494ca414be26e95564f68bf20539305006be3",
     "polygon_projection.sql": "0031aed8e2c5097f62ef2cef978120b00c22abe124fa92476b3d5974a4a16de8",
-    "zonal_views.sql": "c9345874b6e82997a5e7cbbf0e355a814257cbb660372b634d4f67a706abd5bb",
+    "zonal_views.sql": "5a20467e4b8f64afc415761c015a1cb912f355c0a108a5e018bea965aed373b8",
     "verdict_views.sql": "707a3887dfc9bbe07a6a9ba4e61f6b6f5bcf7f05be61ad62a12606433c3f65ec",
     "roles.sql": "8d39e3acd976104f9fe41a9d5f72176e7dab973df57ebcd86c1e8c20bad4de02",
 }
-FILES_0007 = ["zonal_views.sql", "verdict_views.sql", "roles.sql"]
+FILES_0007 = ["scene_origin.sql", "zonal_views.sql", "verdict_views.sql", "roles.sql"]
+# Views that read scene.footprint, dropped while its type changes.
+FOOTPRINT_VIEWS = ["zonal_class_counts", "scene_origin"]
+GEOGRAPHIC = ("(SELECT proj4text LIKE '%+proj=longlat%' FROM spatial_ref_sys"
+              " WHERE srid = g.srid)")
+FOOTPRINTS = ("UPDATE sclzonal.scene AS s SET footprint = sclzonal.scene_footprint("
+              "ST_MakeEnvelope(g.upper_left_x, g.upper_left_y + g.height * g.pixel_size_y,"
+              " g.upper_left_x + g.width * g.pixel_size_x, g.upper_left_y, g.srid),"
+              f" CASE WHEN {GEOGRAPHIC} THEN 0.01 ELSE 1000 END)"
+              " FROM sclzonal.scene_grid AS g WHERE g.id = s.grid_id")
 
 RESERVED_0007 = ("label NOT IN ('other', 'not_clear', 'partially_observed', 'no_clear_observation',"
                  " 'no_pixels')")
@@ -72,6 +86,10 @@ def upgrade() -> None:
     op.execute("DELETE FROM sclzonal.pixel_map AS m USING sclzonal.polygon AS p"
                " WHERE p.id = m.polygon_id AND m.polygon_version <> p.changed_seq")
     _drop_polygon_verdict()
+    for view in FOOTPRINT_VIEWS:
+        op.execute(f"DROP VIEW sclzonal.{view}")
+    op.execute("ALTER TABLE sclzonal.scene ALTER COLUMN footprint"
+               " TYPE geometry(MultiPolygon, 4326) USING ST_Multi(footprint)")
     _reserve(RESERVED_0008)
     op.create_table(
         "uncountable_polygon",
@@ -90,6 +108,7 @@ def upgrade() -> None:
                                 "EXCLUSIVE) for as long as it runs, so one runs at a time; only "
                                 "roles that may write can.")
     apply_recorded_sql(op.get_bind(), revision, SQL_FILES)
+    op.execute(FOOTPRINTS)
     op.execute("UPDATE sclzonal.polygon SET geom = geom WHERE NOT ST_IsValid(geom)"
                " AND NOT ST_IsEmpty(sclzonal.polygon_made_valid(geom))")
     op.execute(f"DELETE FROM sclzonal.counted_pair WHERE polygon_id IN"
@@ -105,6 +124,10 @@ def downgrade() -> None:
 
     recorded = context.script.get_revision("0007").module.SQL_FILES
     _drop_polygon_verdict()
+    for view in FOOTPRINT_VIEWS:
+        op.execute(f"DROP VIEW sclzonal.{view}")
+    op.execute("ALTER TABLE sclzonal.scene ALTER COLUMN footprint"
+               " TYPE geometry(Polygon, 4326) USING ST_Envelope(footprint)")
     op.execute("DROP TRIGGER polygon_geom_made_valid ON sclzonal.polygon")
     op.execute("DROP FUNCTION sclzonal.make_polygon_geometry_valid()")
     op.execute("DROP FUNCTION sclzonal.polygon_made_valid(geometry)")
@@ -115,6 +138,8 @@ def downgrade() -> None:
     apply_recorded_sql(op.get_bind(), "0007", {name: recorded[name] for name in FILES_0007})
     for function in ("polygon_projection_problem", "polygon_in_srid_or_null", "polygon_in_srid"):
         op.execute(f"DROP FUNCTION sclzonal.{function}(geometry, integer)")
+    op.execute("DROP FUNCTION sclzonal.scene_footprint(geometry, double precision)")
+    op.execute("DROP FUNCTION sclzonal.holds_pole(geometry, double precision)")
     op.execute("UPDATE sclzonal.pixel_map AS m SET polygon_version = p.xmin::text::bigint"
                " FROM sclzonal.polygon AS p"
                " WHERE p.id = m.polygon_id AND m.polygon_version = p.changed_seq")
