@@ -8,7 +8,8 @@
 -- - around a pole (a polar stereographic scene over it), no outline in longitude and latitude
 --   encloses the pole: the footprint is every longitude from the outline's nearest latitude to
 --   the pole.
--- Hence a MultiPolygon; polygons are matched with && and then ST_Intersects.
+-- Hence a MultiPolygon. Polygons are matched with &&, and with ST_Intersects too when the
+-- footprint has two parts (its bounding box then spans every longitude).
 -- Whether a pole (latitude 90 or -90) lies inside an outline given in some CRS; false when the
 -- pole has no place in that CRS (PROJ refuses it).
 CREATE OR REPLACE FUNCTION sclzonal.holds_pole(outline geometry, pole_latitude double precision)

@@ -16,7 +16,10 @@ SELECT p.id AS polygon_id,
        vc.value::smallint AS class,
        sum(vc.count)::bigint AS pixels
 FROM sclzonal.scene AS s
-JOIN sclzonal.polygon AS p ON p.geom && s.footprint AND ST_Intersects(p.geom, s.footprint)
+JOIN sclzonal.polygon AS p
+  ON p.geom && s.footprint
+ -- a footprint in two parts (across the antimeridian) has a box around the world
+ AND (ST_NumGeometries(s.footprint) = 1 OR ST_Intersects(p.geom, s.footprint))
 CROSS JOIN LATERAL (SELECT sclzonal.polygon_in_srid_or_null(p.geom, s.srid) AS geom) AS g
 JOIN sclzonal.scene_tile AS t
   ON t.scene_id = s.id

@@ -78,7 +78,7 @@ def pending_pairs(conn: psycopg.Connection) -> PendingPairs:
                 SELECT p.id FROM sclzonal.scene AS s
                 JOIN sclzonal.polygon AS p
                   ON p.geom && s.footprint AND p.changed_seq > s.counted_seq
-                 AND ST_Intersects(p.geom, s.footprint)
+                 AND (ST_NumGeometries(s.footprint) = 1 OR ST_Intersects(p.geom, s.footprint))
                 WHERE s.id = %s AND NOT EXISTS (
                     SELECT 1 FROM sclzonal.counted_pair AS cp
                     WHERE cp.polygon_id = p.id AND cp.scene_id = s.id)

@@ -17,7 +17,7 @@
   says why); the others are counted as usual.
 - Scene footprints become MultiPolygons, right across the antimeridian (two parts) and around
   a pole (every longitude up to it), recomputed here for every scene (sql/scene_footprint.sql);
-  polygons are matched to them with && and ST_Intersects.
+  polygons are matched to them with && (and ST_Intersects for a footprint in two parts).
 - `refresh` and `ingest` run one at a time by a table lock on the new, empty tables
   refresh_lock and ingest_lock, which only roles that may write to them can take, instead of
   advisory locks, which any role could take to stall them.
@@ -40,11 +40,11 @@ branch_labels = None
 depends_on = None
 
 SQL_FILES = {
-    "scene_footprint.sql": "85ce1f041af1c1cec6ef7e0e47479e5ba60ffdd2f6d23822a94967cddf4a5076",
+    "scene_footprint.sql": "12fb2d8128e3078aaf1df8220ca9a1dceaca8dfd0759e7bf6616097273566d19",
     "scene_origin.sql": "19a551f709b6db1b415832ec90fde951cd2610fe5265c32784f0d0d7a2422e77",
     "polygon_validity.sql": "90d1dded693659060ecd8baf787494ca414be26e95564f68bf20539305006be3",
     "polygon_projection.sql": "0031aed8e2c5097f62ef2cef978120b00c22abe124fa92476b3d5974a4a16de8",
-    "zonal_views.sql": "5a20467e4b8f64afc415761c015a1cb912f355c0a108a5e018bea965aed373b8",
+    "zonal_views.sql": "5964e9bfb37b0673b698e44f154b45ec6a3d2a0174133d1cb6923f8f80898d9f",
     "verdict_views.sql": "707a3887dfc9bbe07a6a9ba4e61f6b6f5bcf7f05be61ad62a12606433c3f65ec",
     "roles.sql": "8d39e3acd976104f9fe41a9d5f72176e7dab973df57ebcd86c1e8c20bad4de02",
 }
