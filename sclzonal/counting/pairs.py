@@ -67,26 +67,27 @@ def pending_pairs(conn: psycopg.Connection) -> PendingPairs:
         conn.execute("LOCK TABLE sclzonal.polygon IN SHARE MODE")
         row = conn.execute("SELECT coalesce(max(changed_seq), 0) FROM sclzonal.polygon").fetchone()
         watermark = int(row[0]) if row else 0
-        scenes = conn.execute("SELECT id, counted_seq < %s FROM sclzonal.scene ORDER BY id",
-                              (watermark,)).fetchall()
+        scenes = conn.execute("SELECT id, counted_seq < %s, ST_NumGeometries(footprint) = 1"
+                              " FROM sclzonal.scene ORDER BY id", (watermark,)).fetchall()
         by_scene: dict[int, IdArray] = {}
-        for scene_id, behind in scenes:
+        for scene_id, behind, one_part in scenes:
             if not behind:
                 continue
+            # a footprint in two parts (across the antimeridian) has a box around the world
             rows = conn.execute(
                 """
                 SELECT p.id FROM sclzonal.scene AS s
                 JOIN sclzonal.polygon AS p
                   ON p.geom && s.footprint AND p.changed_seq > s.counted_seq
-                 AND (ST_NumGeometries(s.footprint) = 1 OR ST_Intersects(p.geom, s.footprint))
-                WHERE s.id = %s AND NOT EXISTS (
+                 AND (%(one_part)s OR ST_Intersects(p.geom, s.footprint))
+                WHERE s.id = %(scene)s AND NOT EXISTS (
                     SELECT 1 FROM sclzonal.counted_pair AS cp
                     WHERE cp.polygon_id = p.id AND cp.scene_id = s.id)
                 ORDER BY p.id
-                """, (scene_id,)).fetchall()
+                """, {"scene": scene_id, "one_part": bool(one_part)}).fetchall()
             if rows:
                 by_scene[int(scene_id)] = np.array([r[0] for r in rows], dtype=np.int64)
-    return PendingPairs(watermark, by_scene, [int(scene_id) for scene_id, _ in scenes])
+    return PendingPairs(watermark, by_scene, [int(row[0]) for row in scenes])
 
 
 def mark_counted(conn: psycopg.Connection, pending: PendingPairs) -> None:
