@@ -93,6 +93,22 @@ def stored_counts(conn: psycopg.Connection, polygon_id: int, scene_id: int) -> C
     return Counter({int(k): int(v) for k, v in rows})
 
 
+def definition_differences(conn: psycopg.Connection) -> int:
+    """Rows in which the stored counts (stored_class_counts) and the definition view
+    (zonal_class_counts, ST_Clip + ST_ValueCount) differ, both ways."""
+    row = conn.execute(
+        """
+        SELECT count(*) FROM (
+            (SELECT polygon_id, scene_id, class, pixels FROM sclzonal.stored_class_counts
+             EXCEPT SELECT polygon_id, scene_id, class, pixels FROM sclzonal.zonal_class_counts)
+            UNION ALL
+            (SELECT polygon_id, scene_id, class, pixels FROM sclzonal.zonal_class_counts
+             EXCEPT SELECT polygon_id, scene_id, class, pixels FROM sclzonal.stored_class_counts)
+        ) AS d
+        """).fetchone()
+    return int(row[0]) if row else -1
+
+
 def empty_database(conn: psycopg.Connection) -> None:
     """Delete every polygon and scene and all that hangs on them; leave rules and classes as they are.
 

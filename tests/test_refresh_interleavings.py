@@ -24,7 +24,14 @@ from shapely import box
 
 from sclzonal.counting import pairs
 from sclzonal.counting.refresh import refresh
-from tests.helpers import cli_ok, empty_database, to_crs, write_polygons, write_raster
+from tests.helpers import (
+    cli_ok,
+    definition_differences,
+    empty_database,
+    to_crs,
+    write_polygons,
+    write_raster,
+)
 
 TRANSFORM = Affine(20, 0, 500000, 0, -20, 5100000)
 FILES = count()
@@ -44,21 +51,6 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     rng = np.random.default_rng(5)
     return [write_raster(folder / f"scl_{day}.tif", rng.integers(0, 12, (80, 80), dtype=np.uint8),
                          transform=TRANSFORM, date=dt.date(2024, 6, day)) for day in (1, 6, 11)]
-
-
-def _differences(conn: psycopg.Connection) -> int:
-    """Rows in which the stored counts and the definition view differ (both ways)."""
-    row = conn.execute(
-        """
-        SELECT count(*) FROM (
-            (SELECT polygon_id, scene_id, class, pixels FROM sclzonal.stored_class_counts
-             EXCEPT SELECT polygon_id, scene_id, class, pixels FROM sclzonal.zonal_class_counts)
-            UNION ALL
-            (SELECT polygon_id, scene_id, class, pixels FROM sclzonal.zonal_class_counts
-             EXCEPT SELECT polygon_id, scene_id, class, pixels FROM sclzonal.stored_class_counts)
-        ) AS d
-        """).fetchone()
-    return int(row[0]) if row else -1
 
 
 def _load_fields(url: str, folder: Path, names: list[str]) -> None:
@@ -121,7 +113,7 @@ def test_an_edit_while_a_batch_is_counted(monkeypatch: pytest.MonkeyPatch, loade
                                           conn: psycopg.Connection, kind: str) -> None:
     _refresh_with(monkeypatch, loaded, lambda: _edit(loaded, kind, 0, 1.0))
     _refresh_with(monkeypatch, loaded, None)
-    assert _differences(conn) == 0
+    assert definition_differences(conn) == 0
     counted = conn.execute("SELECT count(DISTINCT polygon_id) FROM sclzonal.counted_pair").fetchone()
     assert counted == conn.execute("SELECT count(*) FROM sclzonal.polygon").fetchone()
 
@@ -130,7 +122,7 @@ def test_an_attribute_edit_during_refresh_keeps_the_counts_at_once(
         monkeypatch: pytest.MonkeyPatch, loaded: str, conn: psycopg.Connection) -> None:
     _refresh_with(monkeypatch, loaded, lambda: _edit(loaded, "attribute", 0, 2.0))
     # no second refresh: the edited polygon was counted by the refresh it interrupted
-    assert _differences(conn) == 0
+    assert definition_differences(conn) == 0
 
 
 def test_a_reload_that_changes_only_names_during_refresh(monkeypatch: pytest.MonkeyPatch, loaded: str,
@@ -139,7 +131,7 @@ def test_a_reload_that_changes_only_names_during_refresh(monkeypatch: pytest.Mon
     cli_ok(loaded, "scl", "load", str(scenes[2]))
     _refresh_with(monkeypatch, loaded, lambda: _load_fields(loaded, tmp_path, ["A", "B", "C", "D"]))
     _refresh_with(monkeypatch, loaded, None)
-    assert _differences(conn) == 0
+    assert definition_differences(conn) == 0
 
 
 STEP = st.one_of(
@@ -172,4 +164,4 @@ def test_any_interleaving_then_one_refresh_equals_the_definition(
         else:
             _edit(database_url, kind, which, amount)
     _refresh_with(monkeypatch, database_url, None)
-    assert _differences(conn) == 0
+    assert definition_differences(conn) == 0
