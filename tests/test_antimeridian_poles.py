@@ -45,13 +45,14 @@ def _load(capsys: pytest.CaptureFixture[str], url: str, *commands: list[str]) ->
         assert code == 0, (command, err)
 
 
-def test_a_field_across_the_antimeridian_in_utm_zone_60(
-        capsys: pytest.CaptureFixture[str], database_url: str, empty_conn: psycopg.Connection,
-        tmp_path: Path) -> None:
-    x, y = Transformer.from_crs("EPSG:4326", "EPSG:32660", always_xy=True).transform(180.0, -17.0)
-    raster, transform = _scene_at("EPSG:32660", x, y, tmp_path, "fiji")
+@pytest.mark.parametrize("crs", ["EPSG:32660", "EPSG:32601"])  # UTM zones 60 and 1, at 17 S
+def test_a_field_across_the_antimeridian(capsys: pytest.CaptureFixture[str], database_url: str,
+                                         empty_conn: psycopg.Connection, tmp_path: Path,
+                                         crs: str) -> None:
+    x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(180.0, -17.0)
+    raster, transform = _scene_at(crs, x, y, tmp_path, "fiji")
     field = box(x - 613.3, y - 407.7, x + 571.1, y + 393.9)  # straddles 180 degrees
-    fields = write_polygons(tmp_path / "fields.gpkg", [field], "EPSG:32660")
+    fields = write_polygons(tmp_path / "fields.gpkg", [field], crs)
     elsewhere = write_polygons(tmp_path / "europe.gpkg", [box(14.5, 46.0, 14.51, 46.01)], "EPSG:4326")
     _load(capsys, database_url, ["polygons", "load", str(fields)],
           ["polygons", "load", str(elsewhere)], ["scl", "load", str(raster)])
