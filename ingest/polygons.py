@@ -37,7 +37,7 @@ from shapely.errors import GEOSException
 from shapely.geometry import shape
 
 from sclzonal.errors import UserError, first_line
-from sclzonal.ingest.spatial_ref import max_edge
+from sclzonal.ingest.spatial_ref import MAX_EDGE_DEGREES, max_edge
 
 POLYGON_TYPES = {"Polygon", "MultiPolygon", "3D Polygon", "3D MultiPolygon"}
 REPORTED_IDS = 5
@@ -262,10 +262,6 @@ def _across_antimeridian(geom: Any) -> Any:
     return shapely.MultiPolygon(parts) if parts else geom
 
 
-MAX_EDGE_IN_WGS84 = 0.01
-"""Degrees of longitude or latitude an edge may span once in EPSG:4326 (the counting's rule)."""
-
-
 def _cut_edges(geom: Any, longest: float, transformer: Transformer) -> Any:
     """Return the polygon with every ring's edges cut into pieces short enough that, once in
     EPSG:4326, straight lines between the pieces' ends follow the edges as drawn.
@@ -285,7 +281,7 @@ def _cut_edges(geom: Any, longest: float, transformer: Transformer) -> Any:
         lon, lat = _project(transformer, xy).T
         turn = np.abs(np.diff(lon))
         spread = np.maximum(np.minimum(turn, 360 - turn), np.abs(np.diff(lat)))
-        pieces = np.maximum(np.ceil(length / longest), np.ceil(spread / MAX_EDGE_IN_WGS84))
+        pieces = np.maximum(np.ceil(length / longest), np.ceil(spread / MAX_EDGE_DEGREES))
         pieces = np.clip(np.nan_to_num(pieces, nan=1.0), 1, np.maximum(1, length * 1000 / longest))
         pieces = pieces.astype(np.int64)
         step = np.repeat(np.arange(len(pieces)), pieces)

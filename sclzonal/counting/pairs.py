@@ -192,12 +192,15 @@ def _projected(conn: psycopg.Connection, grid_id: int, grid: Grid,
             raise
         except (psycopg.errors.InternalError_, psycopg.errors.DataException):
             pass
+        # each polygon transformed once (OFFSET 0 keeps the subquery from being inlined);
+        # PROJ's message asked for only where that failed
         rows = cursor.execute(
-            "SELECT id, changed_seq, ST_AsBinary(sclzonal.polygon_in_srid_or_null(geom, %s)),"
-            " CASE WHEN sclzonal.polygon_in_srid_or_null(geom, %s) IS NULL"
-            "      THEN sclzonal.polygon_projection_problem(geom, %s) END"
-            " FROM sclzonal.polygon WHERE id = ANY(%s) ORDER BY id",
-            (grid.srid, grid.srid, grid.srid, ids.tolist())).fetchall()
+            "SELECT p.id, p.changed_seq, ST_AsBinary(t.geom),"
+            " CASE WHEN t.geom IS NULL THEN sclzonal.polygon_projection_problem(p.geom, %(srid)s) END"
+            " FROM sclzonal.polygon AS p CROSS JOIN LATERAL ("
+            "   SELECT sclzonal.polygon_in_srid_or_null(p.geom, %(srid)s) AS geom OFFSET 0) AS t"
+            " WHERE p.id = ANY(%(ids)s) ORDER BY p.id",
+            {"srid": grid.srid, "ids": ids.tolist()}).fetchall()
     refused = [(int(r[0]), grid_id, int(r[1]), str(r[3])) for r in rows if r[2] is None]
     with conn.transaction():
         conn.execute("DELETE FROM sclzonal.uncountable_polygon WHERE grid_id = %s"

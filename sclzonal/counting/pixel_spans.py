@@ -71,28 +71,19 @@ def pixel_spans(geometries: npt.NDArray[np.object_], grid: Grid) -> PixelSpans:
     outside, on its right edge inside; a row of centres takes an edge when lower <= centre <
     upper (in rows, counted downward); centres on a horizontal edge are inside.
     """
-    return _runs(geometries, grid, bounded=True)
-
-
-def expected_pixels(geometries: npt.NDArray[np.object_], grid: Grid) -> IntArray:
-    """Return, per polygon, the pixel centres inside it on the grid extended without bound.
-
-    What a scene on this grid would count if it reached as far as the polygon: a polygon half
-    outside the raster still expects its whole size. Same rule as pixel_spans; 0 for a polygon
-    that holds no pixel centre (smaller than a pixel, or a strip between two rows of centres).
-    """
-    spans = _runs(geometries, grid, bounded=False)
-    return np.bincount(spans.polygon, weights=spans.col_end - spans.col_start,
-                       minlength=len(geometries)).astype(np.int64)
+    return spans_and_expected(geometries, grid)[0]
 
 
 def spans_and_expected(geometries: npt.NDArray[np.object_], grid: Grid) -> tuple[PixelSpans, IntArray]:
-    """Return pixel_spans(geometries, grid) and expected_pixels(geometries, grid) in one pass.
+    """Return the pixel runs of polygons on the grid (pixel_spans) and their expected pixels.
 
+    Expected pixels: per polygon, the pixel centres inside it on the grid extended without
+    bound, what a scene on this grid would count if it reached as far as the polygon (a polygon
+    half outside the raster still expects its whole size; 0 for one that holds no pixel centre).
     The runs on the unbounded grid are computed once: their lengths give the expected pixels,
-    and cut to the grid they are the runs pixel_spans returns.
+    and cut to the grid they are the pixel runs.
     """
-    unbounded = _runs(geometries, grid, bounded=False)
+    unbounded = _runs(geometries, grid)
     expected = np.bincount(unbounded.polygon, weights=unbounded.col_end - unbounded.col_start,
                            minlength=len(geometries)).astype(np.int64)
     inside = (unbounded.row >= 0) & (unbounded.row < grid.height)
@@ -104,9 +95,9 @@ def spans_and_expected(geometries: npt.NDArray[np.object_], grid: Grid) -> tuple
     return spans, expected
 
 
-def _runs(geometries: npt.NDArray[np.object_], grid: Grid, *, bounded: bool) -> PixelSpans:
-    """Return the runs of pixel centres inside each polygon; clipped to the grid when `bounded`,
-    else on the grid extended without bound (rows and columns may then be negative or beyond)."""
+def _runs(geometries: npt.NDArray[np.object_], grid: Grid) -> PixelSpans:
+    """Return the runs of pixel centres inside each polygon on the grid extended without bound
+    (rows and columns may be negative or beyond the grid)."""
     (x0, y0, x1, y1), polygon = _edges(geometries, grid)
     if len(polygon) == 0:
         empty = np.zeros(0, dtype=np.int64)
@@ -116,12 +107,8 @@ def _runs(geometries: npt.NDArray[np.object_], grid: Grid, *, bounded: bool) -> 
     # rows r whose centre r + 0.5 lies in [top, bottom), as GDAL's scanline fill takes an edge
     first = np.ceil(top - 0.5).astype(np.int64)
     stop = np.ceil(bottom - 0.5).astype(np.int64)
-    if bounded:
-        first, stop = np.clip(first, 0, grid.height), np.clip(stop, 0, grid.height)
-        low_row, rows_per_polygon = 0, grid.height + 1
-    else:
-        low_row = int(first.min())
-        rows_per_polygon = int(stop.max()) - low_row + 1
+    low_row = int(first.min())
+    rows_per_polygon = int(stop.max()) - low_row + 1
     crossings = np.maximum(stop - first, 0)
     total = int(crossings.sum())
     if total == 0:
@@ -142,8 +129,6 @@ def _runs(geometries: npt.NDArray[np.object_], grid: Grid, *, bounded: bool) -> 
     # centres c + 0.5 in (left, right]
     col_start = np.floor(left - 0.5).astype(np.int64) + 1
     col_end = np.floor(right - 0.5).astype(np.int64) + 1
-    if bounded:
-        col_start, col_end = np.clip(col_start, 0, grid.width), np.clip(col_end, 0, grid.width)
     keep = col_end > col_start
     runs = (key[0::2][keep], col_start[keep], col_end[keep])
     flat = (y0 == y1) & (np.floor(y0 - 0.5) == y0 - 0.5)
@@ -152,9 +137,6 @@ def _runs(geometries: npt.NDArray[np.object_], grid: Grid, *, bounded: bool) -> 
         start_h = np.floor(np.minimum(x0, x1)[flat] + 0.5).astype(np.int64)
         end_h = np.floor(np.maximum(x0, x1)[flat] + 0.5).astype(np.int64)
         keep_h = end_h > start_h
-        if bounded:
-            start_h, end_h = np.clip(start_h, 0, grid.width), np.clip(end_h, 0, grid.width)
-            keep_h = (end_h > start_h) & (row_h >= 0) & (row_h < grid.height)
         key_h = polygon[flat] * rows_per_polygon + (row_h - low_row)
         runs = _union(np.concatenate([runs[0], key_h[keep_h]]),
                       np.concatenate([runs[1], start_h[keep_h]]),
