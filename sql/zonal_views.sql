@@ -1,6 +1,7 @@
 -- Per-polygon SCL class counts, defined with ST_Clip + ST_ValueCount.
 --
--- A pixel belongs to a polygon when its centre lies inside it (ST_Clip's rule). Each polygon is
+-- A pixel belongs to a polygon when its centre lies inside it, ties decided as GDAL's rasteriser
+-- does (ST_Clip's rule; docs/schema.md, "Which pixels are counted"). Each polygon is
 -- transformed to the scene's SRID, never the raster to the polygon's, by the rule of
 -- sql/polygon_projection.sql (long edges densified first); a polygon PROJ cannot transform into
 -- a scene's CRS has no rows for that scene (refresh lists it in uncountable_polygon). Tiles carry band nodata
@@ -25,6 +26,9 @@ JOIN sclzonal.scene_tile AS t
   ON t.scene_id = s.id
  AND ST_ConvexHull(t.rast) && g.geom
  AND ST_Intersects(ST_ConvexHull(t.rast), g.geom)
+ -- a polygon that only touches a tile (an edge along its border) holds none of its pixels;
+ -- ST_Clip would rasterise the line where they meet and count pixels outside the polygon
+ AND NOT ST_Touches(ST_ConvexHull(t.rast), g.geom)
 CROSS JOIN LATERAL ST_ValueCount(ST_Clip(t.rast, 1, g.geom, true), 1, true) AS vc
 GROUP BY p.id, s.id, vc.value;
 

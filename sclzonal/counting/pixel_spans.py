@@ -111,9 +111,6 @@ def _runs(geometries: npt.NDArray[np.object_], grid: Grid) -> PixelSpans:
     rows_per_polygon = int(stop.max()) - low_row + 1
     crossings = np.maximum(stop - first, 0)
     total = int(crossings.sum())
-    if total == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return PixelSpans(empty, empty, empty, empty)
     edge = np.repeat(np.arange(len(first)), crossings)
     offsets = np.arange(total) - np.repeat(np.cumsum(crossings) - crossings, crossings)
     row = first[edge] + offsets
@@ -152,6 +149,8 @@ def _runs(geometries: npt.NDArray[np.object_], grid: Grid) -> PixelSpans:
 
 def _union(keys: IntArray, starts: IntArray, ends: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     """Return the runs merged where they overlap or touch, per key, sorted by key and start."""
+    if len(keys) == 0:  # e.g. a sliver whose only edges on a row of centres hold no centre
+        return keys, starts, ends
     order = np.lexsort((starts, keys))
     keys, starts, ends = keys[order], starts[order], ends[order]
     new_key = np.r_[True, keys[1:] != keys[:-1]]
