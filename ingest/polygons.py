@@ -194,6 +194,8 @@ class ToWgs84:
 
     transformer: Transformer
     max_edge: float | None
+    poles: tuple[tuple[float, float, float], ...] = ()
+    """(latitude, x, y): each pole the layer's CRS can show, where it shows it."""
 
 
 def _transformer(path: Path, layer: str, crs: Any) -> ToWgs84:
@@ -209,7 +211,12 @@ def _transformer(path: Path, layer: str, crs: Any) -> ToWgs84:
     transformer = Transformer.from_crs(source_crs, CRS.from_epsg(4326), always_xy=True)
     if source_crs.equals(CRS.from_epsg(4326), ignore_axis_order=True):
         return ToWgs84(transformer, None)
-    return ToWgs84(transformer, max_edge(source_crs))
+    poles = []
+    for pole in (90.0, -90.0):
+        x, y = _project(transformer, np.array([[0.0, pole]]), inverse=True)[0]
+        if np.isfinite(x) and np.isfinite(y):
+            poles.append((pole, float(x), float(y)))
+    return ToWgs84(transformer, max_edge(source_crs), tuple(poles))
 
 
 def _geometry_wkb(geometry: Any, to_wgs84: ToWgs84, path: Path, fid: str) -> bytes | None:
@@ -227,14 +234,58 @@ def _geometry_wkb(geometry: Any, to_wgs84: ToWgs84, path: Path, fid: str) -> byt
         return None
     if to_wgs84.max_edge is not None:
         geom = _cut_edges(geom, to_wgs84.max_edge, to_wgs84.transformer)
-    projected = _across_antimeridian(
-        shapely.transform(geom, lambda xy: _project(to_wgs84.transformer, xy)))
+    projected = _in_wgs84(geom, to_wgs84)
     west, south, east, north = projected.bounds
     if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
         raise UserError(f"{path}: feature {fid} lies outside the Earth once transformed to "
                         f"EPSG:4326 (longitudes {west:g} to {east:g}, latitudes {south:g} to "
                         f"{north:g}); is the layer's CRS right?")
     return shapely.to_wkb(projected, include_srid=False)
+
+
+def _in_wgs84(geom: Any, to_wgs84: ToWgs84) -> Any:
+    """Return the polygon in EPSG:4326: a part around a pole by _around_pole, the others vertex
+    by vertex (cut at 180 degrees by _across_antimeridian)."""
+    transformer = to_wgs84.transformer
+    parts = []
+    for part in shapely.get_parts(geom):
+        west, south, east, north = part.bounds
+        held = [pole for pole, x, y in to_wgs84.poles
+                if west < x < east and south < y < north and shapely.contains_xy(part, x, y)]
+        if len(held) == 1:
+            parts.append(_around_pole(part, held[0], transformer))
+        else:
+            parts.append(_across_antimeridian(
+                shapely.transform(part, lambda xy: _project(transformer, xy))))
+    if len(parts) == 1:
+        return parts[0]
+    return shapely.MultiPolygon([piece for part in parts for piece in shapely.get_parts(part)
+                                 if piece.geom_type == "Polygon" and not piece.is_empty])
+
+
+def _around_pole(part: Any, pole: float, transformer: Transformer) -> Any:
+    """Return a polygon that holds a pole (drawn in a polar CRS, say) in EPSG:4326.
+
+    Its outline, transformed point by point, goes once around every longitude, and as a ring of
+    longitudes and latitudes it would hold nothing. The longitudes are unwrapped (no jump of
+    360), the ring is closed along the pole's latitude, and the pieces beyond -180 and 180 are
+    moved back: the field then reaches the pole at every longitude, as it does on the Earth.
+    Holes, which cannot hold the same pole, are transformed as usual and cut out.
+    """
+    lon, lat = _project(transformer, shapely.get_coordinates(part.exterior)).T
+    lon = np.degrees(np.unwrap(np.radians(lon)))
+    ring = np.vstack([np.column_stack([lon, lat]), [[lon[-1], pole], [lon[0], pole], [lon[0], lat[0]]]])
+    outline = shapely.Polygon(ring)
+    if not outline.is_valid:
+        outline = shapely.make_valid(outline, method="structure", keep_collapsed=False)
+    pieces = [shapely.affinity.translate(
+        shapely.intersection(outline, shapely.box(turn - 180, -90, turn + 180, 90)), xoff=-turn)
+        for turn in (-720, -360, 0, 360, 720)]
+    around = shapely.union_all([piece for piece in pieces if not piece.is_empty])
+    for hole in part.interiors:
+        around = shapely.difference(around, _across_antimeridian(shapely.transform(
+            shapely.Polygon(hole), lambda xy: _project(transformer, xy))))
+    return around
 
 
 def _across_antimeridian(geom: Any) -> Any:
@@ -295,8 +346,9 @@ def _cut_edges(geom: Any, longest: float, transformer: Transformer) -> Any:
     return polygons[0] if geom.geom_type == "Polygon" else shapely.MultiPolygon(polygons)
 
 
-def _project(transformer: Transformer, xy: Any) -> Any:
-    x, y = transformer.transform(xy[:, 0], xy[:, 1], errcheck=False)
+def _project(transformer: Transformer, xy: Any, *, inverse: bool = False) -> Any:
+    x, y = transformer.transform(xy[:, 0], xy[:, 1], errcheck=False,
+                                 direction="INVERSE" if inverse else "FORWARD")
     return np.column_stack([x, y])
 
 

@@ -18,7 +18,7 @@ from affine import Affine
 from pyproj import Transformer
 from shapely import box
 
-from tests.helpers import run_cli, stored_counts, write_polygons, write_raster
+from tests.helpers import definition_differences, run_cli, stored_counts, write_polygons, write_raster
 
 DAY = dt.date(2024, 6, 1)
 CLASSES = np.random.default_rng(3).integers(1, 12, (100, 100)).astype(np.uint8)
@@ -91,3 +91,26 @@ def test_a_field_near_the_south_pole_in_a_polar_scene(
     expected = _drawn_count(field, transform)
     assert sum(expected.values()) > 500
     assert stored_counts(empty_conn, polygon_id, scene_id) == expected
+
+
+@pytest.mark.parametrize(("crs", "with_hole"), [("EPSG:3031", False), ("EPSG:3031", True),
+                                                ("EPSG:3413", False)])  # south; north pole
+def test_a_field_around_a_pole(capsys: pytest.CaptureFixture[str], database_url: str,
+                               empty_conn: psycopg.Connection, tmp_path: Path, crs: str,
+                               with_hole: bool) -> None:
+    raster, transform = _scene_at(crs, 0.0, 0.0, tmp_path, "pole")  # the pole in the middle
+    field = box(-713.3, -517.9, 889.1, 781.7)  # the pole inside, off its centre
+    if with_hole:  # a hole beside the pole, which stays outside it
+        field = field.difference(box(207.7, 113.1, 611.9, 503.3))
+    fields = write_polygons(tmp_path / "polar.gpkg", [field], crs)
+    _load(capsys, database_url, ["polygons", "load", str(fields)], ["scl", "load", str(raster)],
+          ["refresh"])
+    (polygon_id, area) = empty_conn.execute(
+        f"SELECT id, ST_Area(ST_Transform(geom, {crs.split(':')[1]})) FROM sclzonal.polygon"
+    ).fetchone() or (0, 0.0)
+    assert area == pytest.approx(field.area, rel=1e-4)
+    (scene_id,) = empty_conn.execute("SELECT id FROM sclzonal.scene").fetchone() or (0,)
+    expected = _drawn_count(field, transform)
+    assert sum(expected.values()) > 2000
+    assert stored_counts(empty_conn, polygon_id, scene_id) == expected
+    assert definition_differences(empty_conn) == 0
