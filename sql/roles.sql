@@ -7,7 +7,8 @@
 --           configuration (verdict_rule, scl_class), writes QGIS styles and projects.
 --   loader  reads everything in sclzonal; writes the data tables (polygons, scenes and tiles,
 --           and the caches `refresh` fills); refreshes polygon_verdict only through
---           sclzonal.refresh_polygon_verdict(); creates, alters and drops nothing.
+--           sclzonal.refresh_polygon_verdict() and rebuild_polygon_verdict(); creates, alters
+--           and drops nothing.
 --   reader  (QGIS) reads what the QGIS project shows, and nothing else.
 --
 -- Statements the role running this file may not issue (it neither owns the object nor is a
@@ -108,10 +109,12 @@ BEGIN
             END LOOP;
             EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA sclzonal TO %I',
                            registered.role_name);
-            IF pg_catalog.to_regprocedure('sclzonal.refresh_polygon_verdict()') IS NOT NULL THEN
-                EXECUTE format('GRANT EXECUTE ON FUNCTION sclzonal.refresh_polygon_verdict() TO %I',
-                               registered.role_name);
-            END IF;
+            FOREACH name IN ARRAY ARRAY['refresh_polygon_verdict', 'rebuild_polygon_verdict'] LOOP
+                IF pg_catalog.to_regprocedure(format('sclzonal.%I()', name)) IS NOT NULL THEN
+                    EXECUTE format('GRANT EXECUTE ON FUNCTION sclzonal.%I() TO %I', name,
+                                   registered.role_name);
+                END IF;
+            END LOOP;
             -- Tables and sequences the owner adds later are readable at once; writes are
             -- granted table by table above, when a migration applies this file again.
             IF owner_name IS NOT NULL THEN

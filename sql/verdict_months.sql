@@ -12,7 +12,8 @@
 --
 -- One pass over the observations, grouped by polygon and month, so a query for some polygons
 -- reads only theirs. QGIS redraws a layer on every Temporal Controller frame, so what it opens
--- is the materialized view polygon_month_verdict below, refreshed with polygon_verdict.
+-- is the table polygon_month_verdict (sql/verdict_tables.sql), kept equal to this view by
+-- `sclzonal refresh` with polygon_verdict.
 CREATE OR REPLACE VIEW sclzonal.polygon_month_verdict_view AS
 WITH weights AS MATERIALIZED (
     SELECT w.clear FROM sclzonal.class_weights_in_use AS w
@@ -55,22 +56,4 @@ CROSS JOIN weights AS w
 JOIN sclzonal.polygon AS p ON p.id = m.polygon_id;
 
 COMMENT ON VIEW sclzonal.polygon_month_verdict_view IS
-    'Live definition of the materialized view sclzonal.polygon_month_verdict.';
-
--- Made again below when its columns are no longer those of its definition
--- (sql/materialized_views.sql).
-SELECT sclzonal.drop_materialized_view_if_changed('sclzonal.polygon_month_verdict',
-                                                  'sclzonal.polygon_month_verdict_view');
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS sclzonal.polygon_month_verdict AS
-SELECT * FROM sclzonal.polygon_month_verdict_view;
-
-CREATE UNIQUE INDEX IF NOT EXISTS polygon_month_verdict_id_key
-    ON sclzonal.polygon_month_verdict (id);
-CREATE INDEX IF NOT EXISTS polygon_month_verdict_geom_idx
-    ON sclzonal.polygon_month_verdict USING gist (geom);
-CREATE INDEX IF NOT EXISTS polygon_month_verdict_month_start_idx
-    ON sclzonal.polygon_month_verdict (month_start);
-
-COMMENT ON MATERIALIZED VIEW sclzonal.polygon_month_verdict IS
-    'Per polygon and month with observations: counts of observations, class shares over the month''s clear pixels, the month''s verdict; month_start/month_end for the QGIS Temporal Controller. Refreshed by `sclzonal refresh`.';
+    'Live definition of the table sclzonal.polygon_month_verdict, which `sclzonal refresh` keeps equal to it.';

@@ -162,8 +162,10 @@ COMMENT ON VIEW sclzonal.scene_rule_outcome IS
 -- no scene of the period holds a pixel centre inside the polygon. rule_held_shares gives, for
 -- each rule evaluated in the period, the share of the observations on which it was evaluated
 -- where it held. The rule's thresholds and the scene's origin say what the verdict rests on.
--- polygon_verdict is this function over all dates.
-CREATE OR REPLACE FUNCTION sclzonal.polygon_verdict_between(from_date date, to_date date)
+-- With polygon_ids, only those polygons (NULL: all): `sclzonal refresh` re-decides the polygons
+-- whose inputs changed this way. polygon_verdict is this function over all dates.
+CREATE OR REPLACE FUNCTION sclzonal.polygon_verdict_between(from_date date, to_date date,
+                                                            polygon_ids bigint[] DEFAULT NULL)
 RETURNS TABLE (
     polygon_id bigint,
     source text,
@@ -207,6 +209,7 @@ WITH observation AS (
            o.verdict NOT IN ('not_clear', 'partially_observed') AS evaluated
     FROM sclzonal.polygon_observation AS o
     WHERE o.acquired_on BETWEEN from_date AND to_date
+      AND (polygon_ids IS NULL OR o.polygon_id = ANY (polygon_ids))
 ), latest AS (
     SELECT DISTINCT ON (o.polygon_id) o.*
     FROM observation AS o
@@ -238,6 +241,7 @@ WITH observation AS (
     FROM sclzonal.uncountable_polygon AS u
     JOIN sclzonal.polygon AS up ON up.id = u.polygon_id AND up.changed_seq = u.polygon_version
     JOIN sclzonal.scene_grid AS g ON g.id = u.grid_id
+    WHERE polygon_ids IS NULL OR u.polygon_id = ANY (polygon_ids)
     GROUP BY u.polygon_id
 )
 SELECT p.id,
@@ -287,10 +291,11 @@ LEFT JOIN sclzonal.verdict_rule_revision AS rr
        ON rr.rule_id = l.rule_id AND rr.revision = l.rule_revision
 LEFT JOIN sclzonal.scene_origin AS so ON so.scene_id = l.scene_id
 LEFT JOIN uncountable AS u ON u.polygon_id = p.id
+WHERE polygon_ids IS NULL OR p.id = ANY (polygon_ids)
 $$;
 
-COMMENT ON FUNCTION sclzonal.polygon_verdict_between(date, date) IS
-    'One row per polygon: the verdict of its latest evaluated observation between the two dates (inclusive), the counts of observations, the share of observations each rule held on, and what the verdict rests on.';
+COMMENT ON FUNCTION sclzonal.polygon_verdict_between(date, date, bigint[]) IS
+    'One row per polygon (of polygon_ids; NULL: every polygon): the verdict of its latest evaluated observation between the two dates (inclusive), the counts of observations, the share of observations each rule held on, and what the verdict rests on.';
 
 -- One row per polygon, as of its latest evaluated observation: polygon_verdict_between over
 -- every date, with the geometry column typed for QGIS.
@@ -306,22 +311,4 @@ SELECT v.polygon_id, v.source, v.source_fid, v.name, v.verdict, v.acquired_on, v
 FROM sclzonal.polygon_verdict_between('-infinity', 'infinity') AS v;
 
 COMMENT ON VIEW sclzonal.polygon_verdict_view IS
-    'Live definition of the materialized view sclzonal.polygon_verdict.';
-
--- Made again below when its columns are no longer those of its definition
--- (sql/materialized_views.sql).
-SELECT sclzonal.drop_materialized_view_if_changed('sclzonal.polygon_verdict',
-                                                  'sclzonal.polygon_verdict_view');
-
-CREATE MATERIALIZED VIEW IF NOT EXISTS sclzonal.polygon_verdict AS
-SELECT * FROM sclzonal.polygon_verdict_view;
-
-CREATE UNIQUE INDEX IF NOT EXISTS polygon_verdict_polygon_id_key
-    ON sclzonal.polygon_verdict (polygon_id);
-CREATE INDEX IF NOT EXISTS polygon_verdict_geom_idx
-    ON sclzonal.polygon_verdict USING gist (geom);
-CREATE INDEX IF NOT EXISTS polygon_verdict_verdict_idx
-    ON sclzonal.polygon_verdict (verdict);
-
-COMMENT ON MATERIALIZED VIEW sclzonal.polygon_verdict IS
-    'One row per polygon: verdict as of the latest evaluated observation, its coverage and shares, and what it rests on (rule revision and thresholds, scene origin). Refreshed by `sclzonal refresh`.';
+    'Live definition of the table sclzonal.polygon_verdict, which `sclzonal refresh` keeps equal to it.';

@@ -181,3 +181,20 @@ def job_lock_is_held(conn: psycopg.Connection, job: str) -> bool:
                        " AND relation = to_regclass(%s) AND mode = 'ShareRowExclusiveLock'",
                        (f"sclzonal.{job}_lock",)).fetchone()
     return bool(row and row[0])
+
+
+def verdict_differences(conn: psycopg.Connection) -> int:
+    """Rows in which the verdict tables (polygon_verdict, polygon_month_verdict, kept by
+    `refresh` polygon by polygon) and their definition views differ, both ways."""
+    total = 0
+    for table in ("polygon_verdict", "polygon_month_verdict"):
+        row = conn.execute(
+            f"""
+            SELECT count(*) FROM (
+                (SELECT * FROM sclzonal.{table} EXCEPT SELECT * FROM sclzonal.{table}_view)
+                UNION ALL
+                (SELECT * FROM sclzonal.{table}_view EXCEPT SELECT * FROM sclzonal.{table})
+            ) AS d
+            """).fetchone()
+        total += int(row[0]) if row else -1
+    return total

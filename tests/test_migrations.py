@@ -18,11 +18,12 @@ EXPECTED_RELATIONS = {
     ("zonal_count", "v"), ("class_count", "v"),  # compatibility views (names before 0005)
     ("zonal_class_counts", "v"), ("zonal_class_summary", "v"), ("scene_verdict", "v"),
     ("scene_verdict_layer", "v"),
-    ("polygon_verdict_view", "v"), ("polygon_verdict", "m"),
+    ("polygon_verdict_view", "v"), ("polygon_verdict", "r"),
     # revision 0007
     ("verdict_rule_revision", "r"), ("scene_origin", "v"), ("polygon_observation", "v"),
-    ("scene_rule_outcome", "v"), ("polygon_month_verdict_view", "v"), ("polygon_month_verdict", "m"),
+    ("scene_rule_outcome", "v"), ("polygon_month_verdict_view", "v"), ("polygon_month_verdict", "r"),
     ("uncountable_polygon", "r"), ("refresh_lock", "r"), ("ingest_lock", "r"),  # revision 0008
+    ("verdict_stale_polygon", "r"), ("verdict_rebuild_request", "r"),  # revision 0009
 }
 
 

@@ -341,7 +341,7 @@ def test_reader_role_reads_only_what_the_project_shows(loaded: str, reader: Any)
                           "SELECT * FROM sclzonal.counted_pair", "INSERT INTO sclzonal.scl_class "
                           "VALUES (12, 'x', '#000000', true)", "UPDATE sclzonal.polygon SET name = 'x'",
                           "DELETE FROM sclzonal.scene", "DELETE FROM public.layer_styles",
-                          "REFRESH MATERIALIZED VIEW sclzonal.polygon_verdict",
+                          "DELETE FROM sclzonal.polygon_verdict",
                           "CREATE TABLE sclzonal.mine (x int)"):
             with pytest.raises(psycopg.Error):
                 conn.execute(forbidden)

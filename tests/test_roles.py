@@ -104,16 +104,20 @@ def test_loader_loads_refreshes_and_replaces(capsys: pytest.CaptureFixture[str],
     "CREATE SCHEMA mine",
     "ALTER TABLE sclzonal.scene ADD COLUMN mine int",
     "DROP TABLE sclzonal.counted_pair",
-    "DROP MATERIALIZED VIEW sclzonal.polygon_verdict",
+    "DROP TABLE sclzonal.polygon_verdict",
     "TRUNCATE sclzonal.scene",
-    "REFRESH MATERIALIZED VIEW CONCURRENTLY sclzonal.polygon_verdict",
+    "DELETE FROM sclzonal.polygon_verdict",
+    "UPDATE sclzonal.polygon_month_verdict SET verdict = 'vegetation'",
+    "INSERT INTO sclzonal.verdict_stale_polygon VALUES (1)",
+    "DELETE FROM sclzonal.verdict_rebuild_request",
     "INSERT INTO sclzonal.verdict_rule (label, classes, min_share, min_clear_share)"
     " VALUES ('water', '{6}', 0.5, 0.5)",
     "UPDATE sclzonal.verdict_rule SET min_share = 0.1",
     "UPDATE sclzonal.scl_class SET is_clear = true",
     "DELETE FROM sclzonal.alembic_version",
     "DELETE FROM sclzonal.database_role",
-    "CREATE OR REPLACE FUNCTION sclzonal.refresh_polygon_verdict() RETURNS void LANGUAGE sql AS ''",
+    "CREATE OR REPLACE FUNCTION sclzonal.refresh_polygon_verdict() RETURNS bigint LANGUAGE sql"
+    " AS 'SELECT 0::bigint'",
     "DELETE FROM public.layer_styles",
 ])
 def test_loader_cannot_change_schema_rules_or_grants(roles: Roles, statement: str) -> None:
@@ -132,7 +136,8 @@ def test_loader_cannot_grant_what_it_has(roles: Roles) -> None:
 
 def test_loader_cannot_downgrade(capsys: pytest.CaptureFixture[str], roles: Roles) -> None:
     code, _, err = run_cli(capsys, roles.loader, "db", "downgrade", "0003")
-    assert code == 1 and len(err.strip().splitlines()) == 1 and "must be owner" in err
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "must be owner" in err or "permission denied" in err
     with psycopg.connect(roles.admin_url) as conn:
         assert migrate.current_revision(conn) == migrate.head_revision()
 

@@ -24,9 +24,18 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     return True
 
 
+SQL_DEFINED_TABLES = {"polygon_verdict", "polygon_month_verdict", "verdict_stale_polygon",
+                      "verdict_rebuild_request"}
+"""Tables that sql/ files make and own (verdict_tables.sql, verdict_staleness.sql): the columns of
+the verdict tables are those of their definition views, so they have no model."""
+
+
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Skip PostGIS internals and the Alembic version table."""
-    if type_ == "table" and name == "alembic_version":
+    """Skip PostGIS internals, the Alembic version table and the tables sql/ files define."""
+    if type_ == "table" and (name == "alembic_version" or name in SQL_DEFINED_TABLES):
+        return False
+    table = getattr(getattr(obj, "table", None), "name", None)
+    if type_ in ("index", "column", "unique_constraint") and table in SQL_DEFINED_TABLES:
         return False
     return bool(alembic_helpers.include_object(obj, name, type_, reflected, compare_to))
 

@@ -41,8 +41,10 @@ _REFRESH = {
     "coverage_filled": "pairs counted before revision 0007 whose expected pixels were stored",
     "uncountable": "polygons that cannot be counted on some grid (verdict not_countable), each "
                    "{polygon_id, source, source_fid, epsg, reason}",
+    "verdicts_decided": "polygons whose verdicts were decided again (their counts, geometry or "
+                        "scenes changed; every polygon after a rule change)",
     "count_seconds": "time spent counting",
-    "verdict_seconds": "time spent refreshing the verdicts",
+    "verdict_seconds": "time spent deciding the verdicts",
 }
 
 FIELDS: dict[str, dict[str, str]] = {
@@ -132,6 +134,7 @@ def refresh(report: RefreshReport) -> dict[str, Any]:
             "uncountable": [{"polygon_id": pid, "source": source, "source_fid": fid, "epsg": epsg,
                              "reason": reason}
                             for pid, source, fid, epsg, reason in report.uncountable],
+            "verdicts_decided": report.verdicts_decided,
             "count_seconds": round(report.count_seconds, 3),
             "verdict_seconds": round(report.verdict_seconds, 3)}
 

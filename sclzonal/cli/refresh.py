@@ -21,23 +21,29 @@ UNCOUNTABLE_SHOWN = 10
 @click.option("--recount", is_flag=True,
               help="Look for every pair without stored counts, not only new ones (after restoring "
                    "a backup without sclzonal.counted_pair).")
+@click.option("--rebuild-verdicts", is_flag=True,
+              help="Decide every polygon's verdict again from the definitions, not only those "
+                   "whose counts, geometry or scenes changed since the last refresh.")
 @click.option("--wait", "wait_seconds", type=click.FloatRange(0), metavar="SECONDS",
               help="When another refresh is running, wait at most this long for it, then exit "
                    "with code 3 having done nothing (default: wait until it ends).")
 @json_option("refresh")
 @click.pass_context
-def refresh(ctx: click.Context, batch_size: int, recount: bool, wait_seconds: float | None,
-            as_json: bool) -> None:
+def refresh(ctx: click.Context, batch_size: int, recount: bool, rebuild_verdicts: bool,
+            wait_seconds: float | None, as_json: bool) -> None:
     """Count class pixels for new (polygon, scene) pairs and refresh the verdicts.
 
-    Only pairs not counted yet are counted; the verdicts are refreshed CONCURRENTLY, so readers
-    (QGIS) are never blocked. One refresh at a time: a second one waits (--wait limits it).
+    Only pairs not counted yet are counted; then only the polygons whose counts, geometry or
+    scenes changed get their verdicts decided again (all of them after a rule change), in one
+    transaction that never blocks readers (QGIS). One refresh at a time: a second one waits
+    (--wait limits it).
 
     \b
     Examples:
       sclzonal refresh
       sclzonal -v refresh
       sclzonal refresh --recount
+      sclzonal refresh --rebuild-verdicts
       sclzonal -q refresh --json
     """
     from sclzonal.counting.refresh import refresh as run_refresh
@@ -48,7 +54,8 @@ def refresh(ctx: click.Context, batch_size: int, recount: bool, wait_seconds: fl
 
         report = run_refresh(conn, batch_size=batch_size, on_start=start, on_pairs=bar.update,
                              on_wait=lambda: note("another refresh is running; waiting"),
-                             recount=recount, wait_seconds=wait_seconds)
+                             recount=recount, rebuild_verdicts=rebuild_verdicts,
+                             wait_seconds=wait_seconds)
     if report.uncountable:
         shown = "; ".join(f"polygon {pid} ({source} {fid}) on EPSG:{epsg}: {reason}"
                           for pid, source, fid, epsg, reason in report.uncountable[:UNCOUNTABLE_SHOWN])
@@ -62,4 +69,5 @@ def refresh(ctx: click.Context, batch_size: int, recount: bool, wait_seconds: fl
     if report.coverage_filled:
         note(f"measured the coverage of {report.coverage_filled} pairs counted before revision 0007")
     click.echo(f"counted {report.pairs_counted} new polygon-scene pairs on {report.scenes} scenes "
-               f"in {report.count_seconds:.1f} s; verdicts refreshed in {report.verdict_seconds:.1f} s")
+               f"in {report.count_seconds:.1f} s; verdicts of {report.verdicts_decided} polygons "
+               f"decided in {report.verdict_seconds:.1f} s")

@@ -2,8 +2,9 @@
 
 Counts are computed by sclzonal.counting.pairs (a numpy scanline pixel map reused across the
 scenes of a grid) and stored in sclzonal.counted_pair, which a pair enters once; the SQL view
-sclzonal.zonal_class_counts (ST_Clip + ST_ValueCount) is their definition. The verdict
-materialized view is refreshed CONCURRENTLY: readers are never blocked.
+sclzonal.zonal_class_counts (ST_Clip + ST_ValueCount) is their definition. The verdict tables
+are then brought up to date for the polygons whose inputs changed (sql/verdict_refresh.sql), in
+one transaction: readers see the old verdicts or the new, never a mix, and are never blocked.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class RefreshReport:
     """Pairs counted before revision 0007 whose expected pixels this refresh stored."""
     uncountable: list[tuple[int, str, str, int, str]] = field(default_factory=list)
     """Polygons that cannot be counted on some grid: (id, source, source_fid, EPSG code, why)."""
+    verdicts_decided: int = 0
+    """Polygons whose verdicts this refresh decided again (every polygon after a rule change)."""
     count_seconds: float = 0.0
     verdict_seconds: float = 0.0
 
@@ -43,14 +46,18 @@ def uncountable_polygons(conn: psycopg.Connection) -> list[tuple[int, str, str, 
     return [(int(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4])) for r in rows]
 
 
-def refresh_verdicts(conn: psycopg.Connection) -> None:
-    """Refresh sclzonal.polygon_verdict without blocking its readers.
+def refresh_verdicts(conn: psycopg.Connection, *, rebuild: bool = False) -> int:
+    """Bring sclzonal.polygon_verdict and polygon_month_verdict up to date; return how many
+    polygons were decided again.
 
-    Through sclzonal.refresh_polygon_verdict() (sql/verdict_refresh.sql), which refreshes as the
-    view's owner with JIT off, so the loader role needs only EXECUTE on it.
+    Through sclzonal.refresh_polygon_verdict() (or rebuild_polygon_verdict(), every polygon),
+    which re-decides the polygons whose counts, geometry or scenes changed, or all of them after
+    a rule change, as the tables' owner, so the loader role needs only EXECUTE on them.
     """
+    function = "rebuild_polygon_verdict" if rebuild else "refresh_polygon_verdict"
     with conn.transaction():
-        conn.execute("SELECT sclzonal.refresh_polygon_verdict()")
+        row = conn.execute(f"SELECT sclzonal.{function}()").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def refresh(
@@ -61,6 +68,7 @@ def refresh(
     on_pairs: Callable[[int], object] | None = None,
     on_wait: Callable[[], object] | None = None,
     recount: bool = False,
+    rebuild_verdicts: bool = False,
     wait_seconds: float | None = None,
 ) -> RefreshReport:
     """Count every pending pair, then refresh the verdicts; one refresh at a time.
@@ -69,8 +77,9 @@ def refresh(
     killed at any point keeps the batches it stored and the next one counts the rest. With
     `recount`, every pair without stored counts is looked for, not only those of polygons changed
     since a scene was last counted: after restoring a backup without sclzonal.counted_pair, or
-    deleting counts by hand. Waits for a refresh that is running (`on_wait` is called): for
-    ever, or `wait_seconds`, then raises JobBusy having done nothing.
+    deleting counts by hand. With `rebuild_verdicts`, every verdict is decided again from the
+    definitions instead of those whose inputs changed. Waits for a refresh that is running
+    (`on_wait` is called): for ever, or `wait_seconds`, then raises JobBusy having done nothing.
     """
     report = RefreshReport()
     with job_lock(conn, "refresh", wait_seconds=wait_seconds, on_busy=on_wait):
@@ -87,6 +96,6 @@ def refresh(
         report.uncountable = uncountable_polygons(conn)
         report.count_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        refresh_verdicts(conn)
+        report.verdicts_decided = refresh_verdicts(conn, rebuild=rebuild_verdicts)
         report.verdict_seconds = time.perf_counter() - started
     return report

@@ -1,0 +1,123 @@
+-- Which verdicts a refresh must decide again.
+--
+-- A polygon's verdict (and its months) depends on its own row, its stored counts, the scenes
+-- they come from, whether it could be counted, the rules and the classes. Triggers note every
+-- change to these: the polygon ids whose inputs changed go to verdict_stale_polygon; a change
+-- that may touch every polygon (a rule, a class, a TRUNCATE) puts a row in
+-- verdict_rebuild_request. sclzonal.refresh_polygon_verdict() takes both. Statement-level
+-- triggers over transition tables: a COPY of 280,000 counts adds one INSERT ... SELECT
+-- DISTINCT. The trigger functions run as their owner (SECURITY DEFINER), so the roles that write
+-- counts and polygons need no right on these two tables.
+CREATE TABLE IF NOT EXISTS sclzonal.verdict_stale_polygon (
+    polygon_id bigint PRIMARY KEY
+);
+
+COMMENT ON TABLE sclzonal.verdict_stale_polygon IS
+    'Polygons whose verdict inputs changed since the last `sclzonal refresh`; emptied by it.';
+
+CREATE TABLE IF NOT EXISTS sclzonal.verdict_rebuild_request (
+    requested_at timestamptz NOT NULL DEFAULT now(),
+    reason text NOT NULL
+);
+
+COMMENT ON TABLE sclzonal.verdict_rebuild_request IS
+    'A row here: the next `sclzonal refresh` decides every verdict again (a rule or class changed).';
+
+CREATE OR REPLACE FUNCTION sclzonal.note_stale_polygons() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- TG_ARGV[0]: the column holding the polygon id in the transition table `changed`
+    EXECUTE format('INSERT INTO sclzonal.verdict_stale_polygon (polygon_id)'
+                   ' SELECT DISTINCT %I FROM changed WHERE %I IS NOT NULL'
+                   ' ON CONFLICT DO NOTHING', TG_ARGV[0], TG_ARGV[0]);
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION sclzonal.note_stale_scenes() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- A scene's date, source or origin shows in the verdicts of the polygons it holds pixels
+    -- of; `refresh` moving counted_seq on does not.
+    INSERT INTO sclzonal.verdict_stale_polygon (polygon_id)
+    SELECT DISTINCT cp.polygon_id
+    FROM changed AS s
+    JOIN before AS b ON b.id = s.id
+    JOIN sclzonal.counted_pair AS cp ON cp.scene_id = s.id
+    WHERE to_jsonb(s) - 'counted_seq' IS DISTINCT FROM to_jsonb(b) - 'counted_seq'
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION sclzonal.request_verdict_rebuild() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO sclzonal.verdict_rebuild_request (reason)
+    VALUES (format('%s on %s', lower(TG_OP), TG_TABLE_NAME));
+    RETURN NULL;
+END;
+$$;
+
+REVOKE ALL ON FUNCTION sclzonal.note_stale_polygons() FROM PUBLIC;
+REVOKE ALL ON FUNCTION sclzonal.note_stale_scenes() FROM PUBLIC;
+REVOKE ALL ON FUNCTION sclzonal.request_verdict_rebuild() FROM PUBLIC;
+
+-- A transition table needs one trigger per event.
+DO $$
+DECLARE
+    watched record;
+    event text;
+BEGIN
+    FOR watched IN SELECT * FROM (VALUES ('counted_pair', 'polygon_id'),
+                                         ('uncountable_polygon', 'polygon_id'),
+                                         ('polygon', 'id')) AS w(tbl, id_column)
+    LOOP
+        FOREACH event IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
+            EXECUTE format('DROP TRIGGER IF EXISTS %I ON sclzonal.%I',
+                           watched.tbl || '_' || event || '_stales_verdicts', watched.tbl);
+            EXECUTE format('CREATE TRIGGER %I AFTER %s ON sclzonal.%I'
+                           ' REFERENCING %s TABLE AS changed FOR EACH STATEMENT'
+                           ' EXECUTE FUNCTION sclzonal.note_stale_polygons(%L)',
+                           watched.tbl || '_' || event || '_stales_verdicts', event, watched.tbl,
+                           CASE event WHEN 'delete' THEN 'OLD' ELSE 'NEW' END, watched.id_column);
+        END LOOP;
+    END LOOP;
+END;
+$$;
+
+DROP TRIGGER IF EXISTS scene_update_stales_verdicts ON sclzonal.scene;
+CREATE TRIGGER scene_update_stales_verdicts AFTER UPDATE ON sclzonal.scene
+    REFERENCING OLD TABLE AS before NEW TABLE AS changed FOR EACH STATEMENT
+    EXECUTE FUNCTION sclzonal.note_stale_scenes();
+
+DO $$
+DECLARE
+    watched text;
+BEGIN
+    FOREACH watched IN ARRAY ARRAY['verdict_rule', 'scl_class'] LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON sclzonal.%I',
+                       watched || '_change_rebuilds_verdicts', watched);
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE'
+                       ' ON sclzonal.%I FOR EACH STATEMENT'
+                       ' EXECUTE FUNCTION sclzonal.request_verdict_rebuild()',
+                       watched || '_change_rebuilds_verdicts', watched);
+    END LOOP;
+    FOREACH watched IN ARRAY ARRAY['counted_pair', 'polygon', 'uncountable_polygon'] LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON sclzonal.%I',
+                       watched || '_truncate_rebuilds_verdicts', watched);
+        EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON sclzonal.%I FOR EACH STATEMENT'
+                       ' EXECUTE FUNCTION sclzonal.request_verdict_rebuild()',
+                       watched || '_truncate_rebuilds_verdicts', watched);
+    END LOOP;
+END;
+$$;

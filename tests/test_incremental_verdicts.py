@@ -1,0 +1,119 @@
+"""`refresh` re-decides only the verdicts whose inputs changed, and the result is always what a
+full rebuild from the definitions gives.
+
+The invariant, after any sequence of polygon loads, SQL edits (geometry, attributes, inserts,
+deletes), new and deleted scenes, rule changes and refreshes (some with an edit landing inside
+them): after each refresh, polygon_verdict and polygon_month_verdict equal their definition
+views polygon_verdict_view and polygon_month_verdict_view, row for row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sclzonal.counting.refresh import refresh
+from tests.helpers import cli_ok, empty_database, verdict_differences
+from tests.test_refresh_interleavings import _edit, _load_fields, _refresh_with
+from tests.test_refresh_interleavings import scenes as scenes  # the fixture  # noqa: PLC0414
+
+
+def _decided(url: str, *, rebuild: bool = False) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return refresh(conn, rebuild_verdicts=rebuild).verdicts_decided
+
+
+@pytest.fixture
+def loaded(empty_conn: psycopg.Connection, database_url: str, scenes: list[Path],
+           tmp_path: Path) -> str:
+    _load_fields(database_url, tmp_path, ["a", "b", "c", "d"])
+    cli_ok(database_url, "scl", "load", str(scenes[0]))
+    return database_url
+
+
+def test_a_refresh_decides_only_the_polygons_whose_inputs_changed(
+        loaded: str, conn: psycopg.Connection, scenes: list[Path], tmp_path: Path) -> None:
+    polygons = conn.execute("SELECT count(*) FROM sclzonal.polygon").fetchone()
+    assert _decided(loaded) == 4 and polygons == (4,)
+    assert _decided(loaded) == 0  # nothing changed
+    conn.execute("UPDATE sclzonal.polygon SET name = 'renamed' WHERE source_fid = '2'")
+    assert _decided(loaded) == 1
+    row = conn.execute("SELECT name FROM sclzonal.polygon_verdict WHERE source_fid = '2'").fetchone()
+    assert row == ("renamed",)
+    _edit(loaded, "insert", 0, 0.5)  # a polygon with pixels in the scene
+    assert _decided(loaded) == 1
+    cli_ok(loaded, "scl", "load", str(scenes[1]))  # a new scene over every polygon
+    assert _decided(loaded) == 5
+    conn.execute("DELETE FROM sclzonal.polygon WHERE source_fid = '1'")
+    assert _decided(loaded) == 1
+    assert conn.execute("SELECT count(*) FROM sclzonal.polygon_verdict").fetchone() == (4,)
+    conn.execute("UPDATE sclzonal.verdict_rule SET min_share = 0.3 WHERE label = 'vegetation'")
+    assert _decided(loaded) == 4  # a rule change: every polygon
+    conn.execute("DELETE FROM sclzonal.scene WHERE acquired_on = '2024-06-06'")
+    assert _decided(loaded) == 4
+    assert _decided(loaded, rebuild=True) == 4
+    assert verdict_differences(conn) == 0
+
+
+def test_verdicts_of_a_refresh_are_seen_whole_or_not_at_all(loaded: str, conn: psycopg.Connection) -> None:
+    _decided(loaded)
+    conn.execute("UPDATE sclzonal.polygon SET name = name || ' (edited)'")
+    before = conn.execute("SELECT polygon_id, name FROM sclzonal.polygon_verdict"
+                          " ORDER BY 1").fetchall()
+    with psycopg.connect(loaded) as writer:  # a refresh's verdict step, not committed yet
+        writer.execute("SELECT sclzonal.refresh_polygon_verdict()")
+        with psycopg.connect(loaded, autocommit=True) as reader:
+            assert reader.execute("SELECT polygon_id, name FROM sclzonal.polygon_verdict"
+                                  " ORDER BY 1").fetchall() == before
+        writer.rollback()
+    assert verdict_differences(conn) > 0  # edited, not yet decided
+    _decided(loaded)
+    assert verdict_differences(conn) == 0
+
+
+STEP = st.one_of(
+    st.tuples(st.just("refresh"), st.sampled_from([None, "attribute", "geometry", "delete", "insert"]),
+              st.integers(0, 5), st.floats(0.1, 1.0)),
+    st.tuples(st.sampled_from(["attribute", "geometry", "delete", "insert", "reload", "scene",
+                               "drop_scene", "rule", "class"]),
+              st.none(), st.integers(0, 5), st.floats(0.1, 1.0)),
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(steps=st.lists(STEP, min_size=1, max_size=8))
+def test_incremental_verdicts_equal_a_full_rebuild(
+        monkeypatch: pytest.MonkeyPatch, conn: psycopg.Connection, database_url: str,
+        scenes: list[Path], tmp_path: Path, steps: list[tuple[str, str | None, int, float]]) -> None:
+    empty_database(conn)
+    _load_fields(database_url, tmp_path, ["a", "b", "c", "d"])
+    cli_ok(database_url, "scl", "load", str(scenes[0]))
+    _refresh_with(monkeypatch, database_url, None)
+    for kind, during, which, amount in steps:
+        if kind == "refresh":
+            edit = None if during is None else (
+                lambda d=during, w=which, a=amount: _edit(database_url, d, w, a))
+            _refresh_with(monkeypatch, database_url, edit, batch_size=1 + which % 3)
+            assert verdict_differences(conn) == 0
+        elif kind == "reload":
+            _load_fields(database_url, tmp_path, [f"r{amount:.3f}"] * 4)
+        elif kind == "scene":
+            cli_ok(database_url, "scl", "load", str(scenes[1 + which % 2]))
+        elif kind == "drop_scene":
+            conn.execute("DELETE FROM sclzonal.scene WHERE id = (SELECT max(id) FROM sclzonal.scene)")
+        elif kind == "rule":
+            conn.execute("UPDATE sclzonal.verdict_rule SET min_share = %s, min_coverage = %s"
+                         " WHERE label = 'vegetation'", (amount * 0.3, amount))
+        elif kind == "class":
+            conn.execute("UPDATE sclzonal.scl_class SET is_clear = NOT is_clear WHERE value = %s",
+                         (which % 12,))
+        else:
+            _edit(database_url, kind, which, amount)
+    _refresh_with(monkeypatch, database_url, None)
+    assert verdict_differences(conn) == 0
