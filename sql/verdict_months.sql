@@ -7,7 +7,10 @@
 -- k; NULL for classes that are not clear); vegetation_share likewise for the classes of the
 -- rule labelled 'vegetation'; and the month's verdict, chosen as polygon_verdict_between would
 -- for the month: the verdict of the latest clear observation (verdict_acquired_on), else
--- partially_observed when every observation covered too little, else no_clear_observation.
+-- partially_observed when every observation covered too little, else no_clear_observation;
+-- the first and last observation dates; rule_tallies, per rule evaluated in the month, on how
+-- many observations it was evaluated and on how many it held ({"vegetation": {"held": 5,
+-- "evaluated": 6}}). polygon_verdict is made from these rows (sql/verdict_refresh.sql).
 -- Its key `id` is stable: polygon_id * 100000 + year * 12 + month - 1.
 --
 -- One pass over the observations, grouped by polygon and month, so a query for some polygons
@@ -27,6 +30,10 @@ WITH weights AS MATERIALIZED (
            (array_agg(o.verdict ORDER BY o.acquired_on DESC)
                FILTER (WHERE o.verdict NOT IN ('not_clear', 'partially_observed')))[1] AS latest_verdict,
            max(o.acquired_on) FILTER (WHERE o.verdict NOT IN ('not_clear', 'partially_observed')) AS latest_on,
+           min(o.acquired_on) AS first_on,
+           max(o.acquired_on) AS last_on,
+           jsonb_agg(jsonb_build_object('evaluated', o.evaluated_rules, 'held', o.held_rules))
+               FILTER (WHERE o.evaluated_rules IS NOT NULL) AS rules_seen,
            sum(o.total_pixels) AS pixels,
            sum(o.clear_pixels) AS clear_pixels,
            sum(o.vegetation_pixels) AS vegetation_pixels,
@@ -50,6 +57,14 @@ SELECT m.polygon_id * 100000 + extract(year FROM m.month_start)::bigint * 12
        m.vegetation_pixels::float8 / nullif(m.clear_pixels, 0) AS vegetation_share,
        ARRAY(SELECT CASE WHEN w.clear[k] = 1 THEN m.class_sums[k]::float8 / nullif(m.clear_pixels, 0) END
              FROM generate_series(1, 12) AS k ORDER BY k) AS class_shares,
+       m.first_on AS first_observed_on,
+       m.last_on AS last_observed_on,
+       (SELECT jsonb_object_agg(t.label, jsonb_build_object('held', t.held, 'evaluated', t.evaluated))
+        FROM (SELECT e.label, count(*) AS evaluated,
+                     count(*) FILTER (WHERE r.seen -> 'held' ? e.label) AS held
+              FROM jsonb_array_elements(m.rules_seen) AS r(seen)
+              CROSS JOIN LATERAL jsonb_array_elements_text(r.seen -> 'evaluated') AS e(label)
+              GROUP BY e.label) AS t) AS rule_tallies,
        p.geom::geometry(MultiPolygon, 4326) AS geom
 FROM months AS m
 CROSS JOIN weights AS w

@@ -2,9 +2,11 @@
 --
 -- A polygon's verdict (and its months) depends on its own row, its stored counts, the scenes
 -- they come from, whether it could be counted, the rules and the classes. Triggers note every
--- change to these: the polygon ids whose inputs changed go to verdict_stale_polygon; a change
--- that may touch every polygon (a rule, a class, a TRUNCATE) puts a row in
--- verdict_rebuild_request. sclzonal.refresh_polygon_verdict() takes both. Statement-level
+-- change to these: counts added or changed note (polygon, month of the scene) in
+-- verdict_stale_month; other changes to a polygon's inputs (its row, deleted counts, whether it
+-- can be counted, its scenes' origin) note the polygon in verdict_stale_polygon; a change that
+-- may touch every polygon (a rule, a class, a TRUNCATE) puts a row in verdict_rebuild_request.
+-- sclzonal.refresh_polygon_verdict() takes all three. Statement-level
 -- triggers over transition tables: a COPY of 280,000 counts adds one INSERT ... SELECT
 -- DISTINCT. The trigger functions run as their owner (SECURITY DEFINER), so the roles that write
 -- counts and polygons need no right on these two tables.
@@ -14,6 +16,15 @@ CREATE TABLE IF NOT EXISTS sclzonal.verdict_stale_polygon (
 
 COMMENT ON TABLE sclzonal.verdict_stale_polygon IS
     'Polygons whose verdict inputs changed since the last `sclzonal refresh`; emptied by it.';
+
+CREATE TABLE IF NOT EXISTS sclzonal.verdict_stale_month (
+    polygon_id bigint NOT NULL,
+    month_start date NOT NULL,
+    PRIMARY KEY (polygon_id, month_start)
+);
+
+COMMENT ON TABLE sclzonal.verdict_stale_month IS
+    'Polygons and months whose counts were added or changed since the last `sclzonal refresh`; emptied by it.';
 
 CREATE TABLE IF NOT EXISTS sclzonal.verdict_rebuild_request (
     requested_at timestamptz NOT NULL DEFAULT now(),
@@ -33,6 +44,21 @@ BEGIN
     EXECUTE format('INSERT INTO sclzonal.verdict_stale_polygon (polygon_id)'
                    ' SELECT DISTINCT %I FROM changed WHERE %I IS NOT NULL'
                    ' ON CONFLICT DO NOTHING', TG_ARGV[0], TG_ARGV[0]);
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION sclzonal.note_stale_months() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO sclzonal.verdict_stale_month (polygon_id, month_start)
+    SELECT DISTINCT c.polygon_id, date_trunc('month', s.acquired_on)::date
+    FROM changed AS c
+    JOIN sclzonal.scene AS s ON s.id = c.scene_id
+    ON CONFLICT DO NOTHING;
     RETURN NULL;
 END;
 $$;
@@ -70,27 +96,34 @@ $$;
 
 REVOKE ALL ON FUNCTION sclzonal.note_stale_polygons() FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.note_stale_scenes() FROM PUBLIC;
+REVOKE ALL ON FUNCTION sclzonal.note_stale_months() FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.request_verdict_rebuild() FROM PUBLIC;
 
 -- A transition table needs one trigger per event.
 DO $$
 DECLARE
     watched record;
-    event text;
 BEGIN
-    FOR watched IN SELECT * FROM (VALUES ('counted_pair', 'polygon_id'),
-                                         ('uncountable_polygon', 'polygon_id'),
-                                         ('polygon', 'id')) AS w(tbl, id_column)
+    -- counts added or changed: their months; every other change: the whole polygon
+    FOR watched IN SELECT * FROM (VALUES ('counted_pair', 'insert', 'note_stale_months()'),
+                                         ('counted_pair', 'update', 'note_stale_months()'),
+                                         ('counted_pair', 'delete', 'note_stale_polygons(polygon_id)'),
+                                         ('uncountable_polygon', 'insert', 'note_stale_polygons(polygon_id)'),
+                                         ('uncountable_polygon', 'update', 'note_stale_polygons(polygon_id)'),
+                                         ('uncountable_polygon', 'delete', 'note_stale_polygons(polygon_id)'),
+                                         ('polygon', 'insert', 'note_stale_polygons(id)'),
+                                         ('polygon', 'update', 'note_stale_polygons(id)'),
+                                         ('polygon', 'delete', 'note_stale_polygons(id)'))
+                                  AS w(tbl, event, call)
     LOOP
-        FOREACH event IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
-            EXECUTE format('DROP TRIGGER IF EXISTS %I ON sclzonal.%I',
-                           watched.tbl || '_' || event || '_stales_verdicts', watched.tbl);
-            EXECUTE format('CREATE TRIGGER %I AFTER %s ON sclzonal.%I'
-                           ' REFERENCING %s TABLE AS changed FOR EACH STATEMENT'
-                           ' EXECUTE FUNCTION sclzonal.note_stale_polygons(%L)',
-                           watched.tbl || '_' || event || '_stales_verdicts', event, watched.tbl,
-                           CASE event WHEN 'delete' THEN 'OLD' ELSE 'NEW' END, watched.id_column);
-        END LOOP;
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON sclzonal.%I',
+                       watched.tbl || '_' || watched.event || '_stales_verdicts', watched.tbl);
+        EXECUTE format('CREATE TRIGGER %I AFTER %s ON sclzonal.%I'
+                       ' REFERENCING %s TABLE AS changed FOR EACH STATEMENT'
+                       ' EXECUTE FUNCTION sclzonal.%s',
+                       watched.tbl || '_' || watched.event || '_stales_verdicts', watched.event,
+                       watched.tbl, CASE watched.event WHEN 'delete' THEN 'OLD' ELSE 'NEW' END,
+                       watched.call);
     END LOOP;
 END;
 $$;

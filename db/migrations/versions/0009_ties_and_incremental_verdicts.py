@@ -2,11 +2,14 @@
 
 - polygon_verdict and polygon_month_verdict become tables with the same columns, key and
   meaning (sql/verdict_tables.sql), instead of materialized views that every refresh recomputed
-  for every polygon over the whole history. Triggers note the polygons whose verdict inputs
-  change (counts, the polygon, whether it could be counted, its scenes' origin) and ask for a
-  full rebuild when a rule or class changes (sql/verdict_staleness.sql); `refresh` re-decides
-  the noted polygons only (sql/verdict_refresh.sql), `refresh --rebuild-verdicts` all of them.
-  polygon_verdict_between takes an optional list of polygon ids. The key columns are NOT NULL.
+  for every polygon over the whole history. Triggers note the (polygon, month) pairs whose
+  counts were added, the polygons whose other inputs changed (the polygon, deleted counts,
+  whether it can be counted, its scenes' origin), and ask for a full rebuild when a rule or
+  class changes (sql/verdict_staleness.sql); `refresh` makes again only those months, and the
+  noted polygons' verdicts from their months (sql/verdict_refresh.sql); `refresh
+  --rebuild-verdicts` all of them. polygon_month_verdict gains first_observed_on,
+  last_observed_on and rule_tallies; polygon_verdict_between takes an optional list of polygon
+  ids. The key columns are NOT NULL.
 - zonal_class_counts leaves out a tile that a polygon only touches (they share no interior):
   ST_Clip rasterises the line where the two meet and counted pixels outside the polygon, e.g. a
   field whose edge runs along a tile's border got a row of the neighbouring tile's pixels.
@@ -30,21 +33,23 @@ depends_on = None
 SQL_FILES = {
     "zonal_views.sql": "8cc6b2d5d3dc902841f377eb1f51421cc6baf57599ef4ac69b5a07a35da106d1",
     "verdict_views.sql": "644726996e7560f5b436da3d6df6caa4cd66c9611fc5dfafd3d106ff35bd956e",
-    "verdict_months.sql": "113b6058ab31aeb5e52e79c086fc3ecb9ae6710c04eda97af1cd6e36e804061a",
+    "verdict_months.sql": "5a84eed065c1819dccf943579809a2d2de3ddc885e1a02793fb68506559ef43a",
     "verdict_tables.sql": "e108c733dc5f2186e0b091b898c5e8c785fe9324cacf9d34e7668a0f3548b222",
-    "verdict_staleness.sql": "d14d10993a434bfeb8cea87652e994a1cff7678b78c23ce07728abf4a3d45891",
-    "verdict_refresh.sql": "e590052e67a6c14bcf8e5bb8e85cf60a8f4ba705772968aa675f28d758095eb2",
+    "verdict_staleness.sql": "db3042951dd3b0cd89c4187707c660a22f89a9a8d072bcb25eb90a6d1eec686f",
+    "verdict_refresh.sql": "9ce8fb1a22e9b43d222facf07eeea68664bc296db239f4f8b8d6a969c0aba71d",
     "roles.sql": "fdd93c19cd730bb23bdc577bc5e0775a882676c62d3ce05249575a1e27b1f804",
 }
 FILES_0008 = ["zonal_views.sql", "verdict_views.sql", "roles.sql"]
 FILES_0007 = ["verdict_months.sql", "verdict_refresh.sql"]
-STALENESS_FUNCTIONS = ["note_stale_polygons", "note_stale_scenes", "request_verdict_rebuild"]
+STALENESS_FUNCTIONS = ["note_stale_polygons", "note_stale_months", "note_stale_scenes",
+                       "request_verdict_rebuild"]
 
 
 def upgrade() -> None:
     op.execute("DROP MATERIALIZED VIEW sclzonal.polygon_verdict")
     op.execute("DROP MATERIALIZED VIEW sclzonal.polygon_month_verdict")
     op.execute("DROP VIEW sclzonal.polygon_verdict_view")
+    op.execute("DROP VIEW sclzonal.polygon_month_verdict_view")  # columns added in the middle
     op.execute("DROP FUNCTION sclzonal.polygon_verdict_between(date, date)")
     op.execute("DROP FUNCTION sclzonal.refresh_polygon_verdict()")
     apply_recorded_sql(op.get_bind(), revision, SQL_FILES)
@@ -56,12 +61,14 @@ def downgrade() -> None:
 
     for function in STALENESS_FUNCTIONS:
         op.execute(f"DROP FUNCTION sclzonal.{function}() CASCADE")
-    for function in ("rebuild_polygon_verdict", "refresh_polygon_verdict"):
-        op.execute(f"DROP FUNCTION sclzonal.{function}()")
-    for table in ("verdict_stale_polygon", "verdict_rebuild_request", "polygon_verdict",
-                  "polygon_month_verdict"):
+    for function in ("rebuild_polygon_verdict()", "refresh_polygon_verdict()",
+                     "polygon_verdict_from_months(bigint[])"):
+        op.execute(f"DROP FUNCTION sclzonal.{function}")
+    for table in ("verdict_stale_polygon", "verdict_stale_month", "verdict_rebuild_request",
+                  "polygon_verdict", "polygon_month_verdict"):
         op.execute(f"DROP TABLE sclzonal.{table}")
     op.execute("DROP VIEW sclzonal.polygon_verdict_view")
+    op.execute("DROP VIEW sclzonal.polygon_month_verdict_view")
     op.execute("DROP FUNCTION sclzonal.polygon_verdict_between(date, date, bigint[])")
     recorded_0008 = context.script.get_revision("0008").module.SQL_FILES
     recorded_0007 = context.script.get_revision("0007").module.SQL_FILES
