@@ -4,9 +4,10 @@ Run through `scripts/bench [--large] [--write-docs]`. Generates (fixed seed) 549
 scenes at 20 m and field polygons of 1-50 ha, then times, on the same files and server:
 ingest (sclzonal vs raster2pgsql | psql), counts for all polygons on a new scene (sclzonal vs a
 plain ST_Clip + ST_ValueCount query, exactextract, rasterstats, QGIS native:zonalhistogram), and
-with --large the verdict refresh for 100,000 polygons x 10 scenes and the memory of counting a
-10980 x 10980 scene at 10 m. sclzonal's counts are checked against an independent pixel-centre
-count (shapely + numpy); a mismatch exits non-zero.
+with --large the verdicts for 100,000 polygons x 10 scenes (all of them decided, then a new scene
+over a quarter of the polygons: counting, the verdict refresh that follows, and a full rebuild,
+in the same run) and the memory of counting a 10980 x 10980 scene at 10 m. sclzonal's counts are
+checked against an independent pixel-centre count (shapely + numpy); a mismatch exits non-zero.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import rasterio
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from rasterio.windows import Window
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -266,19 +269,39 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def quarter_of(scene: Path, into: Path) -> Path:
+    """Write the north-west quarter of a scene (same grid, date and tags) as a new GeoTIFF."""
+    with rasterio.open(scene) as source:
+        window = Window(0, 0, source.width // 2, source.height // 2)
+        profile = source.profile | {"width": window.width, "height": window.height,
+                                    "transform": source.window_transform(window)}
+        with rasterio.open(into, "w", **profile) as sink:
+            sink.write(source.read(window=window))
+            sink.update_tags(**source.tags())
+    return into
+
+
 def bench_large(server: str, work: Path, seed: int) -> dict[str, Any]:
-    """100,000 polygons x 10 scenes: ingest, counts, verdict refresh; 10980 x 10980 memory."""
-    data = generate(work / "large", seed=seed, scenes=10, polygons=100_000)
+    """100,000 polygons x 10 scenes: ingest, counts, verdicts (all, then after a new scene over a
+    quarter of the polygons, against a full rebuild); 10980 x 10980 memory."""
+    data = generate(work / "large", seed=seed, scenes=11, polygons=100_000)
     url = database_for(server, "sclzonal_bench_large")
     migrate.upgrade(url)
     sclzonal_cli(url, "polygons", "load", str(data.polygons_4326))
-    large: dict[str, Any] = {"ingest": bench_ingest(url, data.scenes, 1)}
+    large: dict[str, Any] = {"ingest": bench_ingest(url, data.scenes[:10], 1)}
     with psycopg.connect(url, autocommit=True) as conn:
-        sclzonal_cli(url, "scl", "load", *map(str, data.scenes))
+        sclzonal_cli(url, "scl", "load", *map(str, data.scenes[:10]))
         large["counts 100,000 x 10 scenes"] = timed(
             lambda: count_new_pairs(conn, pending_pairs(conn)))
         conn.execute("ANALYZE")
-        large["verdict refresh 100,000 x 10 (CONCURRENTLY)"] = timed(lambda: refresh_verdicts(conn))
+        large["verdicts 100,000 x 10, every polygon decided"] = timed(lambda: refresh_verdicts(conn))
+        sclzonal_cli(url, "scl", "load", str(quarter_of(data.scenes[10], work / "large" / "quarter.tif")))
+        large["new scene over 25 % of the polygons: counting"] = timed(
+            lambda: count_new_pairs(conn, pending_pairs(conn)))
+        large["new scene over 25 % of the polygons: verdict refresh"] = timed(
+            lambda: refresh_verdicts(conn))
+        large["new scene over 25 % of the polygons: full rebuild instead"] = timed(
+            lambda: refresh_verdicts(conn, rebuild=True))
     big = generate(work / "ten_metre", seed=seed, scenes=1, polygons=20_000, size=10980,
                    pixel=10.0)
     url = database_for(server, "sclzonal_bench_10m")

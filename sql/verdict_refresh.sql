@@ -8,10 +8,10 @@
 --     they can be counted, their scenes' origin): all their months are made again;
 --   * a request to decide everything again (verdict_rebuild_request, after a rule or class
 --     change): both tables are made again from their definition views.
--- Then the polygon_verdict rows of every polygon noted are made from its months
--- (polygon_verdict_from_months below): sums of the months' tallies, and the latest clear
--- observation read for its one date. A refresh after a new scene thus costs the new scene's
--- months, not the polygons' whole history. What this gives equals the definition,
+-- The polygons noted whole get their polygon_verdict rows from the definition; the others from
+-- their months (polygon_verdict_from_months below): sums of the months' tallies, and the latest
+-- clear observation, read only when it lies in a month made again. A refresh after a new scene
+-- thus costs the new scene's months, not the polygons' whole history. What this gives equals the definition,
 -- polygon_verdict_view (tests/test_incremental_verdicts.py checks it after random sequences).
 --
 -- It runs in the caller's transaction: readers see the old rows until it commits, never a
@@ -26,99 +26,110 @@
 -- estimates are far too high before new counts are analysed, and compiling then costs more than
 -- running.
 
--- polygon_verdict rows of the given polygons, made from their rows of polygon_month_verdict
--- (which must be up to date): the same values as polygon_verdict_between('-infinity',
--- 'infinity', polygon_ids), without reading any observation but each polygon's latest clear one.
-CREATE OR REPLACE FUNCTION sclzonal.polygon_verdict_from_months(polygon_ids bigint[])
+-- polygon_verdict rows of polygons whose counts changed only in some months, made while their
+-- old rows are still there, after polygon_month_verdict has been brought up to date for those
+-- polygons in those months (the months of the new counts): the same values as
+-- polygon_verdict_between('-infinity', 'infinity', polygon_ids). Tallies are summed over the
+-- polygons' months. The latest clear observation (max of the months' verdict_acquired_on) is
+-- read, when it lies in one of those months, from polygon_observation for those polygons and
+-- dates only (given to the query as lists, so the conditions reach the index of the counts);
+-- when it lies in an older month, nothing about it changed and the old row's columns are kept.
+CREATE OR REPLACE FUNCTION sclzonal.polygon_verdict_from_months(polygon_ids bigint[],
+                                                                changed_months date[])
 RETURNS SETOF sclzonal.polygon_verdict
-LANGUAGE sql STABLE AS $$
-WITH tally AS (
-    SELECT m.polygon_id,
-           sum(m.observations)::integer AS observations,
-           sum(m.clear_observations)::integer AS clear_observations,
-           sum(m.partial_observations)::integer AS partial_observations,
-           min(m.first_observed_on) AS first_observed_on,
-           max(m.last_observed_on) AS last_observed_on,
-           max(m.verdict_acquired_on) AS latest_on
-    FROM sclzonal.polygon_month_verdict AS m
-    WHERE m.polygon_id = ANY (polygon_ids)
-    GROUP BY m.polygon_id
-), held AS (
-    SELECT h.polygon_id, jsonb_object_agg(h.label, h.held::float8 / h.evaluated) AS shares
-    FROM (
-        SELECT m.polygon_id, r.key AS label, sum((r.value ->> 'evaluated')::bigint) AS evaluated,
-               sum((r.value ->> 'held')::bigint) AS held
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fresh_dates date[];
+BEGIN
+    SELECT array_agg(DISTINCT d.latest_on) INTO fresh_dates
+    FROM (SELECT max(m.verdict_acquired_on) AS latest_on
+          FROM sclzonal.polygon_month_verdict AS m
+          WHERE m.polygon_id = ANY (polygon_ids)
+          GROUP BY m.polygon_id) AS d
+    WHERE date_trunc('month', d.latest_on)::date = ANY (changed_months);
+    RETURN QUERY
+    WITH tally AS (
+        SELECT m.polygon_id,
+               sum(m.observations)::integer AS observations,
+               sum(m.clear_observations)::integer AS clear_observations,
+               sum(m.partial_observations)::integer AS partial_observations,
+               min(m.first_observed_on) AS first_observed_on,
+               max(m.last_observed_on) AS last_observed_on,
+               max(m.verdict_acquired_on) AS latest_on
         FROM sclzonal.polygon_month_verdict AS m
-        CROSS JOIN LATERAL jsonb_each(m.rule_tallies) AS r
         WHERE m.polygon_id = ANY (polygon_ids)
-        GROUP BY m.polygon_id, r.key
-    ) AS h
-    GROUP BY h.polygon_id
-), latest AS (
-    SELECT o.*
-    FROM tally AS t
-    CROSS JOIN LATERAL (
-        SELECT * FROM sclzonal.polygon_observation AS po
-        WHERE po.polygon_id = t.polygon_id AND po.acquired_on = t.latest_on
-    ) AS o
-), uncountable AS (
-    SELECT u.polygon_id,
-           string_agg(format('grid %s (EPSG:%s): %s', u.grid_id, g.srid, u.reason), '; '
-                      ORDER BY u.grid_id) AS problem
-    FROM sclzonal.uncountable_polygon AS u
-    JOIN sclzonal.polygon AS up ON up.id = u.polygon_id AND up.changed_seq = u.polygon_version
-    JOIN sclzonal.scene_grid AS g ON g.id = u.grid_id
-    WHERE u.polygon_id = ANY (polygon_ids)
-    GROUP BY u.polygon_id
-)
-SELECT p.id,
-       p.source,
-       p.source_fid,
-       p.name,
-       CASE
-           WHEN u.polygon_id IS NOT NULL THEN 'not_countable'
-           WHEN l.polygon_id IS NOT NULL THEN l.verdict
-           WHEN t.polygon_id IS NULL THEN 'no_pixels'
-           WHEN t.partial_observations = t.observations THEN 'partially_observed'
-           ELSE 'no_clear_observation'
-       END,
-       l.acquired_on,
-       l.scene_id,
-       l.coverage,
-       l.clear_share,
-       l.rule_share,
-       l.vegetation_share,
-       l.total_pixels,
-       l.clear_pixels,
-       l.expected_pixels,
-       l.observed_pixels,
-       coalesce(t.observations, 0),
-       coalesce(t.clear_observations, 0),
-       coalesce(t.partial_observations, 0),
-       t.first_observed_on,
-       t.last_observed_on,
-       h.shares,
-       l.rule_id,
-       l.rule_revision,
-       rr.label,
-       rr.classes,
-       rr.min_share,
-       rr.min_clear_share,
-       rr.min_coverage,
-       l.evaluated_rules,
-       so.source,
-       so.description,
-       u.problem,
-       p.geom
-FROM sclzonal.polygon AS p
-LEFT JOIN tally AS t ON t.polygon_id = p.id
-LEFT JOIN latest AS l ON l.polygon_id = p.id
-LEFT JOIN held AS h ON h.polygon_id = p.id
-LEFT JOIN sclzonal.verdict_rule_revision AS rr
-       ON rr.rule_id = l.rule_id AND rr.revision = l.rule_revision
-LEFT JOIN sclzonal.scene_origin AS so ON so.scene_id = l.scene_id
-LEFT JOIN uncountable AS u ON u.polygon_id = p.id
-WHERE p.id = ANY (polygon_ids)
+        GROUP BY m.polygon_id
+    ), held AS (
+        SELECT h.polygon_id, jsonb_object_agg(h.label, h.held::float8 / h.evaluated) AS shares
+        FROM (
+            SELECT m.polygon_id, r.key AS label, sum((r.value ->> 'evaluated')::bigint) AS evaluated,
+                   sum((r.value ->> 'held')::bigint) AS held
+            FROM sclzonal.polygon_month_verdict AS m
+            CROSS JOIN LATERAL jsonb_each(m.rule_tallies) AS r
+            WHERE m.polygon_id = ANY (polygon_ids)
+            GROUP BY m.polygon_id, r.key
+        ) AS h
+        GROUP BY h.polygon_id
+    ), fresh AS (
+        SELECT o.polygon_id, o.verdict, o.acquired_on, o.scene_id, o.coverage, o.clear_share,
+               o.rule_share, o.vegetation_share, o.total_pixels, o.clear_pixels,
+               o.expected_pixels, o.observed_pixels, o.rule_id, o.rule_revision, rr.label,
+               rr.classes, rr.min_share, rr.min_clear_share, rr.min_coverage, o.evaluated_rules,
+               so.source, so.description
+        FROM sclzonal.polygon_observation AS o
+        JOIN tally AS t ON t.polygon_id = o.polygon_id AND t.latest_on = o.acquired_on
+        LEFT JOIN sclzonal.verdict_rule_revision AS rr
+               ON rr.rule_id = o.rule_id AND rr.revision = o.rule_revision
+        LEFT JOIN sclzonal.scene_origin AS so ON so.scene_id = o.scene_id
+        WHERE o.polygon_id = ANY (polygon_ids) AND o.acquired_on = ANY (fresh_dates)
+    ), kept AS (
+        SELECT v.polygon_id, v.verdict, v.acquired_on, v.scene_id, v.coverage, v.clear_share,
+               v.rule_share, v.vegetation_share, v.pixels, v.clear_pixels, v.expected_pixels,
+               v.observed_pixels, v.rule_id, v.rule_revision, v.rule_label, v.rule_classes,
+               v.rule_min_share, v.rule_min_clear_share, v.rule_min_coverage, v.evaluated_rules,
+               v.scene_source, v.scene_origin
+        FROM sclzonal.polygon_verdict AS v
+        JOIN tally AS t ON t.polygon_id = v.polygon_id AND t.latest_on = v.acquired_on
+        WHERE v.polygon_id = ANY (polygon_ids)
+          AND date_trunc('month', t.latest_on)::date <> ALL (changed_months)
+    ), latest AS (
+        SELECT * FROM fresh
+        UNION ALL
+        SELECT * FROM kept
+    ), uncountable AS (
+        SELECT u.polygon_id,
+               string_agg(format('grid %s (EPSG:%s): %s', u.grid_id, g.srid, u.reason), '; '
+                          ORDER BY u.grid_id) AS problem
+        FROM sclzonal.uncountable_polygon AS u
+        JOIN sclzonal.polygon AS up ON up.id = u.polygon_id AND up.changed_seq = u.polygon_version
+        JOIN sclzonal.scene_grid AS g ON g.id = u.grid_id
+        WHERE u.polygon_id = ANY (polygon_ids)
+        GROUP BY u.polygon_id
+    )
+    SELECT p.id, p.source, p.source_fid, p.name,
+           CASE
+               WHEN u.polygon_id IS NOT NULL THEN 'not_countable'
+               WHEN l.polygon_id IS NOT NULL THEN l.verdict
+               WHEN t.polygon_id IS NULL THEN 'no_pixels'
+               WHEN t.partial_observations = t.observations THEN 'partially_observed'
+               ELSE 'no_clear_observation'
+           END,
+           l.acquired_on, l.scene_id, l.coverage, l.clear_share, l.rule_share,
+           l.vegetation_share, l.total_pixels, l.clear_pixels, l.expected_pixels,
+           l.observed_pixels,
+           coalesce(t.observations, 0), coalesce(t.clear_observations, 0),
+           coalesce(t.partial_observations, 0), t.first_observed_on, t.last_observed_on, h.shares,
+           l.rule_id, l.rule_revision, l.label, l.classes, l.min_share, l.min_clear_share,
+           l.min_coverage, l.evaluated_rules, l.source, l.description, u.problem, p.geom
+    FROM sclzonal.polygon AS p
+    LEFT JOIN tally AS t ON t.polygon_id = p.id
+    LEFT JOIN latest AS l ON l.polygon_id = p.id
+    LEFT JOIN held AS h ON h.polygon_id = p.id
+    LEFT JOIN uncountable AS u ON u.polygon_id = p.id
+    WHERE p.id = ANY (polygon_ids);
+END;
 $$;
 
 CREATE OR REPLACE FUNCTION sclzonal.refresh_polygon_verdict() RETURNS bigint
@@ -131,7 +142,6 @@ DECLARE
     whole bigint[];
     in_months bigint[];
     months date[];
-    decided bigint[];
 BEGIN
     LOCK TABLE sclzonal.polygon_verdict IN SHARE ROW EXCLUSIVE MODE;
     IF EXISTS (SELECT FROM sclzonal.verdict_rebuild_request) THEN
@@ -151,23 +161,30 @@ BEGIN
     SELECT coalesce(array_agg(DISTINCT polygon_id) FILTER (WHERE polygon_id <> ALL (whole)), '{}'),
            coalesce(array_agg(DISTINCT month_start), '{}')
     INTO in_months, months FROM taken;
-    decided := whole || in_months;
-    IF cardinality(decided) = 0 THEN
-        RETURN 0;
+    -- Polygons noted whole: all their months and their verdict from the definitions.
+    IF cardinality(whole) > 0 THEN
+        DELETE FROM sclzonal.polygon_month_verdict WHERE polygon_id = ANY (whole);
+        INSERT INTO sclzonal.polygon_month_verdict
+        SELECT * FROM sclzonal.polygon_month_verdict_view WHERE polygon_id = ANY (whole);
+        DELETE FROM sclzonal.polygon_verdict WHERE polygon_id = ANY (whole);
+        INSERT INTO sclzonal.polygon_verdict
+        SELECT * FROM sclzonal.polygon_verdict_between('-infinity', 'infinity', whole);
     END IF;
-    -- Months: every month of the polygons noted whole, the noted months of the others (of the
-    -- polygons with a noted month, every noted month: a few months at most, made again alike).
-    DELETE FROM sclzonal.polygon_month_verdict WHERE polygon_id = ANY (whole);
-    INSERT INTO sclzonal.polygon_month_verdict
-    SELECT * FROM sclzonal.polygon_month_verdict_view WHERE polygon_id = ANY (whole);
-    DELETE FROM sclzonal.polygon_month_verdict
-    WHERE polygon_id = ANY (in_months) AND month_start = ANY (months);
-    INSERT INTO sclzonal.polygon_month_verdict
-    SELECT * FROM sclzonal.polygon_month_verdict_view
-    WHERE polygon_id = ANY (in_months) AND month_start = ANY (months);
-    DELETE FROM sclzonal.polygon_verdict WHERE polygon_id = ANY (decided);
-    INSERT INTO sclzonal.polygon_verdict SELECT * FROM sclzonal.polygon_verdict_from_months(decided);
-    RETURN cardinality(decided);
+    -- Polygons with new counts: the noted months (for each such polygon every noted month: a few
+    -- at most, made again alike), then their verdicts from their months.
+    IF cardinality(in_months) > 0 THEN
+        DELETE FROM sclzonal.polygon_month_verdict
+        WHERE polygon_id = ANY (in_months) AND month_start = ANY (months);
+        INSERT INTO sclzonal.polygon_month_verdict
+        SELECT * FROM sclzonal.polygon_month_verdict_view
+        WHERE polygon_id = ANY (in_months) AND month_start = ANY (months);
+        CREATE TEMPORARY TABLE made_from_months ON COMMIT DROP AS
+        SELECT * FROM sclzonal.polygon_verdict_from_months(in_months, months);
+        DELETE FROM sclzonal.polygon_verdict WHERE polygon_id = ANY (in_months);
+        INSERT INTO sclzonal.polygon_verdict SELECT * FROM pg_temp.made_from_months;
+        DROP TABLE pg_temp.made_from_months;
+    END IF;
+    RETURN cardinality(whole) + cardinality(in_months);
 END;
 $$;
 
@@ -186,11 +203,11 @@ $$;
 -- Only the roles granted EXECUTE in sql/roles.sql (and the owner) may call them.
 REVOKE ALL ON FUNCTION sclzonal.refresh_polygon_verdict() FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.rebuild_polygon_verdict() FROM PUBLIC;
-REVOKE ALL ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[], date[]) FROM PUBLIC;
 
 COMMENT ON FUNCTION sclzonal.refresh_polygon_verdict() IS
     'Make again the verdicts (polygon_verdict, polygon_month_verdict) of the polygons and months whose inputs changed, or all after a rule change, as their owner; returns how many polygons. Run by `sclzonal refresh`.';
-COMMENT ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[]) IS
-    'polygon_verdict rows of the given polygons made from their (up to date) polygon_month_verdict rows; equals polygon_verdict_between over all dates.';
+COMMENT ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[], date[]) IS
+    'polygon_verdict rows of polygons whose counts changed only in the given months, from their (up to date) polygon_month_verdict rows and their old rows; equals polygon_verdict_between over all dates.';
 COMMENT ON FUNCTION sclzonal.rebuild_polygon_verdict() IS
     'Decide every verdict again from the definitions; returns how many polygons. `sclzonal refresh --rebuild-verdicts`.';

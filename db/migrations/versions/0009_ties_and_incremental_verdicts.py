@@ -36,7 +36,7 @@ SQL_FILES = {
     "verdict_months.sql": "5a84eed065c1819dccf943579809a2d2de3ddc885e1a02793fb68506559ef43a",
     "verdict_tables.sql": "e108c733dc5f2186e0b091b898c5e8c785fe9324cacf9d34e7668a0f3548b222",
     "verdict_staleness.sql": "db3042951dd3b0cd89c4187707c660a22f89a9a8d072bcb25eb90a6d1eec686f",
-    "verdict_refresh.sql": "9ce8fb1a22e9b43d222facf07eeea68664bc296db239f4f8b8d6a969c0aba71d",
+    "verdict_refresh.sql": "8c190f4ebbb240245f5c3f90b70bfae64cd97115e5e4d422f06bd0d15d264c5d",
     "roles.sql": "fdd93c19cd730bb23bdc577bc5e0775a882676c62d3ce05249575a1e27b1f804",
 }
 FILES_0008 = ["zonal_views.sql", "verdict_views.sql", "roles.sql"]
@@ -62,7 +62,7 @@ def downgrade() -> None:
     for function in STALENESS_FUNCTIONS:
         op.execute(f"DROP FUNCTION sclzonal.{function}() CASCADE")
     for function in ("rebuild_polygon_verdict()", "refresh_polygon_verdict()",
-                     "polygon_verdict_from_months(bigint[])"):
+                     "polygon_verdict_from_months(bigint[], date[])"):
         op.execute(f"DROP FUNCTION sclzonal.{function}")
     for table in ("verdict_stale_polygon", "verdict_stale_month", "verdict_rebuild_request",
                   "polygon_verdict", "polygon_month_verdict"):
