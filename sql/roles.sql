@@ -45,7 +45,7 @@ BEGIN
             IF NOT pg_catalog.has_database_privilege(registered.role_name, db, 'CONNECT') THEN
                 EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', db, registered.role_name);
             END IF;
-            -- REFRESH ... CONCURRENTLY (as the owner) and polygon loading use temporary tables.
+            -- The verdict refresh (as the owner) and polygon loading use temporary tables.
             IF registered.purpose IN ('owner', 'loader') AND NOT
                     pg_catalog.has_database_privilege(registered.role_name, db, 'TEMPORARY') THEN
                 EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO %I', db, registered.role_name);

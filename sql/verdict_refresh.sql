@@ -153,6 +153,8 @@ BEGIN
         DELETE FROM sclzonal.polygon_month_verdict;
         INSERT INTO sclzonal.polygon_month_verdict
         SELECT * FROM sclzonal.polygon_month_verdict_view;
+        -- statistics for the refreshes that follow, which read these tables by polygon
+        ANALYZE sclzonal.polygon_verdict, sclzonal.polygon_month_verdict;
         RETURN (SELECT count(*) FROM sclzonal.polygon_verdict);
     END IF;
     WITH taken AS (DELETE FROM sclzonal.verdict_stale_polygon RETURNING polygon_id)

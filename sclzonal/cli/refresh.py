@@ -7,7 +7,7 @@ import click
 from sclzonal.cli import json_reports
 from sclzonal.cli.json_reports import json_option
 from sclzonal.cli.output import note, progress, warn
-from sclzonal.cli.support import ready_connection
+from sclzonal.cli.support import conninfo, ready_connection
 from sclzonal.counting import DEFAULT_COUNT_BATCH
 
 UNCOUNTABLE_SHOWN = 10
@@ -24,13 +24,17 @@ UNCOUNTABLE_SHOWN = 10
 @click.option("--rebuild-verdicts", is_flag=True,
               help="Decide every polygon's verdict again from the definitions, not only those "
                    "whose counts, geometry or scenes changed since the last refresh.")
+@click.option("--scheduler", metavar="ADDRESS", envvar="DASK_SCHEDULER_ADDRESS",
+              help="Count on the Dask cluster of this scheduler (tcp://HOST:8786; default: "
+                   "$DASK_SCHEDULER_ADDRESS, else in this process). Its workers need sclzonal "
+                   "installed and must reach the database at the same URL.")
 @click.option("--wait", "wait_seconds", type=click.FloatRange(0), metavar="SECONDS",
               help="When another refresh is running, wait at most this long for it, then exit "
                    "with code 3 having done nothing (default: wait until it ends).")
 @json_option("refresh")
 @click.pass_context
 def refresh(ctx: click.Context, batch_size: int, recount: bool, rebuild_verdicts: bool,
-            wait_seconds: float | None, as_json: bool) -> None:
+            scheduler: str | None, wait_seconds: float | None, as_json: bool) -> None:
     """Count class pixels for new (polygon, scene) pairs and refresh the verdicts.
 
     Only pairs not counted yet are counted; then only the polygons whose counts, geometry or
@@ -44,6 +48,7 @@ def refresh(ctx: click.Context, batch_size: int, recount: bool, rebuild_verdicts
       sclzonal -v refresh
       sclzonal refresh --recount
       sclzonal refresh --rebuild-verdicts
+      sclzonal refresh --scheduler tcp://dask-scheduler:8786
       sclzonal -q refresh --json
     """
     from sclzonal.counting.refresh import refresh as run_refresh
@@ -55,7 +60,8 @@ def refresh(ctx: click.Context, batch_size: int, recount: bool, rebuild_verdicts
         report = run_refresh(conn, batch_size=batch_size, on_start=start, on_pairs=bar.update,
                              on_wait=lambda: note("another refresh is running; waiting"),
                              recount=recount, rebuild_verdicts=rebuild_verdicts,
-                             wait_seconds=wait_seconds)
+                             wait_seconds=wait_seconds, scheduler=scheduler,
+                             conninfo=conninfo(ctx))
     if report.uncountable:
         shown = "; ".join(f"polygon {pid} ({source} {fid}) on EPSG:{epsg}: {reason}"
                           for pid, source, fid, epsg, reason in report.uncountable[:UNCOUNTABLE_SHOWN])

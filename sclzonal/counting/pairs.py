@@ -289,7 +289,19 @@ def count_new_pairs(conn: psycopg.Connection, pending: PendingPairs, *,
                     batch_size: int = DEFAULT_COUNT_BATCH,
                     on_pairs: Callable[[int], object] | None = None) -> int:
     """Count and store the pending pairs (from pending_pairs); return the number stored."""
-    by_scene = pending.by_scene
+    stored = count_scenes(conn, pending.by_scene, batch_size=batch_size, on_pairs=on_pairs)
+    mark_counted(conn, pending)
+    return stored
+
+
+def count_scenes(conn: psycopg.Connection, by_scene: dict[int, IdArray], *,
+                 batch_size: int = DEFAULT_COUNT_BATCH,
+                 on_pairs: Callable[[int], object] | None = None) -> int:
+    """Count and store the given polygons of each scene; return the number of pairs stored.
+
+    Scenes are taken grid by grid: the pixel runs of a grid's polygons are made (or read from
+    pixel_map) once and serve each of its scenes, whose tiles are read once.
+    """
     grids = scene_grids(conn, list(by_scene))
     stored = 0
     batches: dict[int, list[PolygonBatch]] = {}
@@ -307,7 +319,6 @@ def count_new_pairs(conn: psycopg.Connection, pending: PendingPairs, *,
             if on_pairs is not None:
                 on_pairs(int(keep.sum()))
         del pixels
-    mark_counted(conn, pending)
     return stored
 
 

@@ -70,6 +70,8 @@ def refresh(
     recount: bool = False,
     rebuild_verdicts: bool = False,
     wait_seconds: float | None = None,
+    scheduler: str | None = None,
+    conninfo: str | None = None,
 ) -> RefreshReport:
     """Count every pending pair, then refresh the verdicts; one refresh at a time.
 
@@ -80,6 +82,8 @@ def refresh(
     deleting counts by hand. With `rebuild_verdicts`, every verdict is decided again from the
     definitions instead of those whose inputs changed. Waits for a refresh that is running
     (`on_wait` is called): for ever, or `wait_seconds`, then raises JobBusy having done nothing.
+    With `scheduler` (a Dask scheduler's address), the counting runs on that cluster's workers,
+    which connect with `conninfo` (sclzonal.counting.distributed).
     """
     report = RefreshReport()
     with job_lock(conn, "refresh", wait_seconds=wait_seconds, on_busy=on_wait):
@@ -90,8 +94,15 @@ def refresh(
         report.scenes = len(pending.by_scene)
         if on_start is not None:
             on_start(pending.pairs)
-        report.pairs_counted = count_new_pairs(conn, pending, batch_size=batch_size,
-                                               on_pairs=on_pairs)
+        if scheduler:
+            from sclzonal.counting.distributed import count_new_pairs_on_dask
+
+            report.pairs_counted = count_new_pairs_on_dask(
+                conn, conninfo or conn.info.dsn, pending, scheduler, batch_size=batch_size,
+                on_pairs=on_pairs)
+        else:
+            report.pairs_counted = count_new_pairs(conn, pending, batch_size=batch_size,
+                                                   on_pairs=on_pairs)
         report.coverage_filled = fill_missing_coverage(conn, batch_size=batch_size)
         report.uncountable = uncountable_polygons(conn)
         report.count_seconds = time.perf_counter() - started

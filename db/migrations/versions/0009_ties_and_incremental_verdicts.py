@@ -36,8 +36,8 @@ SQL_FILES = {
     "verdict_months.sql": "5a84eed065c1819dccf943579809a2d2de3ddc885e1a02793fb68506559ef43a",
     "verdict_tables.sql": "e108c733dc5f2186e0b091b898c5e8c785fe9324cacf9d34e7668a0f3548b222",
     "verdict_staleness.sql": "db3042951dd3b0cd89c4187707c660a22f89a9a8d072bcb25eb90a6d1eec686f",
-    "verdict_refresh.sql": "8c190f4ebbb240245f5c3f90b70bfae64cd97115e5e4d422f06bd0d15d264c5d",
-    "roles.sql": "fdd93c19cd730bb23bdc577bc5e0775a882676c62d3ce05249575a1e27b1f804",
+    "verdict_refresh.sql": "8e1a851cb820ea158671637839068adc90eedfb4a316c05710386dd6d3b17580",
+    "roles.sql": "61247ac713ad284ee54e13a89111f7140701657cf3067b81f70dba4e056f6efb",
 }
 FILES_0008 = ["zonal_views.sql", "verdict_views.sql", "roles.sql"]
 FILES_0007 = ["verdict_months.sql", "verdict_refresh.sql"]
