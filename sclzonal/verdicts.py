@@ -10,8 +10,9 @@ import os
 import stat
 import tempfile
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psycopg
 
@@ -52,21 +53,38 @@ PERIOD_TABLE_COLUMNS = ["polygon_id", "source_fid", "name", "verdict", "acquired
                         "observations", "clear_observations", "rule_held_shares"]
 
 
-def fetch_verdicts(conn: psycopg.Connection, *, with_geometry: bool = False,
-                   limit: int | None = None, period: tuple[dt.date, dt.date] | None = None
-                   ) -> list[dict[str, Any]]:
-    """Return verdicts ordered by polygon id (the first `limit`): the rows of
+ROWS_PER_FETCH = 2000
+"""Rows read from the server at a time when verdicts are streamed (iter_verdicts)."""
+
+
+def iter_verdicts(conn: psycopg.Connection, *, with_geometry: bool = False,
+                  limit: int | None = None, period: tuple[dt.date, dt.date] | None = None
+                  ) -> Iterator[dict[str, Any]]:
+    """Yield verdicts ordered by polygon id (the first `limit`): the rows of
     sclzonal.polygon_verdict, or with `period` (first, last day) those of
-    sclzonal.polygon_verdict_between for it."""
+    sclzonal.polygon_verdict_between for it.
+
+    Through a server-side cursor, ROWS_PER_FETCH rows at a time, in one transaction (one
+    snapshot): memory stays bounded however many polygons there are.
+    """
     geometry = ", ST_AsGeoJSON(geom, 7) AS geometry" if with_geometry else ""
     query = (f"SELECT {', '.join(COLUMNS)}{geometry} FROM sclzonal.polygon_verdict"
              " ORDER BY polygon_id LIMIT %s")
     if period is not None:
         query = (f"SELECT {', '.join(COLUMNS)}{geometry}"
                  " FROM sclzonal.polygon_verdict_between(%s, %s) ORDER BY polygon_id LIMIT %s")
-    with conn.cursor(row_factory=psycopg.rows.dict_row) as cursor:
+    with conn.transaction(), conn.cursor(name="sclzonal_verdicts",
+                                         row_factory=psycopg.rows.dict_row) as cursor:
+        cursor.itersize = ROWS_PER_FETCH
         cursor.execute(query, (*(period or ()), limit))
-        return list(cursor.fetchall())
+        yield from cursor
+
+
+def fetch_verdicts(conn: psycopg.Connection, *, with_geometry: bool = False,
+                   limit: int | None = None, period: tuple[dt.date, dt.date] | None = None
+                   ) -> list[dict[str, Any]]:
+    """Return the verdicts of iter_verdicts as a list."""
+    return list(iter_verdicts(conn, with_geometry=with_geometry, limit=limit, period=period))
 
 
 def _cell(value: Any) -> str:
@@ -102,46 +120,71 @@ def _spreadsheet_safe(value: Any) -> str:
     return text
 
 
-def as_table(rows: list[dict[str, Any]], limit: int | None = None,
+def as_table(rows: Iterable[dict[str, Any]], limit: int | None = None,
              columns: list[str] = TABLE_COLUMNS) -> str:
-    """Return an aligned text table of the main columns, then a count per verdict."""
-    shown = rows if limit is None else rows[:limit]
+    """Return an aligned text table of the main columns (the first `limit` rows), then a count
+    per verdict of all rows. Only the rows shown are kept in memory."""
+    shown: list[dict[str, Any]] = []
+    tally: Counter[str] = Counter()
+    for row in rows:
+        tally[row["verdict"]] += 1
+        if limit is None or len(shown) < limit:
+            shown.append(row)
+    total = sum(tally.values())
     cells = [columns] + [[_printable(_cell(row[c])) for c in columns] for row in shown]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     lines = ["  ".join(value.ljust(width) for value, width in zip(line, widths, strict=True)).rstrip()
              for line in cells]
     lines.insert(1, "  ".join("-" * width for width in widths))
-    if limit is not None and len(rows) > limit:
-        lines.append(f"... {len(rows) - limit} more rows")
-    tally = Counter(row["verdict"] for row in rows)
-    lines.append(f"{len(rows)} polygons: "
+    if total > len(shown):
+        lines.append(f"... {total - len(shown)} more rows")
+    lines.append(f"{total} polygons: "
                  + ", ".join(f"{_printable(k)} {v}" for k, v in sorted(tally.items())))
     return "\n".join(lines) + "\n"
 
 
-def as_csv(rows: list[dict[str, Any]]) -> str:
-    """Return the rows as CSV with a header line (text cells made safe to open in a spreadsheet)."""
+def csv_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """Yield CSV text, a header line then ROWS_PER_FETCH rows at a time (text cells made safe to
+    open in a spreadsheet)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for row in rows:
+    for index, row in enumerate(rows, start=1):
         writer.writerow([_spreadsheet_safe(row[c]) for c in COLUMNS])
-    return buffer.getvalue()
+        if index % ROWS_PER_FETCH == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
-def as_geojson(rows: list[dict[str, Any]]) -> str:
-    """Return the rows as a GeoJSON FeatureCollection in EPSG:4326."""
-    features = []
+def as_csv(rows: Iterable[dict[str, Any]]) -> str:
+    """Return the rows as CSV with a header line (csv_chunks joined)."""
+    return "".join(csv_chunks(rows))
+
+
+def geojson_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """Yield a GeoJSON FeatureCollection in EPSG:4326, one feature at a time."""
+    yield '{"type": "FeatureCollection", "features": ['
+    separator = ""
     for row in rows:
         properties = {c: (row[c].isoformat() if isinstance(row[c], dt.date) else row[c])
                       for c in COLUMNS}
-        features.append({"type": "Feature", "id": row["polygon_id"],
-                         "geometry": json.loads(row["geometry"]), "properties": properties})
-    return json.dumps({"type": "FeatureCollection", "features": features}) + "\n"
+        yield separator + json.dumps({"type": "Feature", "id": row["polygon_id"],
+                                      "geometry": json.loads(row["geometry"]),
+                                      "properties": properties})
+        separator = ", "
+    yield "]}\n"
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write a file so that it is either complete or not there at all.
+def as_geojson(rows: Iterable[dict[str, Any]]) -> str:
+    """Return the rows as a GeoJSON FeatureCollection in EPSG:4326 (geojson_chunks joined)."""
+    return "".join(geojson_chunks(rows))
+
+
+def write_atomically(path: Path, text: str | Iterable[str]) -> None:
+    """Write a file, from one text or chunk by chunk, so that it is either complete or not there
+    at all.
 
     A FIFO or a character device (a pipe, /dev/stdout) is written into, not replaced. A new file
     gets the mode the umask gives; a file written again keeps its mode. A path that cannot be
@@ -166,7 +209,7 @@ def write_atomically(path: Path, text: str) -> None:
     try:
         os.fchmod(handle, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+            _write_chunks(stream, text)
         os.replace(temporary, path)
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)
@@ -176,10 +219,15 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def _write_into(path: Path, text: str) -> None:
+def _write_chunks(stream: IO[str], text: str | Iterable[str]) -> None:
+    for chunk in ([text] if isinstance(text, str) else text):
+        stream.write(chunk)
+
+
+def _write_into(path: Path, text: str | Iterable[str]) -> None:
     try:
         with path.open("w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+            _write_chunks(stream, text)
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or first_line(exc)}") from None
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from sclzonal.verdicts import ROWS_PER_FETCH, as_csv, iter_verdicts
 from tests.helpers import run_cli
 
 NAMES = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2", "@SUM(A1)", "\tTab", "plain", "clear\x1b[2Jscreen",
@@ -129,3 +130,23 @@ def test_polygons_load_refuses_a_fifo_at_once(capsys: pytest.CaptureFixture[str]
     assert not loader.is_alive(), "polygons load is still reading the FIFO after 30 s"
     code, _, err = result[0]
     assert code == 1 and err == f"sclzonal: error: {fifo}: not a regular file or folder\n"
+
+
+def test_verdicts_are_streamed_from_a_server_side_cursor(empty_conn: psycopg.Connection,
+                                                         database_url: str) -> None:
+    conn = empty_conn
+    conn.execute("INSERT INTO sclzonal.polygon (source, source_fid, name, attributes, geom)"
+                 " SELECT 'many', g::text, NULL, '{}',"
+                 " ST_Multi(ST_Buffer(ST_Point(15 + g * 0.001, 46, 4326), 0.0002))"
+                 " FROM generate_series(1, %s) AS g", (3 * ROWS_PER_FETCH,))
+    conn.execute("SELECT sclzonal.refresh_polygon_verdict()")
+    with psycopg.connect(database_url, autocommit=True) as reader:
+        rows = iter_verdicts(reader, with_geometry=True)
+        first = next(rows)
+        # the client holds one fetch of rows; the server keeps the rest behind a cursor
+        cursors = reader.execute("SELECT name FROM pg_cursors").fetchall()
+        assert ("sclzonal_verdicts",) in cursors
+        assert first["source_fid"] == "1" and sum(1 for _ in rows) == 3 * ROWS_PER_FETCH - 1
+    with psycopg.connect(database_url, autocommit=True) as again:
+        text = as_csv(iter_verdicts(again))
+    assert len(text.splitlines()) == 3 * ROWS_PER_FETCH + 1

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -33,8 +35,9 @@ def verdicts(ctx: click.Context, output_format: str, output: Path | None,
     Without --from/--to: as of each polygon's latest evaluated observation, as stored by the
     last `sclzonal refresh`. With them: computed now over the period, with the number of
     observations, of clear observations, and the share of observations each rule held on
-    (rule_held_shares). CSV has every column; GeoJSON adds the geometry (EPSG:4326). A file is
-    written whole or not at all.
+    (rule_held_shares). CSV has every column; GeoJSON adds the geometry (EPSG:4326). Rows are
+    streamed (memory stays bounded for any number of polygons); a file is written whole or not
+    at all.
 
     \b
     Examples:
@@ -47,10 +50,10 @@ def verdicts(ctx: click.Context, output_format: str, output: Path | None,
     from sclzonal.verdicts import (
         PERIOD_TABLE_COLUMNS,
         TABLE_COLUMNS,
-        as_csv,
-        as_geojson,
         as_table,
-        fetch_verdicts,
+        csv_chunks,
+        geojson_chunks,
+        iter_verdicts,
         write_atomically,
     )
 
@@ -62,18 +65,31 @@ def verdicts(ctx: click.Context, output_format: str, output: Path | None,
             raise click.BadParameter(f"--from {first.isoformat()} is after --to {last.isoformat()}",
                                      param_hint="'--from'")
         period = (first, last)
+    written = 0
+
+    def counted(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        nonlocal written
+        for row in rows:
+            written += 1
+            yield row
+
     with ready_connection(ctx) as conn:
-        # The table counts the verdicts of all polygons, so it reads every row.
-        rows = fetch_verdicts(conn, with_geometry=output_format == "geojson",
-                              limit=None if output_format == "table" else limit, period=period)
-    if output_format == "table":
-        text = as_table(rows, limit, PERIOD_TABLE_COLUMNS if period else TABLE_COLUMNS)
-    elif output_format == "csv":
-        text = as_csv(rows)
-    else:
-        text = as_geojson(rows)
-    if output is None:
-        click.echo(text, nl=False, color=True)  # data: escape sequences in names stay as they are
-    else:
-        write_atomically(output, text)
-        note(f"wrote {len(rows)} verdicts to {output}")
+        # Rows are streamed from the server; the table counts the verdicts of all polygons, so
+        # it reads every row, and keeps only those it shows.
+        rows = counted(iter_verdicts(conn, with_geometry=output_format == "geojson",
+                                     limit=None if output_format == "table" else limit,
+                                     period=period))
+        chunks: Iterable[str]
+        if output_format == "table":
+            chunks = [as_table(rows, limit, PERIOD_TABLE_COLUMNS if period else TABLE_COLUMNS)]
+        elif output_format == "csv":
+            chunks = csv_chunks(rows)
+        else:
+            chunks = geojson_chunks(rows)
+        if output is None:
+            for chunk in chunks:  # data: escape sequences in names stay as they are
+                click.echo(chunk, nl=False, color=True)
+        else:
+            write_atomically(output, chunks)
+    if output is not None:
+        note(f"wrote {written} verdicts to {output}")
