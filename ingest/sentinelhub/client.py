@@ -1,8 +1,9 @@
 """Sentinel Hub and CDSE through sentinelhub-py: endpoints, credentials, bounded retries, errors.
 
 `SentinelHub` is used as a context manager: entering it authenticates once (its own session, never
-sentinelhub-py's process-wide session cache), then `search_dates` asks the Catalog API for the
-acquisitions over an area and `fetch_tiff` asks the Processing API for one SCL GeoTIFF.
+sentinelhub-py's process-wide session cache), then `search_items` asks the Catalog API for the
+acquisitions over an area (their dates and footprints) and `fetch_tiff` asks the Processing API
+for one SCL GeoTIFF (from several threads at once, if the caller likes).
 
 Requests go through `retry.RetryingClient`, which bounds and reports retries by a `RetryPolicy`
 (see that module). Every failure becomes one `UserError` line, with the client secret redacted
@@ -21,6 +22,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+import shapely
+import shapely.errors
+import shapely.geometry
 from oauthlib.oauth2 import OAuth2Error
 from sentinelhub import (
     CRS,
@@ -38,7 +42,7 @@ from sentinelhub.exceptions import DownloadFailedException
 
 from sclzonal.errors import UserError, first_line
 from sclzonal.ingest.sentinelhub.plan import COLLECTION, Bounds
-from sclzonal.ingest.sentinelhub.retry import RetryBudgetExceeded, RetryingClient, RetryPolicy
+from sclzonal.ingest.sentinelhub.retry import Pacer, RetryBudgetExceeded, RetryingClient, RetryPolicy
 
 ENDPOINTS = {
     "sentinelhub": ("https://services.sentinel-hub.com",
@@ -129,9 +133,11 @@ class SentinelHub:
     """An authenticated connection to one Sentinel Hub deployment (use as a context manager)."""
 
     def __init__(self, endpoint: Endpoint, credentials: tuple[str, str], policy: RetryPolicy,
-                 notify: Callable[[str], None] = lambda message: None) -> None:
+                 notify: Callable[[str], None] = lambda message: None,
+                 requests_per_minute: float | None = None) -> None:
         self.endpoint = endpoint
         self.policy = policy
+        self.requests_per_minute = requests_per_minute
         self._secret = credentials[1]
         self._notify = notify
         # sentinelhub-py sends each request once (RetryingClient retries); the token request it
@@ -159,7 +165,7 @@ class SentinelHub:
             self._stack.close()
             raise
         self._client = RetryingClient(session=session, policy=self.policy, notify=self._tell,
-                                      config=self.config)
+                                      config=self.config, pacer=Pacer(self.requests_per_minute))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -175,9 +181,9 @@ class SentinelHub:
             raise RuntimeError("use SentinelHub as a context manager")
         return self._client
 
-    def search_dates(self, lonlat_bounds: Bounds, start: dt.date, end: dt.date,
-                     max_cloud: float | None) -> set[dt.date]:
-        """Return the acquisition dates (UTC) over an area."""
+    def search_items(self, lonlat_bounds: Bounds, start: dt.date, end: dt.date,
+                     max_cloud: float | None) -> list[tuple[dt.date, shapely.Geometry | None]]:
+        """Return the acquisitions over an area: (UTC date, footprint in lon/lat or None)."""
         catalog = SentinelHubCatalog(config=self.config)
         # typed SentinelHubDownloadClient, but the catalog only hands it to its search iterator,
         # a FeatureIterator, which takes any DownloadClient
@@ -188,13 +194,13 @@ class SentinelHub:
             time=(dt.datetime.combine(start, dt.time(0, 0, 0)),
                   dt.datetime.combine(end, dt.time(23, 59, 59))),
             filter=None if max_cloud is None else f"eo:cloud_cover <= {max_cloud:g}",
-            fields={"include": ["id", "properties.datetime", "properties.eo:cloud_cover"],
-                    "exclude": []},
+            fields={"include": ["id", "geometry", "properties.datetime",
+                                "properties.eo:cloud_cover"], "exclude": []},
             limit=100,
         )
         with self.explained("catalog search"):
-            return {dt.date.fromisoformat(str(feature["properties"]["datetime"])[:10])
-                    for feature in search}
+            return [(dt.date.fromisoformat(str(feature["properties"]["datetime"])[:10]),
+                     _footprint(feature.get("geometry"))) for feature in search]
 
     def fetch_tiff(self, bounds: Bounds, epsg: int, day: dt.date, resolution: float) -> bytes:
         """Return the SCL of one date over a UTM box as a GeoTIFF (UINT8, NEAREST resampling)."""
@@ -241,6 +247,17 @@ class SentinelHub:
             raise UserError(self.redact(f"{what}: {_describe(exc, self)}")) from None
         except ValueError as exc:
             raise UserError(self.redact(f"{what}: {exc}")) from None
+
+
+def _footprint(geometry: object) -> shapely.Geometry | None:
+    """An item's GeoJSON geometry as shapely (None when absent or unreadable: then it counts
+    as covering every cell it was found for)."""
+    if not isinstance(geometry, dict):
+        return None
+    try:
+        return shapely.geometry.shape(geometry)
+    except (ValueError, TypeError, KeyError, AttributeError, shapely.errors.GEOSException):
+        return None
 
 
 def _describe(exc: Exception, hub: SentinelHub) -> str:
