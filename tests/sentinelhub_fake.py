@@ -78,6 +78,8 @@ class Recorded:
     body: Any
     status: int = 0
     response: bytes = b""
+    at: float = field(default_factory=time.monotonic)
+    """When it arrived (time.monotonic)."""
 
 
 class FakeSentinelHub:
@@ -96,6 +98,11 @@ class FakeSentinelHub:
                                                 "process": deque()}
         self.always: dict[str, Fault | None] = {"token": None, "catalog": None, "process": None}
         self.tokens: set[str] = set()
+        self.latency = 0.0
+        """Seconds every catalog and process answer takes (a realistic service's delay)."""
+        self.in_flight = 0
+        self.most_in_flight = 0
+        """The most process requests being answered at once (since the last reset)."""
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -130,6 +137,7 @@ class FakeSentinelHub:
         """Forget recorded requests and faults."""
         with self.lock:
             self.requests.clear()
+            self.most_in_flight = 0
             for kind in self.faults:
                 self.faults[kind].clear()
                 self.always[kind] = None
@@ -241,6 +249,20 @@ class _Handler(BaseHTTPRequestHandler):
         with self.service.lock:
             self.service.requests.append(record)
         fault = self.service.next_fault(kind) if kind != "unknown" else None
+        if kind == "process":
+            with self.service.lock:
+                self.service.in_flight += 1
+                self.service.most_in_flight = max(self.service.most_in_flight, self.service.in_flight)
+        try:
+            self._answer(kind, record, body, fault)
+        finally:
+            if kind == "process":
+                with self.service.lock:
+                    self.service.in_flight -= 1
+
+    def _answer(self, kind: str, record: Recorded, body: Any, fault: Fault | None) -> None:
+        if kind in ("catalog", "process") and self.service.latency:
+            time.sleep(self.service.latency)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         if fault is not None and fault.hold is not None:
