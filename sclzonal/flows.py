@@ -274,7 +274,10 @@ def _fetch(conn: psycopg.Connection, settings: FetchSettings, endpoint: Endpoint
         hub = stack.enter_context(SentinelHub(endpoint, credentials, policy,
                                               lambda message: progress.note(f"sclzonal: {message}"),
                                               requests_per_minute=settings.requests_per_minute))
-        plan = plan_fetch(conn, hub, cells, options)
+        with progress.bar(desc="catalog", unit=" searches") as searches:
+            plan = plan_fetch(conn, hub, cells, options,
+                              on_searches=lambda total: searches.reset(total=total),
+                              on_searched=lambda: searches.update(1))
         if dry_run:
             report = report_of(plan, endpoint.source)
         else:

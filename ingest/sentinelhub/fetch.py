@@ -183,13 +183,19 @@ def covered_polygons(conn: psycopg.Connection, source: str, options: FetchOption
     return covered
 
 
-def plan_fetch(conn: psycopg.Connection, hub: SentinelHub, cells: list[Cell],
-               options: FetchOptions) -> FetchPlan:
-    """Ask the catalog for every cell's dates and plan the (date, cell) scenes not held yet."""
+def plan_fetch(conn: psycopg.Connection, hub: SentinelHub, cells: list[Cell], options: FetchOptions,
+               on_searches: Callable[[int], object] = lambda total: None,
+               on_searched: Callable[[], object] = lambda: None) -> FetchPlan:
+    """Ask the catalog for every cell's dates and plan the (date, cell) scenes not held yet.
+
+    `on_searches(n)` is told how many catalog searches there are, `on_searched()` after each.
+    """
     plans = [CellPlan(cell) for cell in cells]
     if cells:
         boxes = np.array([plan.cell.lonlat_footprint.bounds for plan in plans])
-        for group in touching_groups(boxes):
+        groups = touching_groups(boxes)
+        on_searches(len(groups))
+        for group in groups:
             area = (float(boxes[group, 0].min()), float(boxes[group, 1].min()),
                     float(boxes[group, 2].max()), float(boxes[group, 3].max()))
             items = hub.search_items(area, options.start, options.end, options.max_cloud)
@@ -197,6 +203,7 @@ def plan_fetch(conn: psycopg.Connection, hub: SentinelHub, cells: list[Cell],
                 footprint = plans[index].cell.lonlat_footprint
                 plans[index].dates = sorted({day for day, geometry in items
                                              if geometry is None or geometry.intersects(footprint)})
+            on_searched()
     covered = covered_polygons(conn, hub.endpoint.source, options, cells[0].resolution if cells else 0,
                                [pid for cell in cells for pid in cell.polygon_ids])
     for plan in plans:
