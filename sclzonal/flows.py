@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sclzonal.counting.refresh import RefreshReport
     from sclzonal.ingest.scl_raster import SceneLoad, SclFile
     from sclzonal.ingest.sentinelhub.client import Endpoint
+    from sclzonal.ingest.sentinelhub.crosscheck import Comparison
     from sclzonal.ingest.sentinelhub.fetch import FetchReport
 
 
@@ -292,3 +293,27 @@ def _fetch(conn: psycopg.Connection, settings: FetchSettings, endpoint: Endpoint
             report = fetch_scenes(conn, hub, plan, options, workdir, on_scene=scene_done)
     report.requests_per_minute = settings.requests_per_minute
     return report
+
+
+def check_statistical(conn: psycopg.Connection, settings: FetchSettings, *, sample: int,
+                      start: dt.date, end: dt.date, seed: int = 0,
+                      progress: Progress | None = None) -> list[Comparison]:
+    """Compare the stored counts of `sample` random polygons with the Statistical API's."""
+    from sclzonal.ingest.sentinelhub.client import RetryPolicy, SentinelHub, resolve_credentials
+    from sclzonal.ingest.sentinelhub.crosscheck import cross_check, sample_observations
+
+    progress = progress or Silent()
+    if end < start:
+        raise UserError(f"the period is empty: start {start.isoformat()} is after end {end.isoformat()}")
+    endpoint = settings.resolve_endpoint()
+    credentials = resolve_credentials(settings.profile)
+    observations = sample_observations(conn, sample, start, end, seed)
+    if not observations:
+        raise UserError(f"no stored observations between {start.isoformat()} and {end.isoformat()}: "
+                        "run `sclzonal refresh` after loading or fetching scenes")
+    policy = RetryPolicy(timeout_seconds=settings.timeout_seconds,
+                         max_wait_seconds=settings.max_wait_seconds,
+                         sleep_seconds=settings.retry_sleep_seconds)
+    with SentinelHub(endpoint, credentials, policy, lambda message: progress.note(f"sclzonal: {message}"),
+                     requests_per_minute=settings.requests_per_minute) as hub:
+        return cross_check(conn, hub, observations)

@@ -1,9 +1,14 @@
-"""A fake Sentinel Hub on 127.0.0.1: OAuth token, Catalog search and Processing API.
+"""A fake Sentinel Hub on 127.0.0.1: OAuth token, Catalog search, Processing and Statistical API.
 
 It answers the real sentinelhub-py client. Process responses are GeoTIFFs cut from a known SCL
 array laid periodically over longitude/latitude (`scl_at`), sampled at the centres of the pixels
 of the requested box, CRS and resolution (nearest), and set to class 0 outside the footprints
-of that date's acquisitions. Every request is recorded; faults (status codes, Retry-After,
+of that date's acquisitions. The Statistical API (request and response shapes as its public
+reference gives them: `input.bounds` with bbox, geometry and CRS, `aggregation` with timeRange,
+aggregationInterval P1D and resx/resy, `calculations` histograms) answers from the same array:
+its sample matrix starts at the request's bbox, a pixel counts when its centre lies in the
+geometry (or, with `statistical_rule = "touched"`, when it touches it), one interval per day
+with an acquisition. Every request is recorded; faults (status codes, Retry-After,
 delays, truncated bodies) can be queued per endpoint or set for every request.
 """
 
@@ -95,8 +100,11 @@ class FakeSentinelHub:
         self.max_pixels = max_pixels
         self.requests: list[Recorded] = []
         self.faults: dict[str, deque[Fault]] = {"token": deque(), "catalog": deque(),
-                                                "process": deque()}
-        self.always: dict[str, Fault | None] = {"token": None, "catalog": None, "process": None}
+                                                "process": deque(), "statistics": deque()}
+        self.always: dict[str, Fault | None] = {"token": None, "catalog": None, "process": None,
+                                                "statistics": None}
+        self.statistical_rule = "centre"
+        """Which pixels the Statistical API counts: "centre" (inside) or "touched"."""
         self.tokens: set[str] = set()
         self.latency = 0.0
         """Seconds every catalog and process answer takes (a realistic service's delay)."""
@@ -197,6 +205,62 @@ class FakeSentinelHub:
         } for index, item in enumerate(page, start=offset)]
         return {"type": "FeatureCollection", "features": features, "context": context}
 
+    def values_at(self, lon: np.ndarray, lat: np.ndarray, day: dt.date) -> np.ndarray:
+        """SCL at lon/lat on a date: the known array where an acquisition of the day covers, else 0."""
+        covered = np.zeros(np.shape(lon), dtype=bool)
+        for item in self.acquisitions:
+            if item.day == day:
+                w, s, e, n = item.bounds
+                covered |= (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
+        return np.where(covered, scl_at(lon, lat, day), 0).astype(np.uint8)
+
+    def statistics(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Answer a Statistical API request: a histogram of the evalscript's band per day."""
+        import shapely
+        from shapely.geometry import shape
+
+        bounds = body["input"]["bounds"]
+        epsg = int(bounds["properties"]["crs"].rsplit("/", 1)[-1])
+        left, bottom, right, top = bounds["bbox"]
+        aggregation = body["aggregation"]
+        res_x, res_y = aggregation["resx"], aggregation["resy"]
+        width, height = round((right - left) / res_x), round((top - bottom) / res_y)
+        geometry = shape(bounds["geometry"])
+        cols, rows = np.meshgrid(np.arange(width), np.arange(height))
+        x0, y1 = left + cols * res_x, top - rows * res_y
+        if self.statistical_rule == "touched":
+            cells = shapely.box(x0, y1 - res_y, x0 + res_x, y1)
+            inside = shapely.intersects(cells, geometry)
+        else:
+            inside = shapely.contains_xy(geometry, x0 + res_x / 2, y1 - res_y / 2)
+        lon, lat = Transformer.from_crs(epsg, 4326, always_xy=True).transform(
+            x0[inside] + res_x / 2, y1[inside] - res_y / 2)
+        first = dt.date.fromisoformat(aggregation["timeRange"]["from"][:10])
+        last = dt.date.fromisoformat(aggregation["timeRange"]["to"][:10])
+        days = sorted({item.day for item in self.acquisitions if first <= item.day <= last
+                       and not (aggregation["timeRange"]["to"][11:19] == "00:00:00" and item.day == last)})
+        histogram = body["calculations"]["default"]["histograms"]["default"]
+        edges = np.arange(histogram["lowEdge"], histogram["highEdge"] + histogram["binWidth"],
+                          histogram["binWidth"])
+        data = []
+        for day in days:
+            values = self.values_at(lon, lat, day)
+            counts, _ = np.histogram(values, bins=edges)
+            data.append({
+                "interval": {"from": f"{day.isoformat()}T00:00:00Z",
+                             "to": f"{(day + dt.timedelta(days=1)).isoformat()}T00:00:00Z"},
+                "outputs": {"default": {"bands": {"B0": {
+                    "stats": {"min": float(values.min()) if values.size else None,
+                              "max": float(values.max()) if values.size else None,
+                              "sampleCount": int(inside.sum()), "noDataCount": 0},
+                    "histogram": {"bins": [{"lowEdge": float(low), "highEdge": float(high),
+                                            "count": int(count)}
+                                           for low, high, count in zip(edges, edges[1:], counts,
+                                                                       strict=False)]},
+                }}}},
+            })
+        return {"data": data, "status": "OK"}
+
     def render(self, body: dict[str, Any], add_to_values: int = 0) -> tuple[int, bytes]:
         """Cut the GeoTIFF a process request asks for; (400, error JSON) when it is too big."""
         bounds = body["input"]["bounds"]
@@ -214,13 +278,7 @@ class FakeSentinelHub:
         cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
         to_lonlat = Transformer.from_crs(epsg, 4326, always_xy=True)
         lon, lat = to_lonlat.transform(left + cols * res_x, top - rows * res_y)
-        values = scl_at(lon, lat, day)
-        covered = np.zeros(values.shape, dtype=bool)
-        for item in self.acquisitions:
-            if item.day == day:
-                w, s, e, n = item.bounds
-                covered |= (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
-        values = (np.where(covered, values, 0) + add_to_values).astype(np.uint8)
+        values = (self.values_at(lon, lat, day) + add_to_values).astype(np.uint8)
         with MemoryFile() as memory:
             with memory.open(driver="GTiff", width=width, height=height, count=1, dtype="uint8",
                              crs=f"EPSG:{epsg}", transform=Affine(res_x, 0, left, 0, -res_y, top)) as tif:
@@ -240,7 +298,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path
         kind = ("token" if path.endswith("/oauth/token") else
                 "catalog" if path.endswith("/api/v1/catalog/1.0.0/search") else
-                "process" if path.endswith("/api/v1/process") else "unknown")
+                "process" if path.endswith("/api/v1/process") else
+                "statistics" if path.endswith("/api/v1/statistics") else "unknown")
         if kind == "token":
             body: Any = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
         else:
@@ -261,7 +320,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self.service.in_flight -= 1
 
     def _answer(self, kind: str, record: Recorded, body: Any, fault: Fault | None) -> None:
-        if kind in ("catalog", "process") and self.service.latency:
+        if kind in ("catalog", "process", "statistics") and self.service.latency:
             time.sleep(self.service.latency)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
@@ -280,6 +339,8 @@ class _Handler(BaseHTTPRequestHandler):
                                                "message": "token missing or invalid"}})
         elif kind == "catalog":
             self._send(record, 200, self.service.search(body))
+        elif kind == "statistics":
+            self._send(record, 200, self.service.statistics(body))
         else:
             status, content = self.service.render(body, fault.add_to_values if fault else 0)
             if status == 200 and fault is not None and fault.truncate:

@@ -30,12 +30,14 @@ from sentinelhub import (
     CRS,
     BBox,
     DataCollection,
+    Geometry,
     MimeType,
     MosaickingOrder,
     ResamplingType,
     SentinelHubCatalog,
     SentinelHubRequest,
     SentinelHubSession,
+    SentinelHubStatistical,
     SHConfig,
 )
 from sentinelhub.exceptions import DownloadFailedException
@@ -223,6 +225,44 @@ class SentinelHub:
             responses = self.client.download(request.download_list, max_threads=1,
                                              decode_data=False)
         return bytes(responses[0].content)
+
+    def statistics(self, geometry: shapely.Geometry, bbox: Bounds, epsg: int, resolution: float,
+                   first: dt.date, last: dt.date, evalscript: str) -> dict[dt.date, tuple[int, ...]]:
+        """Ask the Statistical API for a histogram of SCL classes 0-11 per day over a geometry.
+
+        The sample matrix is `bbox` at `resolution` (give a box on the scene's pixel grid), in
+        EPSG:`epsg`; days without data are absent from the result.
+        """
+        crs = CRS(epsg)
+        request = SentinelHubStatistical(
+            aggregation=SentinelHubStatistical.aggregation(
+                evalscript=evalscript,
+                time_interval=(dt.datetime.combine(first, dt.time(0, 0, 0)),
+                               dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0, 0, 0))),
+                aggregation_interval="P1D", resolution=(resolution, resolution)),
+            input_data=[SentinelHubStatistical.input_data(
+                self.collection, mosaicking_order=MosaickingOrder.MOST_RECENT,
+                upsampling=ResamplingType.NEAREST, downsampling=ResamplingType.NEAREST)],
+            bbox=BBox(bbox, crs=crs), geometry=Geometry(geometry, crs=crs),
+            calculations={"default": {"histograms": {"default": {
+                "binWidth": 1, "lowEdge": 0, "highEdge": 12}}}},
+            config=self.config,
+        )
+        what = f"Statistical API request for {first.isoformat()} to {last.isoformat()}"
+        with self.explained(what):
+            (answer,) = self.client.download(request.download_list, max_threads=1, decode_data=True)
+        found: dict[dt.date, tuple[int, ...]] = {}
+        try:
+            for interval in answer.get("data", []):
+                counts = [0] * 12
+                for bin_ in interval["outputs"]["default"]["bands"]["B0"]["histogram"]["bins"]:
+                    if 0 <= round(bin_["lowEdge"]) < 12:
+                        counts[round(bin_["lowEdge"])] += int(bin_["count"])
+                found[dt.date.fromisoformat(interval["interval"]["from"][:10])] = tuple(counts)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise UserError(f"{what}: an answer not shaped as documented ({type(exc).__name__}: "
+                            f"{exc})") from None
+        return found
 
     def redact(self, text: str) -> str:
         """Return text with the client secret replaced by ***, on one line."""

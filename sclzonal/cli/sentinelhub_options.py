@@ -58,6 +58,11 @@ SETTING_NAMES = ("endpoint", "token_url", "profile", "max_cloud", "resolution", 
                  "tile_size", "threads", "requests_per_minute")
 
 
+CONNECTION_NAMES = ("endpoint", "token_url", "profile", "timeout_seconds", "max_wait_seconds",
+                    "retry_sleep_seconds", "requests_per_minute")
+"""The options of commands that talk to the service but fetch nothing (`check statistical`)."""
+
+
 def sentinelhub_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add the shared Sentinel Hub options to a command."""
     for option in reversed(_OPTIONS):
@@ -65,9 +70,17 @@ def sentinelhub_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add only the options saying where and how to reach the service."""
+    for name, option in reversed(list(zip(SETTING_NAMES, _OPTIONS, strict=True))):
+        if name in CONNECTION_NAMES:
+            command = option(command)
+    return command
+
+
 def settings_from(options: dict[str, Any]) -> FetchSettings:
     """Return the FetchSettings of a command's shared Sentinel Hub options (removing them)."""
-    return FetchSettings(**{name: options.pop(name) for name in SETTING_NAMES})
+    return FetchSettings(**{name: options.pop(name) for name in SETTING_NAMES if name in options})
 
 
 def scene_printer(as_json: bool) -> Callable[[str, Any], None]:
