@@ -103,6 +103,8 @@ class FakeSentinelHub:
                                                 "process": deque(), "statistics": deque()}
         self.always: dict[str, Fault | None] = {"token": None, "catalog": None, "process": None,
                                                 "statistics": None}
+        self.rasters: dict[dt.date, Any] = {}
+        """Real SCL rasters to serve by date instead of the known array (see serve_rasters)."""
         self.statistical_rule = "centre"
         """Which pixels the Statistical API counts: "centre" (inside) or "touched"."""
         self.tokens: set[str] = set()
@@ -205,8 +207,30 @@ class FakeSentinelHub:
         } for index, item in enumerate(page, start=offset)]
         return {"type": "FeatureCollection", "features": features, "context": context}
 
+    def serve_rasters(self, paths: list[Any]) -> None:
+        """Serve these SCL GeoTIFFs (dated by their ACQUISITION_DATE tag), one acquisition each."""
+        import rasterio
+        from rasterio.warp import transform_bounds
+
+        self.acquisitions, self.rasters = [], {}
+        for path in paths:
+            with rasterio.open(path) as raster:
+                day = dt.date.fromisoformat(raster.tags()["ACQUISITION_DATE"])
+                self.rasters[day] = (raster.read(1), raster.transform, raster.crs.to_epsg())
+                bounds = transform_bounds(raster.crs, "EPSG:4326", *raster.bounds)
+            self.acquisitions.append(Acquisition(f"{day.isoformat()}T10:00:00Z", 0.0, bounds))
+
     def values_at(self, lon: np.ndarray, lat: np.ndarray, day: dt.date) -> np.ndarray:
-        """SCL at lon/lat on a date: the known array where an acquisition of the day covers, else 0."""
+        """SCL at lon/lat on a date: the known array (or the day's raster, nearest pixel) where an
+        acquisition of the day covers, else 0."""
+        if day in self.rasters:
+            array, transform, epsg = self.rasters[day]
+            x, y = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
+            cols, rows = ~transform @ (np.asarray(x), np.asarray(y))
+            cols, rows = np.floor(cols).astype(np.int64), np.floor(rows).astype(np.int64)
+            inside = (rows >= 0) & (rows < array.shape[0]) & (cols >= 0) & (cols < array.shape[1])
+            return np.where(inside, array[rows.clip(0, array.shape[0] - 1),
+                                          cols.clip(0, array.shape[1] - 1)], 0).astype(np.uint8)
         covered = np.zeros(np.shape(lon), dtype=bool)
         for item in self.acquisitions:
             if item.day == day:
@@ -229,8 +253,8 @@ class FakeSentinelHub:
         cols, rows = np.meshgrid(np.arange(width), np.arange(height))
         x0, y1 = left + cols * res_x, top - rows * res_y
         if self.statistical_rule == "touched":
-            cells = shapely.box(x0, y1 - res_y, x0 + res_x, y1)
-            inside = shapely.intersects(cells, geometry)
+            cells = shapely.box(x0, y1 - res_y, x0 + res_x, y1)  # overlapping, not only touching
+            inside = shapely.intersects(cells, geometry) & ~shapely.touches(cells, geometry)
         else:
             inside = shapely.contains_xy(geometry, x0 + res_x / 2, y1 - res_y / 2)
         lon, lat = Transformer.from_crs(epsg, 4326, always_xy=True).transform(

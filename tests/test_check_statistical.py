@@ -33,9 +33,9 @@ OBSERVATIONS = sum(len(members) * len(ZONE_DATES[key[0]]) for key, members in la
 
 
 def _check(capsys: pytest.CaptureFixture[str], database_url: str, fake: FakeSentinelHub,
-           *extra: str) -> tuple[list[str], str]:
+           *extra: str, sample: int = 6) -> tuple[list[str], str]:
     code, out, err = run_cli(capsys, database_url, "check", "statistical", "--endpoint", fake.base_url,
-                             "--requests-per-minute", "0", "--sample", "6", *extra)
+                             "--requests-per-minute", "0", "--sample", str(sample), *extra)
     assert code == 0, err
     lines = out.strip().splitlines()
     return lines[:-1], lines[-1]
@@ -137,3 +137,34 @@ def test_bad_periods_are_one_line(capsys: pytest.CaptureFixture[str], database_u
         "sclzonal: error: no stored observations between ")
     assert fake.of_kind("statistics") == []
 
+
+
+def test_on_the_real_slovenian_rasters_the_counts_agree_exactly(
+        capsys: pytest.CaptureFixture[str], database_url: str, clean: psycopg.Connection,
+        fake: FakeSentinelHub, slovenia: Path) -> None:
+    """The fake serves the six real 10 m rasters; sclzonal fetches them on its lattice at 10 m,
+    counts, and the Statistical API (centre rule) agrees on every observation of 20 polygons."""
+    clean.execute("TRUNCATE sclzonal.polygon CASCADE")
+    cli_ok(database_url, "polygons", "load", str(slovenia / "LULC.gpkg"), "--source", "lulc")
+    kept = fake.acquisitions
+    fake.serve_rasters(sorted(slovenia.glob("SCL_*.tif")))
+    try:
+        code, _, err = run_cli(capsys, database_url, *fetch_args(
+            fake, "--resolution", "10", "--timeout-seconds", "60", start="2017-01-01",
+            end="2017-12-31"))
+        assert code == 0, err
+        cli_ok(database_url, "refresh")
+        lines, summary = _check(capsys, database_url, fake, sample=20)
+        fake.statistical_rule = "touched"
+        touched, touched_summary = _check(capsys, database_url, fake, sample=20)
+    finally:
+        fake.acquisitions, fake.rasters, fake.statistical_rule = kept, {}, "centre"
+    assert len(lines) >= 20 * 5 and all(": equal: " in line for line in lines), \
+        [line for line in lines if ": equal: " not in line]
+    assert re.fullmatch(rf"{len(lines)} observations of 20 polygons: {len(lines)} equal, 0 different "
+                        r"\(0 by the edge rule\), 0 not comparable", summary)
+    # counting touched pixels, the API differs by the edge rule wherever it differs
+    assert len(touched) == len(lines)
+    assert all(": equal: " in line or line.endswith("whose centres lie outside") for line in touched)
+    found = re.search(r"(\d+) different \((\d+) by the edge rule\)", touched_summary)
+    assert found and int(found.group(1)) == int(found.group(2)) > len(touched) // 2, touched_summary

@@ -6,7 +6,9 @@ Statistical API says for the same polygon and day: an evalscript returning the S
 dataMask of 1 everywhere (so no-data pixels count as class 0, as sclzonal counts them), `P1D`
 intervals, NEAREST resampling, `mostRecent` mosaicking, a histogram of one bin per class. The
 request's bbox is the polygon's box snapped outward to the scene's own pixel grid, in the
-scene's CRS at its pixel size, so the API's sample matrix is the scene's grid.
+scene's CRS at its pixel size, so the API's sample matrix is the scene's grid, and the geometry
+is the part of the polygon inside the scene (a scene may hold only part of a polygon: sclzonal
+counts what it holds).
 
 A comparison is `equal`; `different` (by how many pixels, and whether the difference is the edge
 rule: the API counted more pixels, no more than those the outline crosses whose centres lie
@@ -51,8 +53,8 @@ class Observation:
     day: dt.date
     scene_id: int
     source: str
-    grid: tuple[int, float, float, float, float]
-    """(srid, upper-left x, upper-left y, pixel width, pixel height (negative))."""
+    grid: tuple[int, float, float, float, float, int, int]
+    """(srid, upper-left x, upper-left y, pixel width, pixel height (negative), columns, rows)."""
     counts: tuple[int, ...]
     """Pixels of classes 0-11."""
 
@@ -86,7 +88,8 @@ def sample_observations(conn: psycopg.Connection, sample: int, start: dt.date, e
             ORDER BY draw LIMIT %(sample)s
         )
         SELECT o.polygon_id, p.source_fid, o.acquired_on, o.scene_id, s.source, g.srid,
-               g.upper_left_x, g.upper_left_y, g.pixel_size_x, g.pixel_size_y, o.class_pixels
+               g.upper_left_x, g.upper_left_y, g.pixel_size_x, g.pixel_size_y, g.width, g.height,
+               o.class_pixels
         FROM chosen
         JOIN sclzonal.polygon_observation AS o USING (polygon_id)
         JOIN sclzonal.polygon AS p ON p.id = o.polygon_id
@@ -96,19 +99,25 @@ def sample_observations(conn: psycopg.Connection, sample: int, start: dt.date, e
         ORDER BY chosen.draw, o.acquired_on
         """, {"seed": seed, "start": start, "end": end, "sample": sample}).fetchall()
     return [Observation(int(r[0]), str(r[1]), r[2], int(r[3]), str(r[4]),
-                        (int(r[5]), float(r[6]), float(r[7]), float(r[8]), float(r[9])),
-                        tuple(int(v) for v in r[10])) for r in rows]
+                        (int(r[5]), float(r[6]), float(r[7]), float(r[8]), float(r[9]), int(r[10]),
+                         int(r[11])),
+                        tuple(int(v) for v in r[12])) for r in rows]
 
 
 def cross_check(conn: psycopg.Connection, hub: SentinelHub,
                 observations: list[Observation]) -> list[Comparison]:
     """Compare every observation with the Statistical API (one request per polygon and grid)."""
-    groups: dict[tuple[int, tuple[int, float, float, float, float]], list[Observation]] = {}
+    groups: dict[tuple[int, tuple[int, float, float, float, float, int, int]], list[Observation]] = {}
     for observation in observations:
         groups.setdefault((observation.polygon_id, observation.grid), []).append(observation)
     found: dict[tuple[int, int], Comparison] = {}
     for (polygon_id, grid), members in groups.items():
-        geometry = _polygon_in(conn, polygon_id, grid[0])
+        # what the scene holds of the polygon: its pixels are all sclzonal could count
+        _, x0, y0, width, height, columns, rows = grid
+        extent = shapely.box(x0, y0 + rows * height, x0 + columns * width, y0)
+        geometry = _polygon_in(conn, polygon_id, grid[0]).intersection(extent)
+        if geometry.is_empty:
+            continue
         bbox = snapped_box(geometry.bounds, grid)
         from_api = hub.statistics(geometry, bbox, grid[0], grid[3], min(o.day for o in members),
                                   max(o.day for o in members), STATISTICS_EVALSCRIPT)
@@ -116,7 +125,9 @@ def cross_check(conn: psycopg.Connection, hub: SentinelHub,
         for observation in members:
             found[(observation.polygon_id, observation.scene_id)] = compare(
                 observation, from_api.get(observation.day), extra)
-    return [found[(o.polygon_id, o.scene_id)] for o in observations]
+    return [found.get((o.polygon_id, o.scene_id)) or Comparison(
+                o, "not_comparable", None, "no pixel of the polygon in the scene's extent")
+            for o in observations]
 
 
 def compare(observation: Observation, api: tuple[int, ...] | None, edge: int) -> Comparison:
@@ -140,9 +151,9 @@ def compare(observation: Observation, api: tuple[int, ...] | None, edge: int) ->
 
 
 def snapped_box(bounds: tuple[float, float, float, float],
-                grid: tuple[int, float, float, float, float]) -> tuple[float, float, float, float]:
+                grid: tuple[int, float, float, float, float, int, int]) -> tuple[float, float, float, float]:
     """Widen bounds to the edges of the grid's pixels (origin and size from the scene)."""
-    _, x0, y0, width, height = grid
+    _, x0, y0, width, height, _, _ = grid
     step_y = -height
     left = x0 + math.floor((bounds[0] - x0) / width) * width
     right = x0 + math.ceil((bounds[2] - x0) / width) * width
@@ -153,12 +164,13 @@ def snapped_box(bounds: tuple[float, float, float, float],
 
 def edge_pixels(geometry: shapely.Geometry, bbox: tuple[float, float, float, float],
                 size: float) -> int:
-    """Pixels of the box that the polygon touches but whose centres lie outside it."""
+    """Pixels of the box that overlap the polygon but whose centres lie outside it."""
     left, bottom, right, top = bbox
     cols, rows = np.meshgrid(np.arange(round((right - left) / size)),
                              np.arange(round((top - bottom) / size)))
     x0, y1 = left + cols * size, top - rows * size
-    touched = shapely.intersects(shapely.box(x0, y1 - size, x0 + size, y1), geometry)
+    cells = shapely.box(x0, y1 - size, x0 + size, y1)
+    touched = shapely.intersects(cells, geometry) & ~shapely.touches(cells, geometry)
     centres = shapely.contains_xy(geometry, x0 + size / 2, y1 - size / 2)
     return int((touched & ~centres).sum())
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -44,6 +45,7 @@ from sclzonal.ingest.sentinelhub.plan import (
     scene_reference,
     touching_groups,
 )
+from sclzonal.ingest.sentinelhub.retry import Stopped
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,19 @@ def fetch_scenes(
                          planned_scenes=len(plan.scenes()), plan=plan)
     waiting = iter(plan.scenes())
     running: deque[tuple[PlannedScene, Future[Path]]] = deque()
+    failed = threading.Event()
+
+    def fetch_one(scene: PlannedScene) -> Path:
+        # after a failure no scene is started: those under way finish, so the ones before the
+        # failure (in load order) are loaded, and the failure is raised when its turn comes
+        if failed.is_set():
+            raise Stopped("an earlier request failed")
+        try:
+            return _download_scene(hub, scene, workdir)
+        except BaseException:
+            failed.set()
+            raise
+
     with ThreadPoolExecutor(max_workers=options.threads, thread_name_prefix="sclzonal-fetch") as pool:
         try:
             for day, cell, planned in pairs:
@@ -254,7 +269,7 @@ def fetch_scenes(
                         on_scene(f"{day.isoformat()} {cell.label()}", None)
                     continue
                 while len(running) < 2 * options.threads and (item := next(waiting, None)):
-                    running.append((item, pool.submit(_download_scene, hub, item, workdir)))
+                    running.append((item, pool.submit(fetch_one, item)))
                 scene, download = running.popleft()
                 path = download.result()
                 report.requests += len(scene.tiles)
