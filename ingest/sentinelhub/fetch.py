@@ -160,6 +160,14 @@ def last_fetched_date(conn: psycopg.Connection, source: str) -> dt.date | None:
     return row[0] if row else None
 
 
+def loaded_references(conn: psycopg.Connection, source: str, options: FetchOptions) -> set[str]:
+    """Return the references of the scenes fetched from an endpoint in the period."""
+    rows = conn.execute(
+        "SELECT reference FROM sclzonal.scene WHERE source = %s AND acquired_on BETWEEN %s AND %s",
+        (source, options.start, options.end)).fetchall()
+    return {str(reference) for (reference,) in rows}
+
+
 def covered_polygons(conn: psycopg.Connection, source: str, options: FetchOptions, resolution: float,
                      polygon_ids: list[int]) -> dict[dt.date, set[int]]:
     """Return, per date, the polygons lying wholly inside a scene of that date fetched from this
@@ -206,14 +214,18 @@ def plan_fetch(conn: psycopg.Connection, hub: SentinelHub, cells: list[Cell], op
                 plans[index].dates = sorted({day for day, geometry in items
                                              if geometry is None or geometry.intersects(footprint)})
             on_searched()
-    covered = covered_polygons(conn, hub.endpoint.source, options, cells[0].resolution if cells else 0,
-                               [pid for cell in cells for pid in cell.polygon_ids])
-    for plan in plans:
-        for day in plan.dates:
-            if not set(plan.cell.polygon_ids) <= covered.get(day, set()):
-                plan.scenes.append(PlannedScene(
-                    day, plan.cell, scene_reference(hub.endpoint.base_url, day, plan.cell),
-                    tuple(request_tiles(plan.cell, options.max_request_pixels))))
+    # A cell's own scene of a date holds all its polygons (they lie in its box): only the other
+    # (date, cell) pairs need the geometric test, which finds scenes of other grids
+    held = loaded_references(conn, hub.endpoint.source, options)
+    pending = [(plan, day, scene_reference(hub.endpoint.base_url, day, plan.cell))
+               for plan in plans for day in plan.dates]
+    pending = [(plan, day, reference) for plan, day, reference in pending if reference not in held]
+    ids = sorted({pid for plan, _, _ in pending for pid in plan.cell.polygon_ids})
+    covered = covered_polygons(conn, hub.endpoint.source, options, cells[0].resolution, ids) if ids else {}
+    for plan, day, reference in pending:
+        if not set(plan.cell.polygon_ids) <= covered.get(day, set()):
+            plan.scenes.append(PlannedScene(day, plan.cell, reference,
+                                            tuple(request_tiles(plan.cell, options.max_request_pixels))))
     return FetchPlan(plans, catalog_requests=hub.client.answered["catalog"])
 
 
