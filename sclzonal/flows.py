@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sclzonal.counting.refresh import RefreshReport
     from sclzonal.ingest.scl_raster import SceneLoad, SclFile
     from sclzonal.ingest.sentinelhub.client import Endpoint
+    from sclzonal.ingest.sentinelhub.crosscheck import Comparison
     from sclzonal.ingest.sentinelhub.fetch import FetchReport
 
 
@@ -130,12 +131,14 @@ class FetchSettings:
     profile: str | None = None
     max_cloud: float | None = None
     resolution: float = 20.0
-    cluster_gap: float = 2000.0
+    cell_size: int = 500
     max_request_pixels: int = MAX_REQUEST_PIXELS
     timeout_seconds: float = 120.0
     max_wait_seconds: float = 300.0
     retry_sleep_seconds: float = 5.0
     tile_size: int = DEFAULT_TILE_SIZE
+    threads: int = 4
+    requests_per_minute: float = 300.0
 
     def resolve_endpoint(self) -> Endpoint:
         """Return the endpoint these settings name (its URLs and scene source)."""
@@ -150,13 +153,15 @@ def utc_today() -> dt.date:
 
 
 def fetch_scl(conn: psycopg.Connection, settings: FetchSettings, *, start: dt.date | None,
-              end: dt.date | None = None, since_last: bool = False,
+              end: dt.date | None = None, since_last: bool = False, dry_run: bool = False,
               on_scene: Callable[[str, SceneLoad | None], object] | None = None,
               progress: Progress | None = None, workdir: Path | None = None) -> FetchReport:
-    """Fetch SCL for the loaded polygons and load each (date, cluster) as a scene.
+    """Fetch SCL for the loaded polygons and load each (date, cell) as a scene.
 
     Holds the ingestion lock (waits for another run). With `since_last`, starts at the last
-    date already fetched from the endpoint (or `start` when nothing was).
+    date already fetched from the endpoint (or `start` when nothing was). With `dry_run`, asks
+    only the catalog and returns the plan and its cost, sending no Processing request (and
+    taking no lock: it writes nothing).
     """
     from sclzonal.ingest.sentinelhub.fetch import last_fetched_date
 
@@ -165,13 +170,14 @@ def fetch_scl(conn: psycopg.Connection, settings: FetchSettings, *, start: dt.da
     end = end or utc_today()
     if start is None and not since_last:
         raise UserError("give --start YYYY-MM-DD")
-    with job_lock(conn, "ingest",
-                  on_busy=lambda: progress.note("another ingestion run holds the lock; waiting for it")):
+    with nullcontext() if dry_run else job_lock(
+            conn, "ingest",
+            on_busy=lambda: progress.note("another ingestion run holds the lock; waiting for it")):
         if since_last:
             start = last_fetched_date(conn, endpoint.source) or start
         if start is None:
             raise UserError("give --start YYYY-MM-DD (nothing was fetched from this endpoint yet)")
-        return _fetch(conn, settings, endpoint, start, end, on_scene, progress, workdir)
+        return _fetch(conn, settings, endpoint, start, end, on_scene, progress, workdir, dry_run)
 
 
 @dataclass
@@ -220,7 +226,8 @@ def ingest(conn: psycopg.Connection, settings: FetchSettings, *, lookback_days: 
         start = last_fetched_date(conn, endpoint.source) or (today - dt.timedelta(days=lookback_days))
         failure: UserError | None = None
         try:
-            report.fetch = _fetch(conn, settings, endpoint, start, today, on_scene, progress, None)
+            report.fetch = _fetch(conn, settings, endpoint, start, today, on_scene, progress, None,
+                                  False)
         except UserError as exc:
             failure = exc
             report.failure = str(exc)
@@ -240,40 +247,73 @@ class IngestFailed(UserError):
 
 def _fetch(conn: psycopg.Connection, settings: FetchSettings, endpoint: Endpoint, start: dt.date,
            end: dt.date, on_scene: Callable[[str, SceneLoad | None], object] | None,
-           progress: Progress, workdir: Path | None) -> FetchReport:
-    """Plan, search, request and load (the caller holds the ingestion lock)."""
+           progress: Progress, workdir: Path | None, dry_run: bool) -> FetchReport:
+    """Plan, search, then request and load (the caller holds the ingestion lock), or only plan."""
     import tempfile
 
     from sclzonal.ingest.sentinelhub.client import RetryPolicy, SentinelHub, resolve_credentials
-    from sclzonal.ingest.sentinelhub.fetch import FetchOptions, fetch_scenes
-    from sclzonal.ingest.sentinelhub.plan import plan_clusters
+    from sclzonal.ingest.sentinelhub.fetch import FetchOptions, fetch_scenes, plan_fetch, report_of
+    from sclzonal.ingest.sentinelhub.plan import Lattice, plan_cells
 
     if end < start:
         raise UserError(f"the period is empty: start {start.isoformat()} is after end {end.isoformat()}")
     credentials = resolve_credentials(settings.profile)
-    clusters = plan_clusters(conn, resolution=settings.resolution,
-                             gap_m=max(settings.cluster_gap, 2 * settings.resolution))
+    lattice = Lattice(resolution=settings.resolution, cell_pixels=settings.cell_size,
+                      margin_pixels=max(1, settings.cell_size // 20))
+    cells = plan_cells(conn, lattice)
     policy = RetryPolicy(timeout_seconds=settings.timeout_seconds,
                          max_wait_seconds=settings.max_wait_seconds,
                          sleep_seconds=settings.retry_sleep_seconds)
     options = FetchOptions(start=start, end=end, max_cloud=settings.max_cloud,
-                           max_request_pixels=settings.max_request_pixels, tile_size=settings.tile_size)
-    progress.note(f"{endpoint.source} ({endpoint.base_url}): {len(clusters)} clusters, "
+                           max_request_pixels=settings.max_request_pixels, tile_size=settings.tile_size,
+                           threads=settings.threads)
+    progress.note(f"{endpoint.source} ({endpoint.base_url}): {len(cells)} cells, "
                   f"{start.isoformat()} to {end.isoformat()}")
     with ExitStack() as stack:
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sclzonal-fetch-")))
         hub = stack.enter_context(SentinelHub(endpoint, credentials, policy,
-                                              lambda message: progress.note(f"sclzonal: {message}")))
-        bar = stack.enter_context(progress.bar(desc="fetching", unit=" scenes"))
+                                              lambda message: progress.note(f"sclzonal: {message}"),
+                                              requests_per_minute=settings.requests_per_minute))
+        with progress.bar(desc="catalog", unit=" searches") as searches:
+            plan = plan_fetch(conn, hub, cells, options,
+                              on_searches=lambda total: searches.reset(total=total),
+                              on_searched=lambda: searches.update(1))
+        if dry_run:
+            report = report_of(plan, endpoint.source)
+        else:
+            bar = stack.enter_context(progress.bar(desc="fetching", unit=" scenes",
+                                                   total=len(plan.pairs())))
 
-        def scene_done(label: str, result: SceneLoad | None) -> None:
-            bar.update(1)
-            if on_scene is not None:
-                on_scene(label, result)
+            def scene_done(label: str, result: SceneLoad | None) -> None:
+                bar.update(1)
+                if on_scene is not None:
+                    on_scene(label, result)
 
-        report = fetch_scenes(conn, hub, clusters, options, workdir,
-                              on_plan=lambda total: bar.reset(total=total), on_scene=scene_done)
-    report.source = endpoint.source
+            report = fetch_scenes(conn, hub, plan, options, workdir, on_scene=scene_done)
+    report.requests_per_minute = settings.requests_per_minute
     return report
 
+
+def check_statistical(conn: psycopg.Connection, settings: FetchSettings, *, sample: int,
+                      start: dt.date, end: dt.date, seed: int = 0,
+                      progress: Progress | None = None) -> list[Comparison]:
+    """Compare the stored counts of `sample` random polygons with the Statistical API's."""
+    from sclzonal.ingest.sentinelhub.client import RetryPolicy, SentinelHub, resolve_credentials
+    from sclzonal.ingest.sentinelhub.crosscheck import cross_check, sample_observations
+
+    progress = progress or Silent()
+    if end < start:
+        raise UserError(f"the period is empty: start {start.isoformat()} is after end {end.isoformat()}")
+    endpoint = settings.resolve_endpoint()
+    credentials = resolve_credentials(settings.profile)
+    observations = sample_observations(conn, sample, start, end, seed)
+    if not observations:
+        raise UserError(f"no stored observations between {start.isoformat()} and {end.isoformat()}: "
+                        "run `sclzonal refresh` after loading or fetching scenes")
+    policy = RetryPolicy(timeout_seconds=settings.timeout_seconds,
+                         max_wait_seconds=settings.max_wait_seconds,
+                         sleep_seconds=settings.retry_sleep_seconds)
+    with SentinelHub(endpoint, credentials, policy, lambda message: progress.note(f"sclzonal: {message}"),
+                     requests_per_minute=settings.requests_per_minute) as hub:
+        return cross_check(conn, hub, observations)

@@ -1,9 +1,14 @@
-"""A fake Sentinel Hub on 127.0.0.1: OAuth token, Catalog search and Processing API.
+"""A fake Sentinel Hub on 127.0.0.1: OAuth token, Catalog search, Processing and Statistical API.
 
 It answers the real sentinelhub-py client. Process responses are GeoTIFFs cut from a known SCL
 array laid periodically over longitude/latitude (`scl_at`), sampled at the centres of the pixels
 of the requested box, CRS and resolution (nearest), and set to class 0 outside the footprints
-of that date's acquisitions. Every request is recorded; faults (status codes, Retry-After,
+of that date's acquisitions. The Statistical API (request and response shapes as its public
+reference gives them: `input.bounds` with bbox, geometry and CRS, `aggregation` with timeRange,
+aggregationInterval P1D and resx/resy, `calculations` histograms) answers from the same array:
+its sample matrix starts at the request's bbox, a pixel counts when its centre lies in the
+geometry (or, with `statistical_rule = "touched"`, when it touches it), one interval per day
+with an acquisition. Every request is recorded; faults (status codes, Retry-After,
 delays, truncated bodies) can be queued per endpoint or set for every request.
 """
 
@@ -78,6 +83,8 @@ class Recorded:
     body: Any
     status: int = 0
     response: bytes = b""
+    at: float = field(default_factory=time.monotonic)
+    """When it arrived (time.monotonic)."""
 
 
 class FakeSentinelHub:
@@ -93,9 +100,19 @@ class FakeSentinelHub:
         self.max_pixels = max_pixels
         self.requests: list[Recorded] = []
         self.faults: dict[str, deque[Fault]] = {"token": deque(), "catalog": deque(),
-                                                "process": deque()}
-        self.always: dict[str, Fault | None] = {"token": None, "catalog": None, "process": None}
+                                                "process": deque(), "statistics": deque()}
+        self.always: dict[str, Fault | None] = {"token": None, "catalog": None, "process": None,
+                                                "statistics": None}
+        self.rasters: dict[dt.date, Any] = {}
+        """Real SCL rasters to serve by date instead of the known array (see serve_rasters)."""
+        self.statistical_rule = "centre"
+        """Which pixels the Statistical API counts: "centre" (inside) or "touched"."""
         self.tokens: set[str] = set()
+        self.latency = 0.0
+        """Seconds every catalog and process answer takes (a realistic service's delay)."""
+        self.in_flight = 0
+        self.most_in_flight = 0
+        """The most process requests being answered at once (since the last reset)."""
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -130,6 +147,7 @@ class FakeSentinelHub:
         """Forget recorded requests and faults."""
         with self.lock:
             self.requests.clear()
+            self.most_in_flight = 0
             for kind in self.faults:
                 self.faults[kind].clear()
                 self.always[kind] = None
@@ -189,6 +207,84 @@ class FakeSentinelHub:
         } for index, item in enumerate(page, start=offset)]
         return {"type": "FeatureCollection", "features": features, "context": context}
 
+    def serve_rasters(self, paths: list[Any]) -> None:
+        """Serve these SCL GeoTIFFs (dated by their ACQUISITION_DATE tag), one acquisition each."""
+        import rasterio
+        from rasterio.warp import transform_bounds
+
+        self.acquisitions, self.rasters = [], {}
+        for path in paths:
+            with rasterio.open(path) as raster:
+                day = dt.date.fromisoformat(raster.tags()["ACQUISITION_DATE"])
+                self.rasters[day] = (raster.read(1), raster.transform, raster.crs.to_epsg())
+                bounds = transform_bounds(raster.crs, "EPSG:4326", *raster.bounds)
+            self.acquisitions.append(Acquisition(f"{day.isoformat()}T10:00:00Z", 0.0, bounds))
+
+    def values_at(self, lon: np.ndarray, lat: np.ndarray, day: dt.date) -> np.ndarray:
+        """SCL at lon/lat on a date: the known array (or the day's raster, nearest pixel) where an
+        acquisition of the day covers, else 0."""
+        if day in self.rasters:
+            array, transform, epsg = self.rasters[day]
+            x, y = Transformer.from_crs(4326, epsg, always_xy=True).transform(lon, lat)
+            cols, rows = ~transform @ (np.asarray(x), np.asarray(y))
+            cols, rows = np.floor(cols).astype(np.int64), np.floor(rows).astype(np.int64)
+            inside = (rows >= 0) & (rows < array.shape[0]) & (cols >= 0) & (cols < array.shape[1])
+            return np.where(inside, array[rows.clip(0, array.shape[0] - 1),
+                                          cols.clip(0, array.shape[1] - 1)], 0).astype(np.uint8)
+        covered = np.zeros(np.shape(lon), dtype=bool)
+        for item in self.acquisitions:
+            if item.day == day:
+                w, s, e, n = item.bounds
+                covered |= (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
+        return np.where(covered, scl_at(lon, lat, day), 0).astype(np.uint8)
+
+    def statistics(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Answer a Statistical API request: a histogram of the evalscript's band per day."""
+        import shapely
+        from shapely.geometry import shape
+
+        bounds = body["input"]["bounds"]
+        epsg = int(bounds["properties"]["crs"].rsplit("/", 1)[-1])
+        left, bottom, right, top = bounds["bbox"]
+        aggregation = body["aggregation"]
+        res_x, res_y = aggregation["resx"], aggregation["resy"]
+        width, height = round((right - left) / res_x), round((top - bottom) / res_y)
+        geometry = shape(bounds["geometry"])
+        cols, rows = np.meshgrid(np.arange(width), np.arange(height))
+        x0, y1 = left + cols * res_x, top - rows * res_y
+        if self.statistical_rule == "touched":
+            cells = shapely.box(x0, y1 - res_y, x0 + res_x, y1)  # overlapping, not only touching
+            inside = shapely.intersects(cells, geometry) & ~shapely.touches(cells, geometry)
+        else:
+            inside = shapely.contains_xy(geometry, x0 + res_x / 2, y1 - res_y / 2)
+        lon, lat = Transformer.from_crs(epsg, 4326, always_xy=True).transform(
+            x0[inside] + res_x / 2, y1[inside] - res_y / 2)
+        first = dt.date.fromisoformat(aggregation["timeRange"]["from"][:10])
+        last = dt.date.fromisoformat(aggregation["timeRange"]["to"][:10])
+        days = sorted({item.day for item in self.acquisitions if first <= item.day <= last
+                       and not (aggregation["timeRange"]["to"][11:19] == "00:00:00" and item.day == last)})
+        histogram = body["calculations"]["default"]["histograms"]["default"]
+        edges = np.arange(histogram["lowEdge"], histogram["highEdge"] + histogram["binWidth"],
+                          histogram["binWidth"])
+        data = []
+        for day in days:
+            values = self.values_at(lon, lat, day)
+            counts, _ = np.histogram(values, bins=edges)
+            data.append({
+                "interval": {"from": f"{day.isoformat()}T00:00:00Z",
+                             "to": f"{(day + dt.timedelta(days=1)).isoformat()}T00:00:00Z"},
+                "outputs": {"default": {"bands": {"B0": {
+                    "stats": {"min": float(values.min()) if values.size else None,
+                              "max": float(values.max()) if values.size else None,
+                              "sampleCount": int(inside.sum()), "noDataCount": 0},
+                    "histogram": {"bins": [{"lowEdge": float(low), "highEdge": float(high),
+                                            "count": int(count)}
+                                           for low, high, count in zip(edges, edges[1:], counts,
+                                                                       strict=False)]},
+                }}}},
+            })
+        return {"data": data, "status": "OK"}
+
     def render(self, body: dict[str, Any], add_to_values: int = 0) -> tuple[int, bytes]:
         """Cut the GeoTIFF a process request asks for; (400, error JSON) when it is too big."""
         bounds = body["input"]["bounds"]
@@ -206,13 +302,7 @@ class FakeSentinelHub:
         cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
         to_lonlat = Transformer.from_crs(epsg, 4326, always_xy=True)
         lon, lat = to_lonlat.transform(left + cols * res_x, top - rows * res_y)
-        values = scl_at(lon, lat, day)
-        covered = np.zeros(values.shape, dtype=bool)
-        for item in self.acquisitions:
-            if item.day == day:
-                w, s, e, n = item.bounds
-                covered |= (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
-        values = (np.where(covered, values, 0) + add_to_values).astype(np.uint8)
+        values = (self.values_at(lon, lat, day) + add_to_values).astype(np.uint8)
         with MemoryFile() as memory:
             with memory.open(driver="GTiff", width=width, height=height, count=1, dtype="uint8",
                              crs=f"EPSG:{epsg}", transform=Affine(res_x, 0, left, 0, -res_y, top)) as tif:
@@ -232,7 +322,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path
         kind = ("token" if path.endswith("/oauth/token") else
                 "catalog" if path.endswith("/api/v1/catalog/1.0.0/search") else
-                "process" if path.endswith("/api/v1/process") else "unknown")
+                "process" if path.endswith("/api/v1/process") else
+                "statistics" if path.endswith("/api/v1/statistics") else "unknown")
         if kind == "token":
             body: Any = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
         else:
@@ -241,6 +332,20 @@ class _Handler(BaseHTTPRequestHandler):
         with self.service.lock:
             self.service.requests.append(record)
         fault = self.service.next_fault(kind) if kind != "unknown" else None
+        if kind == "process":
+            with self.service.lock:
+                self.service.in_flight += 1
+                self.service.most_in_flight = max(self.service.most_in_flight, self.service.in_flight)
+        try:
+            self._answer(kind, record, body, fault)
+        finally:
+            if kind == "process":
+                with self.service.lock:
+                    self.service.in_flight -= 1
+
+    def _answer(self, kind: str, record: Recorded, body: Any, fault: Fault | None) -> None:
+        if kind in ("catalog", "process", "statistics") and self.service.latency:
+            time.sleep(self.service.latency)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         if fault is not None and fault.hold is not None:
@@ -258,6 +363,8 @@ class _Handler(BaseHTTPRequestHandler):
                                                "message": "token missing or invalid"}})
         elif kind == "catalog":
             self._send(record, 200, self.service.search(body))
+        elif kind == "statistics":
+            self._send(record, 200, self.service.statistics(body))
         else:
             status, content = self.service.render(body, fault.add_to_values if fault else 0)
             if status == 200 and fault is not None and fault.truncate:

@@ -17,9 +17,11 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 import shapely
+from pyproj import Transformer
 from shapely.geometry import Polygon, box
 
 from tests.helpers import cli_ok, empty_database, hold_job_lock, pixel_centre_counts, write_polygons
@@ -43,20 +45,52 @@ FIELDS: list[Polygon] = [
     box(14.9035, 46.0505, 14.906, 46.0525),
     box(18.300, 46.100, 18.304, 46.103),
 ]
-EXPECTED = {  # (date, EPSG) -> number of clusters, with --max-cloud 50 over June
-    (dt.date(2024, 6, 5), 32633): 2, (dt.date(2024, 6, 5), 32634): 1,
-    (dt.date(2024, 6, 15), 32633): 2,
-    (dt.date(2024, 6, 20), 32633): 2, (dt.date(2024, 6, 20), 32634): 1,
-}
+CORE_M, MARGIN_M = 500 * 20.0, 25 * 20.0
+"""The default lattice at 20 m: cores of 500 px, margins of 25 px."""
+
+
+def lattice_cells(fields: list[Polygon], core_m: float = CORE_M,
+                  margin_m: float = MARGIN_M) -> dict[tuple[int, int, int], list[int]]:
+    """(EPSG, column, row) of the level-0 cell of each field -> field indexes, computed here
+    from the lattice's definition: the UTM zone of the field's lon/lat box centre, the cell
+    whose core holds the centre of the field's UTM box (fields must be at most 2 margins wide)."""
+    cells: dict[tuple[int, int, int], list[int]] = {}
+    for index, field in enumerate(fields):
+        west, south, east, north = field.bounds
+        epsg = 32600 + int((west + east) / 2 + 180) // 6 + 1
+        xs, ys = Transformer.from_crs(4326, epsg, always_xy=True).transform(
+            *np.array(field.exterior.coords).T)
+        assert max(xs.max() - xs.min(), ys.max() - ys.min()) <= 2 * margin_m
+        key = (epsg, int((xs.min() + xs.max()) / 2 // core_m), int((ys.min() + ys.max()) / 2 // core_m))
+        cells.setdefault(key, []).append(index)
+    return cells
+
+
+def cell_box(key: tuple[int, int, int], core_m: float = CORE_M,
+             margin_m: float = MARGIN_M) -> list[float]:
+    """The requested box of a level-0 cell, by the lattice's definition."""
+    _, col, row = key
+    return [col * core_m - margin_m, row * core_m - margin_m, (col + 1) * core_m + margin_m,
+            (row + 1) * core_m + margin_m]
+
+
+ZONE_DATES = {32633: [dt.date(2024, 6, 5), dt.date(2024, 6, 15), dt.date(2024, 6, 20)],
+              32634: [dt.date(2024, 6, 5), dt.date(2024, 6, 20)]}
+"""The dates with --max-cloud 50 over June whose items reach each zone's fields."""
+EXPECTED = Counter((day, epsg) for epsg, *_ in lattice_cells(FIELDS) for day in ZONE_DATES[epsg])
+"""(date, EPSG) -> number of cells holding fields."""
+SCENES = sum(EXPECTED.values())
+"""(date, cell) scenes of a June fetch."""
 SECRET = "fake-secret-do-not-print-8f3a"
 
 
 def fetch_args(fake: FakeSentinelHub, *extra: str, start: str = "2024-06-01",
                end: str = "2024-06-30") -> list[str]:
-    """`scl fetch` against the fake, with short timeouts and waits."""
+    """`scl fetch` against the fake, with short timeouts and waits, no rate limit (the fake has
+    none), 4 threads (the default)."""
     return ["scl", "fetch", "--endpoint", fake.base_url, "--start", start, "--end", end,
             "--max-cloud", "50", "--timeout-seconds", "2", "--max-wait-seconds", "3",
-            "--retry-sleep-seconds", "0.05", *extra]
+            "--retry-sleep-seconds", "0.05", "--requests-per-minute", "0", *extra]
 
 
 @pytest.fixture(scope="module", name="fake")

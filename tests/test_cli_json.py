@@ -129,7 +129,8 @@ def test_scl_fetch(capsys: pytest.CaptureFixture[str], database_url: str,
         [(scene_id, day.isoformat(), tiles) for scene_id, day, tiles in scenes]
     assert data["source"] == "processing-api"
     assert data["requests"] == len(fake.of_kind("process")) == len(scenes)
-    assert data["already_loaded"] == 0 and data["clusters"] == 3
+    assert data["already_loaded"] == 0 and data["cells"] == len(data["plan"]) == 4
+    assert data["dry_run"] is False and data["catalog_requests"] == len(fake.of_kind("catalog"))
     assert data["dates"] == len({day for _, day, _ in scenes})
     assert "loaded as scene" in err  # the per-scene lines move to stderr
     again, _ = _json_of(capsys, database_url, *fetch_args(fake), "--json")

@@ -21,13 +21,20 @@ from sclzonal.ingest.sentinelhub.retry import RetryPolicy
 from tests.helpers import run_cli, table_counts
 from tests.sentinelhub_fake import FakeSentinelHub, Fault
 from tests.sentinelhub_fixtures import (  # noqa: F401 - fixtures
+    EXPECTED,
+    FIELDS,
+    SCENES,
     SECRET,
     clean_fixture,
     credentials_fixture,
     fake_fixture,
     fetch_args,
+    lattice_cells,
     scene_rows,
 )
+
+FIRST_DAY = sum(n for (day, _), n in EXPECTED.items() if day == dt.date(2024, 6, 5))
+"""(date, cell) scenes of 2024-06-05, the first date."""
 
 
 def _one_error_line(code: int, out: str, err: str) -> str:
@@ -92,7 +99,7 @@ def test_credentials_from_a_sentinelhub_profile(
     code, _, err = run_cli(capsys, database_url, *fetch_args(fake, "--profile", "fake",
                                                              end="2024-06-05"))
     assert code == 0, err
-    assert len(scene_rows(clean)) == 3
+    assert len(scene_rows(clean)) == FIRST_DAY
     code, out, err = run_cli(capsys, database_url, *fetch_args(fake, "--profile", "nope"))
     assert _one_error_line(code, out, err) == f"sclzonal: error: --profile nope: no such profile in {config}"
 
@@ -104,13 +111,13 @@ def test_429_waits_and_then_succeeds(capsys: pytest.CaptureFixture[str], databas
     fake.faults["process"].extend([Fault(status=429, headers=headers)] * 2)
     started = time.monotonic()
     code, _, err = run_cli(capsys, database_url, *fetch_args(
-        fake, "--retry-sleep-seconds", "0.3", end="2024-06-05"))
+        fake, "--retry-sleep-seconds", "0.3", "--threads", "1", end="2024-06-05"))
     elapsed = time.monotonic() - started
     assert code == 0, err
     wait = "0.4" if headers else "0.3"  # Retry-After is in milliseconds (Sentinel Hub's unit)
     assert err.count(f"sclzonal: 429 Too Many Requests: waiting {wait} s") == 2
     assert elapsed >= 2 * float(wait)
-    assert len(fake.of_kind("process")) == 3 + 2 and len(scene_rows(clean)) == 3
+    assert len(fake.of_kind("process")) == FIRST_DAY + 2 and len(scene_rows(clean)) == FIRST_DAY
 
 
 def test_429_asking_for_too_long_a_wait_fails_at_once(
@@ -131,7 +138,8 @@ def test_429_for_ever_gives_up_within_the_wait_limit(
         fake: FakeSentinelHub) -> None:
     fake.always["process"] = Fault(status=429, headers={"Retry-After": "200"})
     started = time.monotonic()
-    code, out, err = run_cli(capsys, database_url, *fetch_args(fake, "--max-wait-seconds", "1"))
+    code, out, err = run_cli(capsys, database_url, *fetch_args(fake, "--max-wait-seconds", "1",
+                                                               "--threads", "1"))
     elapsed = time.monotonic() - started
     line = _one_error_line(code, out, err)
     assert "429 Too Many Requests" in line and "beyond the retry limit of 1 s" in line
@@ -145,7 +153,7 @@ def test_500_is_retried(capsys: pytest.CaptureFixture[str], database_url: str,
     code, _, err = run_cli(capsys, database_url, *fetch_args(fake, end="2024-06-05"))
     assert code == 0, err
     assert "sclzonal: HTTP 500 from the service" in err and "HTTP 503" in err
-    assert len(scene_rows(clean)) == 3
+    assert len(scene_rows(clean)) == FIRST_DAY
 
 
 def test_500_for_ever_keeps_whole_scenes_and_the_next_run_resumes(
@@ -153,7 +161,8 @@ def test_500_for_ever_keeps_whole_scenes_and_the_next_run_resumes(
         fake: FakeSentinelHub) -> None:
     fake.faults["process"].extend([Fault(), Fault()])  # two good answers, then only errors
     fake.always["process"] = Fault(status=500)
-    code, out, err = run_cli(capsys, database_url, *fetch_args(fake, "--max-wait-seconds", "0.5"))
+    code, out, err = run_cli(capsys, database_url, *fetch_args(fake, "--max-wait-seconds", "0.5",
+                                                               "--threads", "1"))
     line = _one_error_line(code, out, err)
     policy = RetryPolicy(max_wait_seconds=0.5, sleep_seconds=0.05)
     assert line.startswith("sclzonal: error: SCL request for 2024-06-05: HTTP 500 from ")
@@ -164,8 +173,8 @@ def test_500_for_ever_keeps_whole_scenes_and_the_next_run_resumes(
     fake.reset()
     code, out, err = run_cli(capsys, database_url, *fetch_args(fake))
     assert code == 0, err
-    assert "6 scenes loaded with 6 requests, 2 already loaded" in out
-    assert len(fake.of_kind("process")) == 6 and len(scene_rows(clean)) == 8
+    assert f"{SCENES - 2} scenes loaded with {SCENES - 2} requests, 2 already loaded" in out
+    assert len(fake.of_kind("process")) == SCENES - 2 and len(scene_rows(clean)) == SCENES
     _scenes_are_whole(clean)
 
 
@@ -179,9 +188,10 @@ def test_a_bad_response_is_rejected_and_the_next_run_loads_it(
         fake: FakeSentinelHub, fault: Fault, problem: str) -> None:
     """Nothing of the scene a bad response belongs to is stored; the next run loads it."""
     fake.faults["process"].extend([Fault(), fault])
-    code, out, err = run_cli(capsys, database_url, *fetch_args(fake))
+    code, out, err = run_cli(capsys, database_url, *fetch_args(fake, "--threads", "1"))
     line = _one_error_line(code, out, err)
-    assert line.startswith("sclzonal: error: 2024-06-05 cluster 2 (EPSG:32633, ")
+    epsg, col, row = sorted(lattice_cells(FIELDS))[1]  # the second (date, cell) in order
+    assert line.startswith(f"sclzonal: error: 2024-06-05 cell {epsg}:0:{col}:{row} (EPSG:{epsg}, ")
     assert f"request 1/1: {problem}" in line
     assert fault.truncate or "is not an SCL class (0-11)" in line
     assert len(scene_rows(clean)) == 1
@@ -189,17 +199,18 @@ def test_a_bad_response_is_rejected_and_the_next_run_loads_it(
     fake.reset()
     code, out, err = run_cli(capsys, database_url, *fetch_args(fake))
     assert code == 0, err
-    assert "7 scenes loaded with 7 requests, 1 already loaded" in out
+    assert f"{SCENES - 1} scenes loaded with {SCENES - 1} requests, 1 already loaded" in out
 
 
 def test_a_timeout_is_retried_and_a_dead_service_gives_up_in_time(
         capsys: pytest.CaptureFixture[str], database_url: str, clean: psycopg.Connection,
         fake: FakeSentinelHub) -> None:
     fake.faults["process"].append(Fault(delay=1.5))
-    args = fetch_args(fake, "--timeout-seconds", "0.5", "--max-wait-seconds", "1", end="2024-06-05")
+    args = fetch_args(fake, "--timeout-seconds", "0.5", "--max-wait-seconds", "1", "--threads", "1",
+                      end="2024-06-05")
     code, _, err = run_cli(capsys, database_url, *args)
     assert code == 0, err
-    assert "sclzonal: no answer within 0.5 s" in err and len(scene_rows(clean)) == 3
+    assert "sclzonal: no answer within 0.5 s" in err and len(scene_rows(clean)) == FIRST_DAY
     clean.execute("TRUNCATE sclzonal.scene CASCADE")
     fake.reset()
     fake.always["process"] = Fault(delay=1.5)

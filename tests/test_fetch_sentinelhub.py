@@ -1,6 +1,6 @@
 """`sclzonal scl fetch` against a fake Sentinel Hub driven by the real sentinelhub-py client.
 
-What is loaded (one scene per date and cluster, counts equal to an independent count over the
+What is loaded (one scene per date and lattice cell, counts equal to an independent count over the
 GeoTIFFs served), what is asked for (UINT8 SCL, NEAREST, UTM, resolution, paged catalog),
 idempotent re-runs, splitting of big areas and `--since-last`.
 """
@@ -21,11 +21,16 @@ from tests.helpers import run_cli, table_counts
 from tests.sentinelhub_fake import FakeSentinelHub
 from tests.sentinelhub_fixtures import (  # noqa: F401 - fixtures
     EXPECTED,
+    FIELDS,
+    SCENES,
+    ZONE_DATES,
     body_of,
+    cell_box,
     clean_fixture,
     credentials_fixture,
     fake_fixture,
     fetch_args,
+    lattice_cells,
     load_fields,
     polygons,
     reference_bbox,
@@ -36,7 +41,7 @@ from tests.sentinelhub_fixtures import (  # noqa: F401 - fixtures
 )
 
 
-def test_one_scene_per_date_and_cluster_with_the_served_pixels(
+def test_one_scene_per_date_and_cell_with_the_served_pixels(
         capsys: pytest.CaptureFixture[str], database_url: str, clean: psycopg.Connection,
         fake: FakeSentinelHub, tmp_path: Path) -> None:
     code, out, err = run_cli(capsys, database_url, *fetch_args(fake))
@@ -47,12 +52,14 @@ def test_one_scene_per_date_and_cluster_with_the_served_pixels(
     assert {source for *_, source, _ in rows} == {"processing-api"}
     assert len({reference for *_, reference in rows}) == len(rows)
     assert all(reference.startswith(fake.base_url) for *_, reference in rows)
-    assert "8 scenes loaded with 8 requests, 0 already loaded" in out
+    assert f"{SCENES} scenes loaded with {SCENES} requests, 0 already loaded" in out
+    boxes = {tuple(cell_box(key)) for key in lattice_cells(FIELDS)}
+    assert {tuple(reference_bbox(reference)) for *_, reference in rows} == boxes
     sizes = clean.execute("SELECT DISTINCT pixel_size_x, pixel_size_y FROM sclzonal.scene").fetchall()
     assert sizes == [(20.0, -20.0)]
     files = served(fake, tmp_path)
     assert len(files) == len(rows)
-    checked = 0
+    with_pixels = set()
     for scene_id, day, srid, _, reference in rows:
         tiffs = [path for d, epsg, bbox, path in files
                  if d == day and epsg == srid and bbox == reference_bbox(reference)]
@@ -60,8 +67,14 @@ def test_one_scene_per_date_and_cluster_with_the_served_pixels(
         for polygon_id, geometry in polygons(clean):
             expected = served_counts(tiffs, geometry)
             assert view_counts(clean, polygon_id, scene_id) == expected
-            checked += bool(expected)
-    assert checked == 6 + 5 + 6  # every field on every date that covered its zone
+            if expected:
+                with_pixels.add((polygon_id, day, tuple(reference_bbox(reference))))
+    ids = [polygon_id for polygon_id, _ in polygons(clean)]
+    # every field has pixels in its own cell's scene on every date that covered its zone
+    # (and may have them in a neighbouring cell's too, whose margin reaches it)
+    own = {(ids[index], day, tuple(cell_box(key))) for key, members in lattice_cells(FIELDS).items()
+           for index in members for day in ZONE_DATES[key[0]]}
+    assert len(own) == 5 * 3 + 1 * 2 and own <= with_pixels
 
 
 def test_requests_ask_for_uint8_scl_nearest_in_utm(
@@ -69,7 +82,8 @@ def test_requests_ask_for_uint8_scl_nearest_in_utm(
         fake: FakeSentinelHub) -> None:
     assert run_cli(capsys, database_url, *fetch_args(fake))[0] == 0
     process = fake.of_kind("process")
-    assert len(process) == 8
+    assert len(process) == SCENES
+    boxes = [cell_box(key) for key in lattice_cells(FIELDS)]
     for record in process:
         body = body_of(record)
         script = body["evalscript"]
@@ -90,11 +104,12 @@ def test_requests_ask_for_uint8_scl_nearest_in_utm(
                                                 "format": {"type": "image/tiff"}}]
         left, bottom, right, top = body["input"]["bounds"]["bbox"]
         assert all(value % 20 == 0 for value in (left, bottom, right, top))
-        # far-apart groups are fetched separately: no request spans the 30 km between them
-        assert right - left < 1500 and top - bottom < 1500
+        # every request is a cell of the lattice: the land between far-apart groups is not fetched
+        assert [left, bottom, right, top] in boxes
         assert record.headers["Authorization"].startswith("Bearer ")
     zones = Counter(body_of(r)["input"]["bounds"]["properties"]["crs"][-5:] for r in process)
-    assert zones == {"32633": 6, "32634": 2}
+    assert zones == {str(epsg): sum(n for (_, e), n in EXPECTED.items() if e == epsg)
+                     for epsg in (32633, 32634)}
     (token,) = fake.of_kind("token")
     assert token.body["grant_type"] == "client_credentials"
 
@@ -103,7 +118,8 @@ def test_catalog_is_paged_and_filtered(capsys: pytest.CaptureFixture[str], datab
                                        clean: psycopg.Connection, fake: FakeSentinelHub) -> None:
     assert run_cli(capsys, database_url, *fetch_args(fake))[0] == 0
     catalog = [body_of(r) for r in fake.of_kind("catalog")]
-    # 3 clusters; zone 33 clusters see 4 items (2 per page + 1 + ...), zone 34 sees 3
+    # 3 groups of touching cells (two cells of the first group touch); zone 33 groups see 4
+    # items (2 a page), zone 34 sees 3
     firsts = [body for body in catalog if "next" not in body]
     pages = [body for body in catalog if "next" in body]
     assert len(firsts) == 3 and len(pages) >= 3
@@ -113,7 +129,7 @@ def test_catalog_is_paged_and_filtered(capsys: pytest.CaptureFixture[str], datab
         assert body["filter"] == "eo:cloud_cover <= 50"
         assert body["filter-lang"] == "cql2-text"
         west, south, east, north = body["bbox"]
-        assert 14 < west < east < 19 and 46 < south < north < 46.2
+        assert 14 < west < east < 19 and 45.9 < south < north < 46.3
     assert sorted(page["next"] for page in pages) == [2, 2, 2]
 
 
@@ -126,7 +142,7 @@ def test_a_second_run_requests_nothing_and_changes_nothing(
     fake.reset()
     code, out, err = run_cli(capsys, database_url, *fetch_args(fake))
     assert code == 0, err
-    assert "0 scenes loaded with 0 requests, 8 already loaded" in out
+    assert f"0 scenes loaded with 0 requests, {SCENES} already loaded" in out
     assert fake.of_kind("process") == []
     after = (table_counts(clean), clean.execute(
         "SELECT id, loaded_at, checksum FROM sclzonal.scene ORDER BY id").fetchall())
@@ -163,14 +179,17 @@ def test_since_last_starts_at_the_last_date_fetched(
         fake: FakeSentinelHub) -> None:
     code, _, err = run_cli(capsys, database_url, *fetch_args(fake, end="2024-06-15"))
     assert code == 0, err
-    assert len(scene_rows(clean)) == 5
+    before = sum(n for (day, _), n in EXPECTED.items() if day <= dt.date(2024, 6, 15))
+    again = sum(n for (day, _), n in EXPECTED.items() if day == dt.date(2024, 6, 15))
+    assert len(scene_rows(clean)) == before
     fake.reset()
     args = [a for a in fetch_args(fake) if a not in ("--start", "2024-06-01")]
     code, out, err = run_cli(capsys, database_url, *args, "--since-last")
     assert code == 0, err
     assert {body_of(r)["datetime"][:10] for r in fake.of_kind("catalog")} == {"2024-06-15"}
-    assert "3 scenes loaded with 3 requests, 2 already loaded" in out
-    assert len(scene_rows(clean)) == 8
+    new = SCENES - before
+    assert f"{new} scenes loaded with {new} requests, {again} already loaded" in out
+    assert len(scene_rows(clean)) == SCENES
 
 
 def test_since_last_without_a_start_on_an_empty_database(

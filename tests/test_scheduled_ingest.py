@@ -21,12 +21,16 @@ import pytest
 from tests.helpers import job_lock_is_held, run_cli
 from tests.sentinelhub_fake import FakeSentinelHub, Fault
 from tests.sentinelhub_fixtures import (  # noqa: F401 - fixtures
+    EXPECTED,
+    FIELDS,
+    SCENES,
     SECRET,
     body_of,
     clean_fixture,
     credentials_fixture,
     fake_fixture,
     hold_ingest_lock,
+    lattice_cells,
     scene_rows,
 )
 
@@ -62,18 +66,19 @@ def test_ingest_fetches_since_the_last_date_and_refreshes(
     monkeypatch.setenv("SCLZONAL_ENDPOINT", fake.base_url)
     code, out, err = run_cli(capsys, database_url, "ingest", *OPTIONS)
     assert code == 0, err
-    # June (8 scenes, see test_fetch_sentinelhub) and 2024-07-02 over the three clusters
-    assert len(scene_rows(clean)) == 11
+    # June (see test_fetch_sentinelhub) and 2024-07-02 over every cell
+    cells = len(lattice_cells(FIELDS))
+    assert len(scene_rows(clean)) == SCENES + cells
     first = body_of(fake.of_kind("catalog")[0])["datetime"]
     assert first.startswith(f"{dt.date.today() - dt.timedelta(days=int(LOOKBACK))}T00:00:00Z/")
-    assert re.search(r"refresh: counted \d+ new polygon-scene pairs on 11 scenes", out)
+    assert re.search(rf"refresh: counted \d+ new polygon-scene pairs on {SCENES + cells} scenes", out)
     verdicts = clean.execute("SELECT verdict FROM sclzonal.polygon_verdict").fetchall()
     assert len(verdicts) == 6 and ("no_pixels",) not in verdicts
     fake.reset()
     code, out, err = run_cli(capsys, database_url, "ingest", *OPTIONS)
     assert code == 0, err
     assert body_of(fake.of_kind("catalog")[0])["datetime"].startswith("2024-07-02T00:00:00Z/")
-    assert fake.of_kind("process") == [] and "3 already loaded" in out
+    assert fake.of_kind("process") == [] and f"{cells} already loaded" in out
 
 
 @pytest.mark.slow
@@ -101,7 +106,8 @@ def test_ingest_exits_busy_while_another_run_holds_the_lock(
                              "--start", "2024-06-01", "--end", "2024-06-05")
     assert code == 0, err
     assert "another ingestion run holds the lock; waiting for it" in err
-    assert time.monotonic() - started >= 1.0 and len(scene_rows(clean)) == 3
+    first_day = sum(n for (day, _), n in EXPECTED.items() if day == dt.date(2024, 6, 5))
+    assert time.monotonic() - started >= 1.0 and len(scene_rows(clean)) == first_day
 
 
 @pytest.mark.slow
@@ -147,7 +153,7 @@ def test_two_runs_at_once_the_second_exits_busy_and_the_first_loads_everything(
     _, first_err = first.communicate(timeout=60)
     assert first.returncode == 0, first_err
     assert re.search(r"done in \d+ s$", first_err.strip().splitlines()[-1])
-    assert len(scene_rows(clean)) == 11
+    assert len(scene_rows(clean)) == SCENES + len(lattice_cells(FIELDS))
     assert len(fake.of_kind("token")) == 1  # the second run never authenticated
 
 

@@ -26,7 +26,7 @@ from sentinelhub.exceptions import DownloadFailedException
 from sclzonal.ingest.sentinelhub.client import SentinelHub, resolve_endpoint
 from sclzonal.ingest.sentinelhub.retry import RetryingClient, RetryPolicy
 from tests.sentinelhub_fake import FakeSentinelHub, Fault
-from tests.sentinelhub_fixtures import SECRET, fake_fixture  # noqa: F401 - fixture
+from tests.sentinelhub_fixtures import SECRET, WEST, WIDE, fake_fixture  # noqa: F401 - fixture
 
 CHANGED = f"sentinelhub-py {sentinelhub.__version__} changed: "
 SEE = "; ingest/sentinelhub/retry.py relies on it (see its RetryingClient)"
@@ -100,8 +100,12 @@ def test_the_catalog_search_goes_through_our_get_json(fake: FakeSentinelHub,
     policy = RetryPolicy(timeout_seconds=5, max_wait_seconds=3, sleep_seconds=0.05)
     with SentinelHub(resolve_endpoint(fake.base_url), ("fake-client", SECRET), policy,
                      told.append) as hub:
-        dates = hub.search_dates((13.6, 45.6, 15.0, 46.5), dt.date(2024, 6, 1), dt.date(2024, 6, 30), None)
-    assert dates == {dt.date(2024, 6, day) for day in (5, 10, 15, 20)}
+        items = hub.search_items((13.6, 45.6, 15.0, 46.5), dt.date(2024, 6, 1), dt.date(2024, 6, 30), None)
+        answered = hub.client.answered["catalog"]
+    assert {day for day, _ in items} == {dt.date(2024, 6, day) for day in (5, 10, 15, 20)}
+    # footprints come with the items (the fake's are its bounds); only 2xx answers are counted
+    assert all(footprint is not None and footprint.bounds in (WIDE, WEST) for _, footprint in items)
+    assert answered == 3
     assert told == ["429 Too Many Requests: waiting 0.1 s"], (
         f"{CHANGED}the catalog search no longer goes through the client's get_json{SEE}")
     pages = fake.of_kind("catalog")

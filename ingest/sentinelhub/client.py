@@ -1,8 +1,9 @@
 """Sentinel Hub and CDSE through sentinelhub-py: endpoints, credentials, bounded retries, errors.
 
 `SentinelHub` is used as a context manager: entering it authenticates once (its own session, never
-sentinelhub-py's process-wide session cache), then `search_dates` asks the Catalog API for the
-acquisitions over an area and `fetch_tiff` asks the Processing API for one SCL GeoTIFF.
+sentinelhub-py's process-wide session cache), then `search_items` asks the Catalog API for the
+acquisitions over an area (their dates and footprints) and `fetch_tiff` asks the Processing API
+for one SCL GeoTIFF (from several threads at once, if the caller likes).
 
 Requests go through `retry.RetryingClient`, which bounds and reports retries by a `RetryPolicy`
 (see that module). Every failure becomes one `UserError` line, with the client secret redacted
@@ -21,24 +22,29 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+import shapely
+import shapely.errors
+import shapely.geometry
 from oauthlib.oauth2 import OAuth2Error
 from sentinelhub import (
     CRS,
     BBox,
     DataCollection,
+    Geometry,
     MimeType,
     MosaickingOrder,
     ResamplingType,
     SentinelHubCatalog,
     SentinelHubRequest,
     SentinelHubSession,
+    SentinelHubStatistical,
     SHConfig,
 )
 from sentinelhub.exceptions import DownloadFailedException
 
 from sclzonal.errors import UserError, first_line
 from sclzonal.ingest.sentinelhub.plan import COLLECTION, Bounds
-from sclzonal.ingest.sentinelhub.retry import RetryBudgetExceeded, RetryingClient, RetryPolicy
+from sclzonal.ingest.sentinelhub.retry import Pacer, RetryBudgetExceeded, RetryingClient, RetryPolicy
 
 ENDPOINTS = {
     "sentinelhub": ("https://services.sentinel-hub.com",
@@ -129,9 +135,11 @@ class SentinelHub:
     """An authenticated connection to one Sentinel Hub deployment (use as a context manager)."""
 
     def __init__(self, endpoint: Endpoint, credentials: tuple[str, str], policy: RetryPolicy,
-                 notify: Callable[[str], None] = lambda message: None) -> None:
+                 notify: Callable[[str], None] = lambda message: None,
+                 requests_per_minute: float | None = None) -> None:
         self.endpoint = endpoint
         self.policy = policy
+        self.requests_per_minute = requests_per_minute
         self._secret = credentials[1]
         self._notify = notify
         # sentinelhub-py sends each request once (RetryingClient retries); the token request it
@@ -159,7 +167,7 @@ class SentinelHub:
             self._stack.close()
             raise
         self._client = RetryingClient(session=session, policy=self.policy, notify=self._tell,
-                                      config=self.config)
+                                      config=self.config, pacer=Pacer(self.requests_per_minute))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -175,9 +183,9 @@ class SentinelHub:
             raise RuntimeError("use SentinelHub as a context manager")
         return self._client
 
-    def search_dates(self, lonlat_bounds: Bounds, start: dt.date, end: dt.date,
-                     max_cloud: float | None) -> set[dt.date]:
-        """Return the acquisition dates (UTC) over an area."""
+    def search_items(self, lonlat_bounds: Bounds, start: dt.date, end: dt.date,
+                     max_cloud: float | None) -> list[tuple[dt.date, shapely.Geometry | None]]:
+        """Return the acquisitions over an area: (UTC date, footprint in lon/lat or None)."""
         catalog = SentinelHubCatalog(config=self.config)
         # typed SentinelHubDownloadClient, but the catalog only hands it to its search iterator,
         # a FeatureIterator, which takes any DownloadClient
@@ -188,13 +196,13 @@ class SentinelHub:
             time=(dt.datetime.combine(start, dt.time(0, 0, 0)),
                   dt.datetime.combine(end, dt.time(23, 59, 59))),
             filter=None if max_cloud is None else f"eo:cloud_cover <= {max_cloud:g}",
-            fields={"include": ["id", "properties.datetime", "properties.eo:cloud_cover"],
-                    "exclude": []},
+            fields={"include": ["id", "geometry", "properties.datetime",
+                                "properties.eo:cloud_cover"], "exclude": []},
             limit=100,
         )
         with self.explained("catalog search"):
-            return {dt.date.fromisoformat(str(feature["properties"]["datetime"])[:10])
-                    for feature in search}
+            return [(dt.date.fromisoformat(str(feature["properties"]["datetime"])[:10]),
+                     _footprint(feature.get("geometry"))) for feature in search]
 
     def fetch_tiff(self, bounds: Bounds, epsg: int, day: dt.date, resolution: float) -> bytes:
         """Return the SCL of one date over a UTM box as a GeoTIFF (UINT8, NEAREST resampling)."""
@@ -217,6 +225,44 @@ class SentinelHub:
             responses = self.client.download(request.download_list, max_threads=1,
                                              decode_data=False)
         return bytes(responses[0].content)
+
+    def statistics(self, geometry: shapely.Geometry, bbox: Bounds, epsg: int, resolution: float,
+                   first: dt.date, last: dt.date, evalscript: str) -> dict[dt.date, tuple[int, ...]]:
+        """Ask the Statistical API for a histogram of SCL classes 0-11 per day over a geometry.
+
+        The sample matrix is `bbox` at `resolution` (give a box on the scene's pixel grid), in
+        EPSG:`epsg`; days without data are absent from the result.
+        """
+        crs = CRS(epsg)
+        request = SentinelHubStatistical(
+            aggregation=SentinelHubStatistical.aggregation(
+                evalscript=evalscript,
+                time_interval=(dt.datetime.combine(first, dt.time(0, 0, 0)),
+                               dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0, 0, 0))),
+                aggregation_interval="P1D", resolution=(resolution, resolution)),
+            input_data=[SentinelHubStatistical.input_data(
+                self.collection, mosaicking_order=MosaickingOrder.MOST_RECENT,
+                upsampling=ResamplingType.NEAREST, downsampling=ResamplingType.NEAREST)],
+            bbox=BBox(bbox, crs=crs), geometry=Geometry(geometry, crs=crs),
+            calculations={"default": {"histograms": {"default": {
+                "binWidth": 1, "lowEdge": 0, "highEdge": 12}}}},
+            config=self.config,
+        )
+        what = f"Statistical API request for {first.isoformat()} to {last.isoformat()}"
+        with self.explained(what):
+            (answer,) = self.client.download(request.download_list, max_threads=1, decode_data=True)
+        found: dict[dt.date, tuple[int, ...]] = {}
+        try:
+            for interval in answer.get("data", []):
+                counts = [0] * 12
+                for bin_ in interval["outputs"]["default"]["bands"]["B0"]["histogram"]["bins"]:
+                    if 0 <= round(bin_["lowEdge"]) < 12:
+                        counts[round(bin_["lowEdge"])] += int(bin_["count"])
+                found[dt.date.fromisoformat(interval["interval"]["from"][:10])] = tuple(counts)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise UserError(f"{what}: an answer not shaped as documented ({type(exc).__name__}: "
+                            f"{exc})") from None
+        return found
 
     def redact(self, text: str) -> str:
         """Return text with the client secret replaced by ***, on one line."""
@@ -241,6 +287,17 @@ class SentinelHub:
             raise UserError(self.redact(f"{what}: {_describe(exc, self)}")) from None
         except ValueError as exc:
             raise UserError(self.redact(f"{what}: {exc}")) from None
+
+
+def _footprint(geometry: object) -> shapely.Geometry | None:
+    """An item's GeoJSON geometry as shapely (None when absent or unreadable: then it counts
+    as covering every cell it was found for)."""
+    if not isinstance(geometry, dict):
+        return None
+    try:
+        return shapely.geometry.shape(geometry)
+    except (ValueError, TypeError, KeyError, AttributeError, shapely.errors.GEOSException):
+        return None
 
 
 def _describe(exc: Exception, hub: SentinelHub) -> str:

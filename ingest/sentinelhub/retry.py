@@ -8,11 +8,17 @@ silent, and bounding them meant overriding its private methods. Here sentinelhub
 Retry-After (milliseconds, Sentinel Hub's unit) or `sleep_seconds`. No request retries for
 longer than `max_wait_seconds` (plus one request timeout): a 429 asking for a longer wait fails
 at once. Every wait is reported through `notify`.
+
+Requests may come from several threads at once. A `Pacer` spaces the starts of all attempts
+(catalog pages, Processing requests and their retries alike) at least 60 / requests_per_minute
+seconds apart, so a run stays under the service's rate limit instead of running into 429s;
+`stop()` makes every thread's next attempt or wait give up, so a failed run ends quickly.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -55,6 +61,31 @@ class RetryBudgetExceeded(Exception):
     """Retrying a request would take longer than RetryPolicy.max_wait_seconds."""
 
 
+class Stopped(Exception):
+    """The run stopped (another request failed) before this request was sent."""
+
+
+class Pacer:
+    """Spaces request starts at least 60 / requests_per_minute seconds apart, across threads."""
+
+    def __init__(self, requests_per_minute: float | None) -> None:
+        self.interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self, stopped: threading.Event) -> float:
+        """Sleep until this caller's turn (at once when the interval is 0); return the wait."""
+        if not self.interval:
+            return 0.0
+        with self._lock:
+            now = time.monotonic()
+            turn = max(now, self._next)
+            self._next = turn + self.interval
+        if turn > now:
+            stopped.wait(turn - now)
+        return turn - now
+
+
 class RetryingClient(DownloadClient):
     """sentinelhub-py's plain download client, authorized by a session, retrying by a RetryPolicy.
 
@@ -67,21 +98,38 @@ class RetryingClient(DownloadClient):
     """
 
     def __init__(self, *, session: SentinelHubSession, policy: RetryPolicy,
-                 notify: Callable[[str], None], config: SHConfig) -> None:
+                 notify: Callable[[str], None], config: SHConfig, pacer: Pacer | None = None) -> None:
         super().__init__(config=config)
         self.session = session
         self.policy = policy
         self.notify = notify
+        self.pacer = pacer or Pacer(None)
+        self.stopped = threading.Event()
+        self.answered = {"catalog": 0, "process": 0}
+        """Requests the service answered with success, by kind (what it charges for)."""
+        self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        """Make every thread's next attempt or wait give up (raise Stopped)."""
+        self.stopped.set()
+
+    def _answered(self, kind: str) -> None:
+        with self._lock:
+            self.answered[kind] += 1
 
     def download(self, download_requests: Iterable[DownloadRequest], max_threads: int | None = None,
                  decode_data: bool = True, show_progress: bool = False) -> list[Any]:
-        """Download the requests one after the other, each with its own retries."""
+        """Download the requests one after the other, each with its own retries.
+
+        (Several threads may call this at once: `fetch` runs one (date, cell) per thread.)
+        """
         results = []
         for request in list(download_requests):
             def attempt(request: DownloadRequest = request) -> Any:
                 return DownloadClient.download(self, [self._authorized(request)], max_threads=1,
                                                decode_data=decode_data, show_progress=show_progress)[0]
             results.append(self.retrying(attempt))
+            self._answered("process")
         return results
 
     def get_json(self, url: str, post_values: Json | None = None, headers: Json | None = None,
@@ -90,10 +138,13 @@ class RetryingClient(DownloadClient):
         def attempt() -> Json | list | str | None:
             authorized = self._headers(bool(kwargs.get("use_session")), headers or {})
             return DownloadClient.get_json(self, url, post_values, authorized, request_type, **kwargs)
-        return self.retrying(attempt)
+        result = self.retrying(attempt)
+        self._answered("catalog")
+        return result
 
     def _headers(self, use_session: bool, headers: Json) -> Json:
-        session_headers = self.session.session_headers if use_session else {}
+        with self._lock:  # one thread renews an expiring token, the others wait for it
+            session_headers = self.session.session_headers if use_session else {}
         return {**SHConstants.HEADERS, **session_headers, **headers}
 
     def _authorized(self, request: DownloadRequest) -> DownloadRequest:
@@ -106,6 +157,9 @@ class RetryingClient(DownloadClient):
         deadline = time.monotonic() + policy.max_wait_seconds
         failures, refusals, sleep, last = 0, 0, policy.sleep_seconds, ""
         while True:
+            deadline += self.pacer.wait(self.stopped)  # waiting for a turn is not retrying
+            if self.stopped.is_set():
+                raise Stopped("the run stopped")
             try:
                 return attempt()
             except requests.HTTPError as exc:
@@ -131,7 +185,8 @@ class RetryingClient(DownloadClient):
                 if failures >= policy.attempts():
                     raise
                 wait, sleep = sleep, sleep * 3
-            time.sleep(wait)
+            if self.stopped.wait(wait):
+                raise Stopped("the run stopped")
             if time.monotonic() > deadline:
                 raise RetryBudgetExceeded(
                     f"gave up after {policy.max_wait_seconds:g} s of retries (last: {last}); run again later")

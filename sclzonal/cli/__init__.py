@@ -31,6 +31,7 @@ COMMANDS = {
     "refresh": "sclzonal.cli.refresh:refresh",
     "verdicts": "sclzonal.cli.verdicts:verdicts",
     "explain": "sclzonal.cli.explain:explain",
+    "check": "sclzonal.cli.check:check",
     "ingest": "sclzonal.cli.ingest:ingest",
     "qgis": "sclzonal.cli.qgis:qgis",
     "demo": "sclzonal.cli.demo:demo",

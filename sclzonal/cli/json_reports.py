@@ -29,11 +29,17 @@ _SCENE = {
 }
 _FETCH = {
     "source": "the endpoint's scene source: sentinelhub, cdse or processing-api",
-    "clusters": "request areas (clusters of polygons)",
+    "dry_run": "true for `--dry-run`: the figures are the plan's, nothing was requested or loaded",
+    "cells": "lattice cells holding polygons (request areas)",
     "dates": "acquisition dates the catalog listed",
-    "requests": "Processing API requests sent",
-    "already_loaded": "(date, cluster) scenes skipped because they were loaded before",
+    "requests": "Processing API requests sent (planned, in a dry run)",
+    "pixels": "pixels of those requests",
+    "processing_units": "processing units they cost by Sentinel Hub's formula",
+    "catalog_requests": "Catalog API requests (pages) sent",
+    "already_loaded": "(date, cell) scenes skipped because scenes of that date held their polygons",
     "scenes": "the scenes loaded, each {scene_id, acquired_on, created, tiles, replaced}",
+    "plan": "per cell: {cell, epsg, width, height, polygons, dates, to_request, requests, pixels, "
+            "processing_units}",
 }
 _REFRESH = {
     "scenes": "scenes with pairs to count",
@@ -122,9 +128,19 @@ def scl_load(loaded: Iterable[LoadedFile]) -> dict[str, Any]:
 
 def fetch(report: FetchReport) -> dict[str, Any]:
     """Return the object of `scl fetch --json`."""
-    return {"source": report.source, "clusters": report.clusters, "dates": report.dates,
-            "requests": report.requests, "already_loaded": report.already_loaded,
-            "scenes": [scene(load) for load in report.loaded]}
+    cells = report.plan.cells if report.plan is not None else []
+    return {"source": report.source, "dry_run": report.dry_run, "cells": report.cells,
+            "dates": report.dates, "requests": report.requests, "pixels": report.pixels,
+            "processing_units": round(report.processing_units, 6),
+            "catalog_requests": report.catalog_requests, "already_loaded": report.already_loaded,
+            "scenes": [scene(load) for load in report.loaded],
+            "plan": [{"cell": str(c.cell.key), "epsg": c.cell.epsg, "width": c.cell.width,
+                      "height": c.cell.height, "polygons": len(c.cell.polygon_ids),
+                      "dates": [day.isoformat() for day in c.dates], "to_request": len(c.scenes),
+                      "requests": sum(len(s.tiles) for s in c.scenes),
+                      "pixels": sum(s.pixels for s in c.scenes),
+                      "processing_units": round(sum(s.processing_units for s in c.scenes), 6)}
+                     for c in cells]}
 
 
 def refresh(report: RefreshReport) -> dict[str, Any]:

@@ -10,8 +10,8 @@ import click
 
 from sclzonal.cli import json_reports
 from sclzonal.cli.json_reports import json_option
-from sclzonal.cli.output import CliProgress
-from sclzonal.cli.sentinelhub_options import scene_printer, sentinelhub_options, settings_from
+from sclzonal.cli.output import CliProgress, note
+from sclzonal.cli.sentinelhub_options import plan_lines, scene_printer, sentinelhub_options, settings_from
 from sclzonal.cli.support import parse_option_date, ready_connection
 from sclzonal.ingest import DEFAULT_TILE_SIZE
 
@@ -80,23 +80,28 @@ def load(ctx: click.Context, paths: Sequence[Path], date_text: str | None,
 @click.option("--since-last", is_flag=True,
               help="Start at the last date already fetched from this endpoint (for schedules); "
                    "--start is used when nothing was fetched yet.")
+@click.option("--dry-run", is_flag=True,
+              help="Ask only the catalog; print the plan per cell and its cost (requests, pixels, "
+                   "processing units, against the endpoint's monthly quota); load nothing.")
 @sentinelhub_options
 @json_option("scl fetch")
 @click.pass_context
 def fetch(ctx: click.Context, start_text: str | None, end_text: str | None, since_last: bool,
-          as_json: bool, **options: Any) -> None:
+          dry_run: bool, as_json: bool, **options: Any) -> None:
     """Fetch SCL for the loaded polygons from Sentinel Hub or CDSE and load it as scenes.
 
-    The Catalog API lists the Sentinel-2 L2A acquisitions over each cluster of polygons; each
-    (date, cluster) not loaded yet is requested from the Processing API (the SCL band, UINT8,
-    NEAREST resampling, in the cluster's UTM zone) and loaded like `scl load` loads a file.
-    Credentials: SH_CLIENT_ID and SH_CLIENT_SECRET, else --profile.
+    Each polygon belongs to one cell of a fixed lattice in its UTM zone, on the Sentinel-2
+    pixel grid of --resolution. The Catalog API lists the Sentinel-2 L2A acquisitions over the
+    cells; each (date, cell) whose polygons no scene of that date holds yet is requested from
+    the Processing API (the SCL band, UINT8, NEAREST resampling), several at once, and loaded
+    like `scl load` loads a file. Credentials: SH_CLIENT_ID and SH_CLIENT_SECRET, else --profile.
 
     \b
     Examples:
+      sclzonal scl fetch --endpoint cdse --start 2024-04-01 --end 2024-09-30 --dry-run
       sclzonal scl fetch --endpoint cdse --start 2024-06-01 --end 2024-06-30 --max-cloud 60
       sclzonal scl fetch --profile cdse --endpoint cdse --since-last --start 2024-01-01
-      sclzonal scl fetch --start 2024-06-01 --resolution 10 --json
+      sclzonal scl fetch --start 2024-06-01 --resolution 10 --threads 8 --json
     """
     from sclzonal.flows import fetch_scl
 
@@ -106,8 +111,15 @@ def fetch(ctx: click.Context, start_text: str | None, end_text: str | None, sinc
     end = parse_option_date(end_text, "--end")
     with ready_connection(ctx) as conn:
         report = fetch_scl(conn, settings, start=start, end=end, since_last=since_last,
-                           on_scene=scene_printer(as_json), progress=CliProgress())
+                           dry_run=dry_run, on_scene=scene_printer(as_json), progress=CliProgress())
     if as_json:
         json_reports.emit(json_reports.fetch(report))
+        return
+    if dry_run:
+        for line in plan_lines(report):
+            click.echo(line)
+        click.echo(report.summary())
+        click.echo(report.quota())
     else:
         click.echo(report.summary())
+        note(report.quota())

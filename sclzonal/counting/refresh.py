@@ -54,9 +54,10 @@ def refresh_verdicts(conn: psycopg.Connection, *, rebuild: bool = False) -> int:
     which re-decides the polygons whose counts, geometry or scenes changed, or all of them after
     a rule change, as the tables' owner, so the loader role needs only EXECUTE on them.
     """
-    function = "rebuild_polygon_verdict" if rebuild else "refresh_polygon_verdict"
+    query = ("SELECT sclzonal.rebuild_polygon_verdict()" if rebuild
+             else "SELECT sclzonal.refresh_polygon_verdict()")
     with conn.transaction():
-        row = conn.execute(f"SELECT sclzonal.{function}()").fetchone()
+        row = conn.execute(query).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 
 
