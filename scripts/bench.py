@@ -34,6 +34,7 @@ from rasterio.windows import Window
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_national import bench_national, write_national_docs  # noqa: E402
 from bench_support import (  # noqa: E402
     check_counts,
     generate,
@@ -225,6 +226,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-rasterstats", action="store_true", help="skip the slowest tool")
     parser.add_argument("--write-docs", action="store_true",
                         help="update docs/benchmarks.md and docs/benchmark.png")
+    parser.add_argument("--national", action="store_true",
+                        help="only the national benchmark: many polygons over many tiles and a "
+                             "season of dates (scripts/bench_national.py)")
+    parser.add_argument("--polygons", type=int, default=1_000_000,
+                        help="--national: field polygons")
+    parser.add_argument("--tiles", type=int, default=30, help="--national: tiles (grids)")
+    parser.add_argument("--dates", type=int, default=20, help="--national: acquisition dates")
+    parser.add_argument("--tile-size", type=int, default=5490,
+                        help="--national: tile width and height in pixels (20 m)")
     args = parser.parse_args(argv)
     server = os.environ.get("DATABASE_URL", "")
     if not server:
@@ -232,6 +242,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     work = args.work_dir
     work.mkdir(parents=True, exist_ok=True)
+    if args.national:
+        national = bench_national(lambda name: database_for(server, name), SCLZONAL,
+                                  work / "national", seed=args.seed, polygons=args.polygons,
+                                  tiles=args.tiles, dates=args.dates, size=args.tile_size,
+                                  pixel=20.0)
+        print(json.dumps(national, indent=2, default=str))
+        (work / "national.json").write_text(json.dumps(national, indent=2, default=str))
+        if args.write_docs:
+            write_national_docs(national, ROOT / "docs")
+        return 0 if national["dask"]["rows equal"] else 1
     data = generate(work, seed=args.seed, scenes=2, polygons=10_000)
     print(f"data: {len(data.scenes)} scenes 5490 x 5490 at 20 m, {data.polygon_count} polygons")
     url = database_for(server, "sclzonal_bench")
