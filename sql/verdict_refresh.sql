@@ -99,14 +99,9 @@ BEGIN
         UNION ALL
         SELECT * FROM kept
     ), uncountable AS (
-        SELECT u.polygon_id,
-               string_agg(format('grid %s (EPSG:%s): %s', u.grid_id, g.srid, u.reason), '; '
-                          ORDER BY u.grid_id) AS problem
-        FROM sclzonal.uncountable_polygon AS u
-        JOIN sclzonal.polygon AS up ON up.id = u.polygon_id AND up.changed_seq = u.polygon_version
-        JOIN sclzonal.scene_grid AS g ON g.id = u.grid_id
-        WHERE u.polygon_id = ANY (polygon_ids)
-        GROUP BY u.polygon_id
+        SELECT pp.polygon_id, pp.problem
+        FROM sclzonal.polygon_problem AS pp
+        WHERE pp.polygon_id = ANY (polygon_ids)
     )
     SELECT p.id, p.source, p.source_fid, p.name,
            CASE

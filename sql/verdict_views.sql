@@ -153,6 +153,20 @@ WHERE r.enabled;
 COMMENT ON VIEW sclzonal.scene_rule_outcome IS
     'Per (polygon, scene, enabled rule): the rule''s share of the clear pixels and its outcome: held, share_below_threshold, not_clear or partially_observed.';
 
+-- Why a polygon cannot be counted, when a refresh found that its current geometry cannot be put
+-- into some grid's CRS (uncountable_polygon): one line per polygon, grid by grid.
+CREATE OR REPLACE VIEW sclzonal.polygon_problem AS
+SELECT u.polygon_id,
+       string_agg(format('grid %s (EPSG:%s): %s', u.grid_id, g.srid, u.reason), '; '
+                  ORDER BY u.grid_id) AS problem
+FROM sclzonal.uncountable_polygon AS u
+JOIN sclzonal.polygon AS up ON up.id = u.polygon_id AND up.changed_seq = u.polygon_version
+JOIN sclzonal.scene_grid AS g ON g.id = u.grid_id
+GROUP BY u.polygon_id;
+
+COMMENT ON VIEW sclzonal.polygon_problem IS
+    'Per polygon that cannot be counted on some grid (its current geometry): which grids and why.';
+
 -- The verdict of each polygon over a period, one row per polygon: 'not_countable' when a
 -- refresh could not put the polygon's current geometry into some scene's CRS (`problem` says
 -- which grid and why; uncountable_polygon), else the verdict of the latest
@@ -235,14 +249,9 @@ WITH observation AS (
     ) AS h
     GROUP BY h.polygon_id
 ), uncountable AS (
-    SELECT u.polygon_id,
-           string_agg(format('grid %s (EPSG:%s): %s', u.grid_id, g.srid, u.reason), '; '
-                      ORDER BY u.grid_id) AS problem
-    FROM sclzonal.uncountable_polygon AS u
-    JOIN sclzonal.polygon AS up ON up.id = u.polygon_id AND up.changed_seq = u.polygon_version
-    JOIN sclzonal.scene_grid AS g ON g.id = u.grid_id
-    WHERE polygon_ids IS NULL OR u.polygon_id = ANY (polygon_ids)
-    GROUP BY u.polygon_id
+    SELECT pp.polygon_id, pp.problem
+    FROM sclzonal.polygon_problem AS pp
+    WHERE polygon_ids IS NULL OR pp.polygon_id = ANY (polygon_ids)
 )
 SELECT p.id,
        p.source,

@@ -32,11 +32,11 @@ depends_on = None
 
 SQL_FILES = {
     "zonal_views.sql": "8cc6b2d5d3dc902841f377eb1f51421cc6baf57599ef4ac69b5a07a35da106d1",
-    "verdict_views.sql": "644726996e7560f5b436da3d6df6caa4cd66c9611fc5dfafd3d106ff35bd956e",
+    "verdict_views.sql": "70eb89bc165eae2a7bce33524e1dad2b98a20d49e1cb955eda2ecb8663d0da95",
     "verdict_months.sql": "5a84eed065c1819dccf943579809a2d2de3ddc885e1a02793fb68506559ef43a",
     "verdict_tables.sql": "e108c733dc5f2186e0b091b898c5e8c785fe9324cacf9d34e7668a0f3548b222",
     "verdict_staleness.sql": "db3042951dd3b0cd89c4187707c660a22f89a9a8d072bcb25eb90a6d1eec686f",
-    "verdict_refresh.sql": "8e1a851cb820ea158671637839068adc90eedfb4a316c05710386dd6d3b17580",
+    "verdict_refresh.sql": "8987aacbf14ee03e78f399f437ff12bb4d58be118e898419e07824e862d21322",
     "roles.sql": "61247ac713ad284ee54e13a89111f7140701657cf3067b81f70dba4e056f6efb",
 }
 FILES_0008 = ["zonal_views.sql", "verdict_views.sql", "roles.sql"]
@@ -70,6 +70,7 @@ def downgrade() -> None:
     op.execute("DROP VIEW sclzonal.polygon_verdict_view")
     op.execute("DROP VIEW sclzonal.polygon_month_verdict_view")
     op.execute("DROP FUNCTION sclzonal.polygon_verdict_between(date, date, bigint[])")
+    op.execute("DROP VIEW sclzonal.polygon_problem")
     recorded_0008 = context.script.get_revision("0008").module.SQL_FILES
     recorded_0007 = context.script.get_revision("0007").module.SQL_FILES
     apply_recorded_sql(op.get_bind(), "0008", {name: recorded_0008[name] for name in FILES_0008})
