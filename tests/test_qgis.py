@@ -187,7 +187,7 @@ def test_renderers_and_categories(built: Built, where: str) -> None:
         assert renderer["categories"] == LEGENDS[name]
     for name, layer in layers.items():
         if name.startswith("SCL "):
-            assert layer["provider"] == "gdal"
+            assert layer["provider"] == "postgresraster"  # safe to draw in parallel (issue 13)
             assert layer["renderer"] == {"type": "paletted", "band": 1, "classes": SCL_PALETTE}
     project = built.checks["projects"][where]
     assert project["groups"] == ["SCL scenes"]
@@ -255,7 +255,7 @@ def test_cli_image_and_project_file_hold_no_password(built: Built) -> None:
     secret = _secret(built.url)
     text = built.qgs.read_text(encoding="utf-8")
     assert secret not in text and "password" not in text.lower()
-    assert "PG: host=" in text and "where='scene_id = " in text
+    assert 'table="sclzonal"."scene_tile" (rast) sql=scene_id = ' in text
     with psycopg.connect(built.url) as conn:
         row = conn.execute("SELECT content FROM public.qgis_projects WHERE name = 'sclzonal'").fetchone()
     assert row is not None

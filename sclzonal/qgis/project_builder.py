@@ -64,13 +64,20 @@ def vector_uri(connection: dict[str, Any], table: str, key: str) -> str:
 
 
 def scene_uri(connection: dict[str, Any], scene_id: int) -> str:
-    """Return a GDAL PostGISRaster URI for one scene's tiles (one SRID, nodata 255).
+    """Return a `postgresraster` provider URI for one scene's tiles (one SRID, nodata 255).
 
-    GDAL reads only the tiles' metadata when it opens the layer; QGIS's `postgresraster`
-    provider, given a `sql=` filter on the unconstrained tile table, unions every tile first.
+    QGIS's own provider, because it is safe when layers are drawn in parallel: its queries go
+    through QGIS's connection, one at a time. GDAL's PostGISRaster driver shares one libpq
+    connection between all datasets a thread opened on a database, and QGIS hands those datasets
+    to other drawing threads: protocol errors, then crashes. The price: with a `sql=` filter
+    (the tile table has no raster constraints, its scenes differ in CRS) the provider unions the
+    scene's tiles once when the layer opens, to learn its extent and grid.
     """
-    return (f"PG: {connection_text(connection)} schema='{SCHEMA}' table='scene_tile' "
-            f"column='rast' where='scene_id = {int(scene_id)}' mode=2")
+    from qgis.core import QgsDataSourceUri
+
+    uri = QgsDataSourceUri(connection_text(connection))
+    uri.setDataSource(SCHEMA, "scene_tile", "rast", f"scene_id = {int(scene_id)}", "id")
+    return str(uri.uri(False))
 
 
 def _date_range(day: str) -> Any:
@@ -142,7 +149,7 @@ def scl_layer(spec: dict[str, Any], scene: dict[str, Any]) -> Any:
     from qgis.PyQt.QtGui import QColor
 
     name = f"SCL {scene['acquired_on']} (scene {scene['id']})"
-    layer = _checked(QgsRasterLayer(scene_uri(spec["connection"], scene["id"]), name, "gdal"))
+    layer = _checked(QgsRasterLayer(scene_uri(spec["connection"], scene["id"]), name, "postgresraster"))
     classes = [QgsPalettedRasterRenderer.Class(int(k["value"]), QColor(k["colour"]),
                                                f"{k['value']} {k['name']}")
                for k in spec["scl_classes"]]
