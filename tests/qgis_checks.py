@@ -123,6 +123,26 @@ def month_frames(project: Any) -> dict[str, int]:
     return frames
 
 
+def layer_tree(project: Any) -> list[dict[str, Any]]:
+    """Per layer of the tree: ticked or not, legend folded or not, and the legend's rows as the
+    layers panel lists them."""
+    from qgis.core import QgsLayerTreeModel
+
+    model = QgsLayerTreeModel(project.layerTreeRoot())
+    return [{"name": node.name(), "checked": node.itemVisibilityChecked(), "expanded": node.isExpanded(),
+             "legend": [legend.data(0) for legend in model.layerLegendNodes(node)]}
+            for node in project.layerTreeRoot().findLayers()]
+
+
+def saved_view(project: Any) -> dict[str, Any] | None:
+    """The view the desktop opens the project on when it has no map canvas state of its own."""
+    view = project.viewSettings().defaultViewExtent()
+    if view.isNull():
+        return None
+    return {"crs": view.crs().authid(),
+            "extent": [view.xMinimum(), view.yMinimum(), view.xMaximum(), view.yMaximum()]}
+
+
 def describe_project(project: Any) -> dict[str, Any]:
     """Return the project's layers in layer tree order, its CRS and time settings."""
     from qgis.core import QgsUnitTypes
@@ -132,6 +152,8 @@ def describe_project(project: Any) -> dict[str, Any]:
     span = settings.temporalRange()
     return {
         "crs": project.crs().authid(),
+        "view": saved_view(project),
+        "tree": layer_tree(project),
         "layers": [describe_layer(node.layer()) for node in root.findLayers()],
         "visible": [node.layer().name() for node in root.findLayers() if node.isVisible()],
         "groups": [group.name() for group in root.findGroups()],

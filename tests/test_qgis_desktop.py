@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
 import pytest
 from affine import Affine
 from psycopg.conninfo import conninfo_to_dict
@@ -21,7 +22,7 @@ from psycopg.conninfo import conninfo_to_dict
 from sclzonal.demo.data import generate_demo
 from sclzonal.qgis.project import QGIS_PYTHON, qgis_environment
 from tests.helpers import cli_ok, write_raster
-from tests.qgis_support import colour_count, pixels, require_qgis, rgb
+from tests.qgis_support import colour_count, pixels, require_qgis, rgb, run_checks
 
 PARALLEL_RENDERS = 10
 RENDER_SCRIPT = Path(__file__).resolve().parent / "qgis_parallel_render.py"
@@ -35,11 +36,12 @@ TOLERATED = re.compile(r"^Unique column '\w+' doesn't have a NOT NULL constraint
 
 @dataclass
 class Project:
-    """A project built by `sclzonal qgis project` and where it was written."""
+    """A project built by `sclzonal qgis project`, where it was written, what QGIS reads in it."""
 
     url: str
     qgs: Path
     stored: str
+    checks: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,8 @@ def project(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Proj
     p = conninfo_to_dict(database_url)
     stored = (f"postgresql://{p.get('user', 'postgres')}@{p.get('host', '127.0.0.1')}:{p.get('port', 5432)}"
               f"?dbname={p['dbname']}&schema=public&project=sclzonal")
-    return Project(database_url, qgs, stored)
+    checks = run_checks({"projects": {"file": str(qgs), "db": stored}}, work)
+    return Project(database_url, qgs, stored, checks)
 
 
 def _render_in_parallel(location: str, output: Path) -> tuple[dict[str, Any], str]:
@@ -104,3 +107,56 @@ def test_every_layer_draws_in_parallel_ten_times_without_an_error(
     for colour in ("#ff0000", "#0000ff", "#ff96ff", "#64c8ff"):
         assert colour_count(images[0], rgb(colour)) > 20, colour
     assert colour_count(images[0], rgb("#4dac26")) > 100
+
+
+def _newest_scene(url: str) -> tuple[int, str, int]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT scene.id, acquired_on, ST_SRID(rast) FROM sclzonal.scene "
+                           "JOIN sclzonal.scene_tile ON scene_id = scene.id "
+                           "ORDER BY acquired_on DESC, id DESC LIMIT 1").fetchone()
+    assert row is not None
+    return int(row[0]), row[1].isoformat(), int(row[2])
+
+
+@pytest.mark.qgis
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["file", "db"])
+def test_project_opens_on_the_polygons(project: Project, where: str) -> None:
+    """Issue 13, item 2: the saved view covers every polygon, in the newest scene's UTM CRS,
+    and not much more (compared with PostGIS's own extent of the projected polygons)."""
+    _, _, srid = _newest_scene(project.url)
+    view = project.checks["projects"][where]["view"]
+    assert view is not None, "the project has no saved view: QGIS opens it at 1:1 on nothing"
+    assert view["crs"] == project.checks["projects"][where]["crs"] == f"EPSG:{srid}"
+    with psycopg.connect(project.url) as conn:
+        row = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT "
+                           "ST_Extent(ST_Transform(geom, %s)) AS e FROM sclzonal.polygon) AS x",
+                           (srid,)).fetchone()
+    assert row is not None
+    xmin, ymin, xmax, ymax = view["extent"]
+    assert xmin <= row[0] and ymin <= row[1] and xmax >= row[2] and ymax >= row[3]
+    polygons_area = (row[2] - row[0]) * (row[3] - row[1])
+    assert (xmax - xmin) * (ymax - ymin) < 1.5 * polygons_area
+
+
+@pytest.mark.qgis
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["file", "db"])
+def test_newest_scene_on_scene_legends_folded_and_headed_by_what_they_show(
+        project: Project, where: str) -> None:
+    """Issue 13, items 3 and 4: only the newest scene ticked, the scenes' legends folded and not
+    headed "Band 1 (Gray)", the verdict legends without a catch-all row for no rule."""
+    scene_id, day, _ = _newest_scene(project.url)
+    tree = {node["name"]: node for node in project.checks["projects"][where]["tree"]}
+    scenes = {name: node for name, node in tree.items() if name.startswith("SCL ")}
+    assert len(scenes) == 5
+    assert [name for name, node in scenes.items() if node["checked"]] == [f"SCL {day} (scene {scene_id})"]
+    for node in scenes.values():
+        assert node["expanded"] is False
+        assert not any(row.startswith("Band ") for row in node["legend"]), node["legend"]
+        assert node["legend"][0] == "SCL class (Sen2Cor)" and node["legend"][1:4] == [
+            "0 No data", "1 Saturated or defective", "2 Dark area pixels / topographic shadows"]
+    for name in ("Verdict per polygon", "Verdict per scene", "Verdict per month"):
+        assert tree[name]["legend"][:2] == ["Vegetation", "Not vegetation (other)"]
+        assert not any("Another rule" in row for row in tree[name]["legend"]), tree[name]["legend"]
+    assert tree["Verdict per polygon"]["checked"] and tree["Polygons"]["checked"]
