@@ -7,7 +7,9 @@ scenes in two UTM zones.
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from sclzonal.demo.data import generate_demo
 from sclzonal.qgis.project import QGIS_PYTHON, qgis_environment
-from tests.helpers import cli_ok, write_raster
+from tests.helpers import cli_ok, run_cli, write_raster
 from tests.qgis_support import colour_count, pixels, require_qgis, rgb, run_checks
 
 PARALLEL_RENDERS = 10
@@ -160,3 +162,30 @@ def test_newest_scene_on_scene_legends_folded_and_headed_by_what_they_show(
         assert tree[name]["legend"][:2] == ["Vegetation", "Not vegetation (other)"]
         assert not any("Another rule" in row for row in tree[name]["legend"]), tree[name]["legend"]
     assert tree["Verdict per polygon"]["checked"] and tree["Polygons"]["checked"]
+
+
+def test_storing_through_a_readers_service_entry_is_refused_in_one_line(
+        project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 13, item 5: `qgis project --service NAME --store-in-db` run where the entry NAME is
+    the reader's (as readers have it) says which role may not write, before QGIS runs."""
+    name, password = f"sclz_desk_reader_{os.getpid()}", secrets.token_hex(8)
+    monkeypatch.setenv("SCLZ_DESK_READER_PASSWORD", password)
+    cli_ok(project.url, "qgis", "role", "--name", name, "--password-env", "SCLZ_DESK_READER_PASSWORD")
+    try:
+        p = conninfo_to_dict(project.url)
+        services = tmp_path / "reader.conf"
+        services.write_text(f"[sclzonal_desk]\nhost={p.get('host', '127.0.0.1')}\nport={p.get('port', 5432)}\n"
+                            f"dbname={p['dbname']}\nuser={name}\npassword={password}\n")
+        monkeypatch.setenv("PGSERVICEFILE", str(services))
+        code, out, err = run_cli(capsys, project.url, "qgis", "project", "--service", "sclzonal_desk",
+                                 "--store-in-db", "--project-name", "as_reader")
+        assert code == 1 and out == "" and err.count("\n") == 1
+        assert f"its role {name} may not write public.qgis_projects" in err
+        with psycopg.connect(project.url) as conn:
+            assert conn.execute("SELECT count(*) FROM public.qgis_projects WHERE name = 'as_reader'"
+                                ).fetchone() == (0,)
+    finally:
+        with psycopg.connect(project.url, autocommit=True) as conn:
+            conn.execute(f'DROP OWNED BY "{name}"')
+            conn.execute(f'DROP ROLE "{name}"')
