@@ -175,8 +175,9 @@ def test_storing_through_a_readers_service_entry_is_refused_in_one_line(
     try:
         p = conninfo_to_dict(project.url)
         services = tmp_path / "reader.conf"
-        services.write_text(f"[sclzonal_desk]\nhost={p.get('host', '127.0.0.1')}\nport={p.get('port', 5432)}\n"
-                            f"dbname={p['dbname']}\nuser={name}\npassword={password}\n")
+        services.write_text(f"[sclzonal_desk]\nhost={p.get('host', '127.0.0.1')}\n"
+                            f"port={p.get('port', 5432)}\ndbname={p['dbname']}\nuser={name}\n"
+                            f"password={password}\n")
         monkeypatch.setenv("PGSERVICEFILE", str(services))
         code, out, err = run_cli(capsys, project.url, "qgis", "project", "--service", "sclzonal_desk",
                                  "--store-in-db", "--project-name", "as_reader")
