@@ -10,6 +10,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from tests.qgis_support import colour_count, pixels, require_qgis, rgb, run_chec
 
 PARALLEL_RENDERS = 10
 RENDER_SCRIPT = Path(__file__).resolve().parent / "qgis_parallel_render.py"
+DESKTOP_SCRIPT = Path(__file__).resolve().parent / "qgis_desktop_open.py"
 # libpq and GDAL on stderr when two threads talk over one connection (issue 13, item 1).
 PROTOCOL_ERRORS = re.compile(r"ERROR \d+:|arrived from server|lost synchronization|server closed|"
                              r"no connection to the server|invalid socket|message contents do not agree|"
@@ -190,3 +192,42 @@ def test_storing_through_a_readers_service_entry_is_refused_in_one_line(
         with psycopg.connect(project.url, autocommit=True) as conn:
             conn.execute(f'DROP OWNED BY "{name}"')
             conn.execute(f'DROP ROLE "{name}"')
+
+
+@pytest.mark.qgis
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["file", "db"])
+def test_the_desktop_opens_on_the_polygons_and_redraws_everything_without_an_error(
+        project: Project, tmp_path: Path, where: str) -> None:
+    """The QGIS desktop itself (under Xvfb, a fresh profile, default settings: parallel drawing):
+    it opens the project on the polygons, not at 1:1 on nothing, and redraws every layer ten
+    times with nothing logged."""
+    if shutil.which("xvfb-run") is None or shutil.which("qgis") is None:
+        pytest.skip("needs the QGIS desktop and xvfb-run (scripts/test installs qgis and xvfb as root)")
+    location = str(project.qgs) if where == "file" else project.stored
+    report_path = tmp_path / "desktop.json"
+    env = {**qgis_environment(), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin",
+           "SCLZ_DESKTOP_REPORT": str(report_path)}
+    env.pop("QT_QPA_PLATFORM")
+    try:
+        done = subprocess.run(["xvfb-run", "-a", "qgis", "--noversioncheck", "--nologo", "--project",
+                               location, "--code", str(DESKTOP_SCRIPT)], capture_output=True, text=True,
+                              env=env, timeout=300, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the QGIS desktop hung drawing the project (no end within 300 s)")
+    assert done.returncode == 0 and report_path.exists(), done.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    _, _, srid = _newest_scene(project.url)
+    opened = report["opened_on"]
+    assert opened["crs"] == f"EPSG:{srid}" and opened["scale"] > 1000, opened
+    assert len(report["drawn_at"]) == 10 and len(report["visible"]) == 9, report["drawn_at"]
+    assert [m for m in report["messages"] if m[1] >= 1 and not TOLERATED.match(m[2])] == []
+    assert [line for line in done.stderr.splitlines() if PROTOCOL_ERRORS.search(line)] == []
+    with psycopg.connect(project.url) as conn:
+        row = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT "
+                           "ST_Extent(ST_Transform(geom, %s)) AS e FROM sclzonal.polygon) AS x",
+                           (srid,)).fetchone()
+    assert row is not None
+    xmin, ymin, xmax, ymax = opened["extent"]
+    assert xmin <= row[0] and ymin <= row[1] and xmax >= row[2] and ymax >= row[3]
+    assert (xmax - xmin) * (ymax - ymin) < 4 * (row[2] - row[0]) * (row[3] - row[1])
