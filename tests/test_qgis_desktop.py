@@ -122,6 +122,19 @@ def _newest_scene(url: str) -> tuple[int, str, int]:
     return int(row[0]), row[1].isoformat(), int(row[2])
 
 
+def _assert_shows_the_polygons(url: str, srid: int, extent: list[float], at_most: float) -> None:
+    """`extent` (in EPSG:srid) covers PostGIS's own extent of the projected polygons, and is at
+    most `at_most` times its area."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT "
+                           "ST_Extent(ST_Transform(geom, %s)) AS e FROM sclzonal.polygon) AS x",
+                           (srid,)).fetchone()
+    assert row is not None
+    xmin, ymin, xmax, ymax = extent
+    assert xmin <= row[0] and ymin <= row[1] and xmax >= row[2] and ymax >= row[3], (extent, row)
+    assert (xmax - xmin) * (ymax - ymin) < at_most * (row[2] - row[0]) * (row[3] - row[1])
+
+
 @pytest.mark.qgis
 @pytest.mark.slow
 @pytest.mark.parametrize("where", ["file", "db"])
@@ -132,15 +145,7 @@ def test_project_opens_on_the_polygons(project: Project, where: str) -> None:
     view = project.checks["projects"][where]["view"]
     assert view is not None, "the project has no saved view: QGIS opens it at 1:1 on nothing"
     assert view["crs"] == project.checks["projects"][where]["crs"] == f"EPSG:{srid}"
-    with psycopg.connect(project.url) as conn:
-        row = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT "
-                           "ST_Extent(ST_Transform(geom, %s)) AS e FROM sclzonal.polygon) AS x",
-                           (srid,)).fetchone()
-    assert row is not None
-    xmin, ymin, xmax, ymax = view["extent"]
-    assert xmin <= row[0] and ymin <= row[1] and xmax >= row[2] and ymax >= row[3]
-    polygons_area = (row[2] - row[0]) * (row[3] - row[1])
-    assert (xmax - xmin) * (ymax - ymin) < 1.5 * polygons_area
+    _assert_shows_the_polygons(project.url, srid, view["extent"], 1.5)
 
 
 @pytest.mark.qgis
@@ -223,11 +228,4 @@ def test_the_desktop_opens_on_the_polygons_and_redraws_everything_without_an_err
     assert len(report["drawn_at"]) == 10 and len(report["visible"]) == 9, report["drawn_at"]
     assert [m for m in report["messages"] if m[1] >= 1 and not TOLERATED.match(m[2])] == []
     assert [line for line in done.stderr.splitlines() if PROTOCOL_ERRORS.search(line)] == []
-    with psycopg.connect(project.url) as conn:
-        row = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT "
-                           "ST_Extent(ST_Transform(geom, %s)) AS e FROM sclzonal.polygon) AS x",
-                           (srid,)).fetchone()
-    assert row is not None
-    xmin, ymin, xmax, ymax = opened["extent"]
-    assert xmin <= row[0] and ymin <= row[1] and xmax >= row[2] and ymax >= row[3]
-    assert (xmax - xmin) * (ymax - ymin) < 4 * (row[2] - row[0]) * (row[3] - row[1])
+    _assert_shows_the_polygons(project.url, srid, opened["extent"], 4)  # canvas aspect is not the view's
