@@ -145,7 +145,7 @@ def saved_view(project: Any) -> dict[str, Any] | None:
 
 def describe_project(project: Any) -> dict[str, Any]:
     """Return the project's layers in layer tree order, its CRS and time settings."""
-    from qgis.core import QgsUnitTypes
+    from qgis.core import QgsTemporalUtils, QgsUnitTypes
 
     root = project.layerTreeRoot()
     settings = project.timeSettings()
@@ -160,6 +160,8 @@ def describe_project(project: Any) -> dict[str, Any]:
         "frames": temporal_frames(project),
         "month_frames": month_frames(project),
         "time": {"begin": span.begin().toString("yyyy-MM-dd"), "end": span.end().toString("yyyy-MM-dd"),
+                 "steps": [step.begin().toString("yyyy-MM-dd")
+                           for step in QgsTemporalUtils.usedTemporalRangesForProject(project)],
                  "step": settings.timeStep(), "unit": QgsUnitTypes.toString(settings.timeStepUnit())},
     }
 

@@ -2,8 +2,8 @@
 
 Switches every layer of the opened project on, lets the map canvas draw it ten times (the desktop
 draws layers in parallel by default) and writes what the canvas showed to the JSON file named by
-SCLZ_DESKTOP_REPORT: its extent, CRS and scale after opening, the renders, and every message QGIS
-logged. Then it ends QGIS at once.
+SCLZ_DESKTOP_REPORT: its extent, CRS and scale after opening, the renders, every message QGIS
+logged, and the frames of the Temporal Controller. Then it ends QGIS at once.
 """
 
 import json
@@ -29,8 +29,11 @@ drawn = []
 
 def report_and_quit() -> None:
     """Write the report and end QGIS at once (3.22 may crash while closing down)."""
+    steps = canvas.temporalController()
     report = {"opened_on": opened_on, "drawn_at": drawn, "messages": messages,
-              "visible": [layer.name() for layer in canvas.layers()]}
+              "visible": [layer.name() for layer in canvas.layers()],
+              "time_frames": [steps.dateTimeRangeForFrameNumber(frame).begin().toString("yyyy-MM-dd")
+                              for frame in range(steps.totalFrameCount())]}
     with open(os.environ["SCLZ_DESKTOP_REPORT"], "w", encoding="utf-8") as out:
         json.dump(report, out)
     os._exit(0)

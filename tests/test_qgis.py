@@ -224,7 +224,9 @@ def test_temporal_properties(built: Built, where: str) -> None:
             "rasters": [f"SCL {day.isoformat()} (scene {scene_id})"]}
     time = built.checks["projects"][where]["time"]
     assert time["begin"] == min(d for _, d in dates).isoformat() and time["step"] == 1
-    assert time["unit"] == "days"
+    # one step per acquisition (QGIS's "source timestamps", issue 13: 9), not one per day
+    assert time["unit"] == "steps"
+    assert time["steps"] == sorted({d.isoformat() for _, d in dates})
 
 
 @pytest.mark.qgis

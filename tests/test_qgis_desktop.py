@@ -205,8 +205,8 @@ def test_storing_through_a_readers_service_entry_is_refused_in_one_line(
 def test_the_desktop_opens_on_the_polygons_and_redraws_everything_without_an_error(
         project: Project, tmp_path: Path, where: str) -> None:
     """The QGIS desktop itself (under Xvfb, a fresh profile, default settings: parallel drawing):
-    it opens the project on the polygons, not at 1:1 on nothing, and redraws every layer ten
-    times with nothing logged."""
+    it opens the project on the polygons, not at 1:1 on nothing, redraws every layer ten times
+    with nothing logged, and its Temporal Controller steps from acquisition to acquisition."""
     if shutil.which("xvfb-run") is None or shutil.which("qgis") is None:
         pytest.skip("needs the QGIS desktop and xvfb-run (scripts/test installs qgis and xvfb as root)")
     location = str(project.qgs) if where == "file" else project.stored
@@ -229,3 +229,7 @@ def test_the_desktop_opens_on_the_polygons_and_redraws_everything_without_an_err
     assert [m for m in report["messages"] if m[1] >= 1 and not TOLERATED.match(m[2])] == []
     assert [line for line in done.stderr.splitlines() if PROTOCOL_ERRORS.search(line)] == []
     _assert_shows_the_polygons(project.url, srid, opened["extent"], 4)  # canvas aspect is not the view's
+    with psycopg.connect(project.url) as conn:  # issue 13, item 9: a frame per acquisition
+        days = [r[0].isoformat() for r in conn.execute(
+            "SELECT DISTINCT acquired_on FROM sclzonal.scene ORDER BY 1")]
+    assert report["time_frames"] == days

@@ -187,7 +187,7 @@ def build_project(spec: dict[str, Any]) -> Any:
         time_settings = project.timeSettings()
         time_settings.setTemporalRange(QgsDateTimeRange(first.begin(), last.end()))
         time_settings.setTimeStep(1)
-        time_settings.setTimeStepUnit(QgsUnitTypes.TemporalDays)
+        time_settings.setTimeStepUnit(QgsUnitTypes.TemporalIrregularStep)
     return project
 
 
