@@ -59,6 +59,27 @@ def _temporal(layer: Any) -> dict[str, Any]:
     return described
 
 
+def fields(layer: Any) -> dict[str, Any]:
+    """A vector layer's field aliases, the verdict's editor widget, and its map tip as shown for
+    each feature (by polygon_id), when it has one."""
+    from qgis.core import QgsExpression, QgsExpressionContext, QgsExpressionContextUtils
+
+    widget = layer.editorWidgetSetup(layer.fields().indexOf("verdict"))
+    described: dict[str, Any] = {
+        "aliases": {field.name(): field.alias() for field in layer.fields() if field.alias()},
+        "verdict_widget": {"type": widget.type(), "config": widget.config()},
+    }
+    if layer.mapTipTemplate():
+        context = QgsExpressionContext(QgsExpressionContextUtils.globalProjectLayerScopes(layer))
+        tips = {}
+        for feature in layer.getFeatures():
+            context.setFeature(feature)
+            tips[str(feature["polygon_id"])] = QgsExpression.replaceExpressionText(
+                layer.mapTipTemplate(), context)
+        described["map_tips"] = tips
+    return described
+
+
 def describe_layer(layer: Any) -> dict[str, Any]:
     """Return what the tests check of one layer."""
     described: dict[str, Any] = {
@@ -69,6 +90,7 @@ def describe_layer(layer: Any) -> dict[str, Any]:
     if layer.type() == 0:
         described["features"] = layer.featureCount()
         described["counted"] = sum(1 for _ in layer.getFeatures())
+        described.update(fields(layer))
     else:
         provider = layer.dataProvider()
         described.update(width=layer.width(), height=layer.height(),
@@ -182,7 +204,7 @@ def main() -> int:
         project.clear()
     for table, uri in spec.get("default_style_uris", {}).items():
         layer = QgsVectorLayer(uri, table, "postgres")
-        result["defaults"][table] = {"valid": layer.isValid(), "renderer": _renderer(layer)}
+        result["defaults"][table] = {"valid": layer.isValid(), "renderer": _renderer(layer), **fields(layer)}
         del layer
     print(json.dumps(result))
     app.exitQgis()

@@ -274,6 +274,7 @@ def test_layers_added_from_the_database_get_the_default_style(built: Built) -> N
         assert found["valid"]
         assert found["renderer"]["type"] == "categorizedSymbol"
         assert found["renderer"]["categories"] == LEGENDS[table]
+        assert found["verdict_widget"]["type"] == "ValueMap" and found["aliases"]["verdict"] == "Verdict"
 
 
 @pytest.mark.qgis

@@ -7,6 +7,7 @@ scenes in two UTM zones.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import secrets
@@ -233,3 +234,44 @@ def test_the_desktop_opens_on_the_polygons_and_redraws_everything_without_an_err
         days = [r[0].isoformat() for r in conn.execute(
             "SELECT DISTINCT acquired_on FROM sclzonal.scene ORDER BY 1")]
     assert report["time_frames"] == days
+
+
+# The legend labels as documented (qgis.md's table): what the value map shows for each verdict.
+VERDICT_LABELS = {"vegetation": "Vegetation", "other": "Not vegetation (other)",
+                  "partially_observed": "Partially observed (coverage too low)",
+                  "no_clear_observation": "No clear observation", "no_pixels": "No pixels",
+                  "not_countable": "Not countable (see sclzonal explain)"}
+
+
+def _expected_map_tip(name: str, verdict: str, day: Any, share: float | None, clear_pixels: int | None,
+                      clear: int | None, observations: int | None) -> str:
+    """The map tip as issue 13 (item 7) words it, from the database's own values."""
+    text = f"<b>{name}</b><br>{VERDICT_LABELS[verdict]}"
+    if day is not None:
+        percent = math.floor((share or 0) * 100 + 0.5)  # QGIS's round(): halves away from zero
+        text += f" on {day.isoformat()}: {percent} % of {clear_pixels} clear pixels"
+    counts = ["" if value is None else str(value) for value in (clear, observations)]
+    return text + f", {counts[0]} of {counts[1]} observations clear"
+
+
+@pytest.mark.qgis
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["file", "db"])
+def test_fields_read_in_words_and_the_map_tip_says_how_sure(project: Project, where: str) -> None:
+    """Issue 13, item 7 (in part): field aliases, verdicts shown by their legend labels, and a map
+    tip per polygon: "Vegetation on 2017-10-13: 98 % of 420 clear pixels, 5 of 6 observations clear"."""
+    layers = {layer["name"]: layer for layer in project.checks["projects"][where]["layers"]}
+    polygons = layers["Verdict per polygon"]
+    assert polygons["aliases"]["acquired_on"] == "Decided by scene of"
+    assert polygons["aliases"]["vegetation_share"].startswith("Vegetation share")
+    assert layers["Verdict per scene"]["aliases"]["acquired_on"] == "Acquired on"
+    for name in ("Verdict per polygon", "Verdict per scene", "Verdict per month"):
+        widget = layers[name]["verdict_widget"]
+        shown = {label: value for pair in widget["config"]["map"] for label, value in pair.items()}
+        assert widget["type"] == "ValueMap"
+        assert {"Vegetation": "vegetation", "Not vegetation (other)": "other"}.items() <= shown.items()
+    with psycopg.connect(project.url) as conn:
+        rows = conn.execute("SELECT polygon_id, name, verdict, acquired_on, vegetation_share, clear_pixels,"
+                            " clear_observations, observations FROM sclzonal.polygon_verdict").fetchall()
+    assert {row[2] for row in rows} >= {"vegetation", "other"}
+    assert polygons["map_tips"] == {str(row[0]): _expected_map_tip(*row[1:]) for row in rows}

@@ -103,7 +103,7 @@ def project_spec(conn: psycopg.Connection, target: ProjectTarget) -> dict[str, A
         "title": "sclzonal verdicts",
         "connection": connection,
         "crs": f"EPSG:{scenes[-1]['srid']}" if scenes else "EPSG:3857",
-        "styles": {layer.table: style_qml(verdict_categories(layer, labels))
+        "styles": {layer.table: style_qml(verdict_categories(layer, labels), layer.table)
                    for layer in VERDICT_LAYERS},
         "scenes": scenes,
         "scl_classes": classes,

@@ -15,6 +15,7 @@ import psycopg
 
 from sclzonal.db.qgis_tables import ensure_qgis_tables
 from sclzonal.db.settings import SCHEMA
+from sclzonal.qgis.fields import append_field_presentation
 
 STYLE_NAME = "sclzonal verdicts"
 OUTLINE = "#3c3c3c"
@@ -123,9 +124,11 @@ def fill_symbol_xml(parent: ET.Element, name: str, category: Category) -> None:
             _option(listed, key, value)
 
 
-def style_qml(categories: list[Category], field: str = "verdict") -> str:
-    """Return QGIS QML with a categorized renderer on `field`, one category per verdict."""
-    root = ET.Element("qgis", {"version": "3.22.0", "styleCategories": "Symbology"})
+def style_qml(categories: list[Category], table: str | None = None, field: str = "verdict") -> str:
+    """Return QGIS QML with a categorized renderer on `field`, one category per verdict, and
+    with `table`, how that verdict layer's fields are presented (sclzonal.qgis.fields)."""
+    root = ET.Element("qgis", {"version": "3.22.0",
+                               "styleCategories": "Symbology|Fields|Forms|MapTips" if table else "Symbology"})
     renderer = ET.SubElement(root, "renderer-v2", {
         "type": "categorizedSymbol", "attr": field, "symbollevels": "0", "enableorderby": "0",
         "forceraster": "0", "referencescale": "-1"})
@@ -137,6 +140,8 @@ def style_qml(categories: list[Category], field: str = "verdict") -> str:
         fill_symbol_xml(symbols, str(index), category)
     ET.SubElement(renderer, "rotation")
     ET.SubElement(renderer, "sizescale")
+    if table:
+        append_field_presentation(root, table, {c.value: c.label for c in categories})
     body = ET.tostring(root, encoding="unicode")
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body
 
@@ -209,7 +214,7 @@ def write_default_styles(conn: psycopg.Connection) -> dict[str, int]:
                         XMLPARSE(DOCUMENT %(qml)s), XMLPARSE(DOCUMENT %(sld)s), true,
                         %(description)s, NULL)
                 """,
-                {**key, "qml": style_qml(categories), "sld": style_sld(layer.title, categories),
+                {**key, "qml": style_qml(categories, layer.table), "sld": style_sld(layer.title, categories),
                  "description": layer.description},
             )
             written[layer.table] = len(categories)
