@@ -59,6 +59,27 @@ def _temporal(layer: Any) -> dict[str, Any]:
     return described
 
 
+def fields(layer: Any) -> dict[str, Any]:
+    """A vector layer's field aliases, the verdict's editor widget, and its map tip as shown for
+    each feature (by polygon_id), when it has one."""
+    from qgis.core import QgsExpression, QgsExpressionContext, QgsExpressionContextUtils
+
+    widget = layer.editorWidgetSetup(layer.fields().indexOf("verdict"))
+    described: dict[str, Any] = {
+        "aliases": {field.name(): field.alias() for field in layer.fields() if field.alias()},
+        "verdict_widget": {"type": widget.type(), "config": widget.config()},
+    }
+    if layer.mapTipTemplate():
+        context = QgsExpressionContext(QgsExpressionContextUtils.globalProjectLayerScopes(layer))
+        tips = {}
+        for feature in layer.getFeatures():
+            context.setFeature(feature)
+            tips[str(feature["polygon_id"])] = QgsExpression.replaceExpressionText(
+                layer.mapTipTemplate(), context)
+        described["map_tips"] = tips
+    return described
+
+
 def describe_layer(layer: Any) -> dict[str, Any]:
     """Return what the tests check of one layer."""
     described: dict[str, Any] = {
@@ -69,6 +90,7 @@ def describe_layer(layer: Any) -> dict[str, Any]:
     if layer.type() == 0:
         described["features"] = layer.featureCount()
         described["counted"] = sum(1 for _ in layer.getFeatures())
+        described.update(fields(layer))
     else:
         provider = layer.dataProvider()
         described.update(width=layer.width(), height=layer.height(),
@@ -123,21 +145,45 @@ def month_frames(project: Any) -> dict[str, int]:
     return frames
 
 
+def layer_tree(project: Any) -> list[dict[str, Any]]:
+    """Per layer of the tree: ticked or not, legend folded or not, and the legend's rows as the
+    layers panel lists them."""
+    from qgis.core import QgsLayerTreeModel
+
+    model = QgsLayerTreeModel(project.layerTreeRoot())
+    return [{"name": node.name(), "checked": node.itemVisibilityChecked(), "expanded": node.isExpanded(),
+             "legend": [legend.data(0) for legend in model.layerLegendNodes(node)]}
+            for node in project.layerTreeRoot().findLayers()]
+
+
+def saved_view(project: Any) -> dict[str, Any] | None:
+    """The view the desktop opens the project on when it has no map canvas state of its own."""
+    view = project.viewSettings().defaultViewExtent()
+    if view.isNull():
+        return None
+    return {"crs": view.crs().authid(),
+            "extent": [view.xMinimum(), view.yMinimum(), view.xMaximum(), view.yMaximum()]}
+
+
 def describe_project(project: Any) -> dict[str, Any]:
     """Return the project's layers in layer tree order, its CRS and time settings."""
-    from qgis.core import QgsUnitTypes
+    from qgis.core import QgsTemporalUtils, QgsUnitTypes
 
     root = project.layerTreeRoot()
     settings = project.timeSettings()
     span = settings.temporalRange()
     return {
         "crs": project.crs().authid(),
+        "view": saved_view(project),
+        "tree": layer_tree(project),
         "layers": [describe_layer(node.layer()) for node in root.findLayers()],
         "visible": [node.layer().name() for node in root.findLayers() if node.isVisible()],
         "groups": [group.name() for group in root.findGroups()],
         "frames": temporal_frames(project),
         "month_frames": month_frames(project),
         "time": {"begin": span.begin().toString("yyyy-MM-dd"), "end": span.end().toString("yyyy-MM-dd"),
+                 "steps": [step.begin().toString("yyyy-MM-dd")
+                           for step in QgsTemporalUtils.usedTemporalRangesForProject(project)],
                  "step": settings.timeStep(), "unit": QgsUnitTypes.toString(settings.timeStepUnit())},
     }
 
@@ -158,7 +204,7 @@ def main() -> int:
         project.clear()
     for table, uri in spec.get("default_style_uris", {}).items():
         layer = QgsVectorLayer(uri, table, "postgres")
-        result["defaults"][table] = {"valid": layer.isValid(), "renderer": _renderer(layer)}
+        result["defaults"][table] = {"valid": layer.isValid(), "renderer": _renderer(layer), **fields(layer)}
         del layer
     print(json.dumps(result))
     app.exitQgis()

@@ -56,9 +56,10 @@ def colour_count(image: np.ndarray, colour: tuple[int, int, int], tolerance: int
     return int(np.all(difference <= tolerance, axis=2).sum())
 
 
-def faded(colour: tuple[int, int, int], opacity: float) -> tuple[int, int, int]:
-    """Return `colour` drawn with `opacity` over white."""
-    r, g, b = (round(c * opacity + 255 * (1 - opacity)) for c in colour)
+def over(colour: tuple[int, int, int], opacity: float,
+         under: tuple[int, int, int] = (255, 255, 255)) -> tuple[int, int, int]:
+    """Return `colour` drawn with `opacity` over the colour `under` (white by default)."""
+    r, g, b = (round(c * opacity + u * (1 - opacity)) for c, u in zip(colour, under, strict=True))
     return r, g, b
 
 

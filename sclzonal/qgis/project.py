@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from sclzonal.db.connection import connection_spec
 from sclzonal.db.migrate import require_relations
@@ -102,7 +103,7 @@ def project_spec(conn: psycopg.Connection, target: ProjectTarget) -> dict[str, A
         "title": "sclzonal verdicts",
         "connection": connection,
         "crs": f"EPSG:{scenes[-1]['srid']}" if scenes else "EPSG:3857",
-        "styles": {layer.table: style_qml(verdict_categories(layer, labels))
+        "styles": {layer.table: style_qml(verdict_categories(layer, labels), layer.table)
                    for layer in VERDICT_LAYERS},
         "scenes": scenes,
         "scl_classes": classes,
@@ -129,6 +130,28 @@ def run_builder(spec: dict[str, Any], password: str | None = None, timeout: floa
     return report
 
 
+def require_service_can_store(service: str) -> None:
+    """Raise UserError unless the role of the service entry `service` may write the projects.
+
+    QGIS stores the project through the layers' connection, the service entry. Readers have an
+    entry of that name too, for a read-only role; here it has to name a role that may write.
+    """
+    try:
+        with psycopg.connect(make_conninfo(service=service), connect_timeout=30) as service_conn:
+            user = service_conn.info.user
+            allowed = all(service_conn.execute("SELECT has_table_privilege(%s, %s)",
+                                               (f"{PROJECT_SCHEMA}.qgis_projects", privilege)).fetchone()
+                          == (True,) for privilege in ("INSERT", "UPDATE"))
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"--service {service}: cannot connect through that service entry: {first}") from None
+    if not allowed:
+        raise UserError(f"--service {service} --store-in-db: its role {user} may not write "
+                        f"{PROJECT_SCHEMA}.qgis_projects; where this command runs, the entry "
+                        f"[{service}] must name a role that may (the owner), while your QGIS users' "
+                        "entries of that name name the reader")
+
+
 def build_project(conn: psycopg.Connection, target: ProjectTarget) -> dict[str, Any]:
     """Check QGIS, describe the project, write it (file and/or database); return the report."""
     if target.output is None and not target.store_in_db:
@@ -139,4 +162,6 @@ def build_project(conn: psycopg.Connection, target: ProjectTarget) -> dict[str, 
     spec = project_spec(conn, target)
     if target.store_in_db:
         ensure_qgis_tables(conn)
+        if target.service:
+            require_service_can_store(target.service)
     return run_builder(spec, password=None if target.service else conn.info.password)

@@ -24,7 +24,8 @@ SCENE_VERDICT = "Verdict per scene"
 MONTH_VERDICT = "Verdict per month"
 POLYGONS = "Polygons"
 SCL_GROUP = "SCL scenes"
-SCL_OPACITY = 0.45  # of the SCL scene under the verdicts in render_map
+SCL_LEGEND_TITLE = "SCL class (Sen2Cor)"  # heads each scene's legend instead of "Band 1"
+VIEW_MARGIN = 1.05  # the saved view: the polygons' extent, 5 % wider
 
 
 class BuildError(Exception):
@@ -64,13 +65,20 @@ def vector_uri(connection: dict[str, Any], table: str, key: str) -> str:
 
 
 def scene_uri(connection: dict[str, Any], scene_id: int) -> str:
-    """Return a GDAL PostGISRaster URI for one scene's tiles (one SRID, nodata 255).
+    """Return a `postgresraster` provider URI for one scene's tiles (one SRID, nodata 255).
 
-    GDAL reads only the tiles' metadata when it opens the layer; QGIS's `postgresraster`
-    provider, given a `sql=` filter on the unconstrained tile table, unions every tile first.
+    QGIS's own provider, because it is safe when layers are drawn in parallel: its queries go
+    through QGIS's connection, one at a time. GDAL's PostGISRaster driver shares one libpq
+    connection between all datasets a thread opened on a database, and QGIS hands those datasets
+    to other drawing threads: protocol errors, then crashes. The price: with a `sql=` filter
+    (the tile table has no raster constraints, its scenes differ in CRS) the provider unions the
+    scene's tiles once when the layer opens, to learn its extent and grid.
     """
-    return (f"PG: {connection_text(connection)} schema='{SCHEMA}' table='scene_tile' "
-            f"column='rast' where='scene_id = {int(scene_id)}' mode=2")
+    from qgis.core import QgsDataSourceUri
+
+    uri = QgsDataSourceUri(connection_text(connection))
+    uri.setDataSource(SCHEMA, "scene_tile", "rast", f"scene_id = {int(scene_id)}", "id")
+    return str(uri.uri(False))
 
 
 def _date_range(day: str) -> Any:
@@ -142,7 +150,7 @@ def scl_layer(spec: dict[str, Any], scene: dict[str, Any]) -> Any:
     from qgis.PyQt.QtGui import QColor
 
     name = f"SCL {scene['acquired_on']} (scene {scene['id']})"
-    layer = _checked(QgsRasterLayer(scene_uri(spec["connection"], scene["id"]), name, "gdal"))
+    layer = _checked(QgsRasterLayer(scene_uri(spec["connection"], scene["id"]), name, "postgresraster"))
     classes = [QgsPalettedRasterRenderer.Class(int(k["value"]), QColor(k["colour"]),
                                                f"{k['value']} {k['name']}")
                for k in spec["scl_classes"]]
@@ -166,20 +174,50 @@ def build_project(spec: dict[str, Any]) -> Any:
     for layer in vectors:
         project.addMapLayer(layer, False)
         node = root.addLayer(layer)
-        node.setItemVisibilityChecked(layer.name() == POLYGON_VERDICT)
+        node.setItemVisibilityChecked(layer.name() in (POLYGON_VERDICT, POLYGONS))
     group = root.addGroup(SCL_GROUP)
     scenes = sorted(spec["scenes"], key=lambda s: (s["acquired_on"], s["id"]), reverse=True)
-    for scene in scenes:
+    for index, scene in enumerate(scenes):
         layer = scl_layer(spec, scene)
         project.addMapLayer(layer, False)
-        group.addLayer(layer)
+        _scene_node(group.addLayer(layer), newest=index == 0)
+    save_view(project, vectors[0], [node.layer() for node in group.findLayers()])
     if scenes:
         first, last = _date_range(scenes[-1]["acquired_on"]), _date_range(scenes[0]["acquired_on"])
         time_settings = project.timeSettings()
         time_settings.setTemporalRange(QgsDateTimeRange(first.begin(), last.end()))
         time_settings.setTimeStep(1)
-        time_settings.setTimeStepUnit(QgsUnitTypes.TemporalDays)
+        time_settings.setTimeStepUnit(QgsUnitTypes.TemporalIrregularStep)
     return project
+
+
+def _scene_node(node: Any, newest: bool) -> None:
+    """Show only the newest scene, fold every scene's legend, and head it with what it shows."""
+    from qgis.core import QgsMapLayerLegendUtils, QgsRasterSymbolLegendNode
+
+    node.setItemVisibilityChecked(newest)
+    node.setExpanded(False)
+    legend = node.layer().legend().createLayerTreeModelLegendNodes(node)
+    if legend and not isinstance(legend[0], QgsRasterSymbolLegendNode):  # "Band 1 (Gray)" in 3.22
+        QgsMapLayerLegendUtils.setLegendNodeUserLabel(node, 0, SCL_LEGEND_TITLE)
+
+
+def save_view(project: Any, polygons: Any, scenes: list[Any]) -> None:
+    """Save the view the project opens on: the polygons (the scenes without polygons), in the
+    project's CRS. Without it QGIS opens a project written headless at 1:1 on an empty map."""
+    from qgis.core import QgsCoordinateTransform, QgsRectangle, QgsReferencedRectangle
+
+    extent = QgsRectangle()
+    for layer in [polygons] if polygons.featureCount() > 0 else scenes:
+        part = QgsCoordinateTransform(layer.crs(), project.crs(), project).transformBoundingBox(
+            layer.extent())
+        if extent.isEmpty():
+            extent = part
+        else:
+            extent.combineExtentWith(part)
+    if not extent.isEmpty():
+        extent.scale(VIEW_MARGIN)
+        project.viewSettings().setDefaultViewExtent(QgsReferencedRectangle(extent, project.crs()))
 
 
 def open_project(location: str) -> Any:
@@ -193,7 +231,7 @@ def open_project(location: str) -> Any:
 
 
 def render_map(project: Any, path: str, width: int = 1000, legend: bool = True) -> dict[str, Any]:
-    """Render the verdicts over the newest SCL scene (faded) to a PNG, the map `width` px wide.
+    """Render the verdicts over the newest SCL scene to a PNG, the map `width` px wide.
 
     With `legend`, a panel on the right lists the verdict categories and the SCL classes.
     """
@@ -217,14 +255,9 @@ def render_map(project: Any, path: str, width: int = 1000, legend: bool = True) 
     settings.setOutputSize(QSize(width, height))
     settings.setBackgroundColor(QColor("white"))
     settings.setTransformContext(project.transformContext())
-    opacities = [layer.opacity() for layer in newest]
-    for layer in newest:
-        layer.setOpacity(SCL_OPACITY)  # so the verdict fills stand out from the SCL colours
     job = QgsMapRendererParallelJob(settings)
     job.start()
     job.waitForFinished()
-    for layer, opacity in zip(newest, opacities, strict=True):
-        layer.setOpacity(opacity)
     image = job.renderedImage()
     if legend:
         image = _with_legend(image, _legend_entries(verdicts, newest[0] if newest else None))
@@ -240,11 +273,8 @@ def _legend_entries(verdicts: Any, scl: Any) -> list[tuple[Any, str]]:
     entries: list[tuple[Any, str]] = [(None, verdicts.name())]
     entries += [(c.symbol().color(), c.label()) for c in verdicts.renderer().categories() if c.value()]
     if scl is not None:
-        entries += [(None, ""), (None, f"{scl.name()}, faded")]
-        for item in scl.renderer().classes():
-            colour = QColor(item.color)
-            colour.setAlphaF(SCL_OPACITY)
-            entries.append((colour, item.label))
+        entries += [(None, ""), (None, scl.name())]
+        entries += [(QColor(item.color), item.label) for item in scl.renderer().classes()]
     return entries
 
 

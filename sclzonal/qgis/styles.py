@@ -15,9 +15,13 @@ import psycopg
 
 from sclzonal.db.qgis_tables import ensure_qgis_tables
 from sclzonal.db.settings import SCHEMA
+from sclzonal.qgis.fields import append_field_presentation
 
 STYLE_NAME = "sclzonal verdicts"
 OUTLINE = "#3c3c3c"
+# Opacity of a verdict's fill: the SCL classes under a polygon stay readable, the outline and
+# the tint still say the verdict.
+FILL_OPACITY = 0.4
 # Colours of rule labels other than vegetation, in rule priority order (ColorBrewer, readable).
 RULE_PALETTE = ("#2c7bb6", "#d7191c", "#7b3294", "#fdae61", "#01665e", "#c51b7d", "#8c510a")
 
@@ -60,7 +64,6 @@ NO_CLEAR_OBSERVATION = Category("no_clear_observation", "No clear observation", 
 NO_PIXELS = Category("no_pixels", "No pixels", "#f0f0f0", outline="#969696", dashed=True)
 NOT_COUNTABLE = Category("not_countable", "Not countable (see sclzonal explain)", "#ffffff",
                          outline="#d7191c", dashed=True)
-FALLBACK = Category("", "Another rule (not yet in this legend)", "#f781bf")
 
 
 def _readable(label: str) -> str:
@@ -69,7 +72,11 @@ def _readable(label: str) -> str:
 
 
 def verdict_categories(layer: VerdictLayer, rule_labels: list[str]) -> list[Category]:
-    """Return the legend of `layer`: the rule labels, other, the no-verdict cases, a fallback."""
+    """Return the legend of `layer`: the rule labels, other, the no-verdict cases.
+
+    No catch-all row: a legend lists what can be on the map. A rule added later has no
+    category until the styles are written again (the project's Polygons layer still outlines
+    its polygons)."""
     extra = [label for label in rule_labels if label != VEGETATION.value]
     categories = [VEGETATION]
     for index, label in enumerate(extra):
@@ -82,14 +89,13 @@ def verdict_categories(layer: VerdictLayer, rule_labels: list[str]) -> list[Cate
         categories += [PARTIALLY_OBSERVED, NO_CLEAR_OBSERVATION]
     else:
         categories += [PARTIALLY_OBSERVED, NO_CLEAR_OBSERVATION, NO_PIXELS, NOT_COUNTABLE]
-    categories.append(FALLBACK)
     return categories
 
 
-def _rgba(hex_colour: str) -> str:
+def _rgba(hex_colour: str, opacity: float = 1.0) -> str:
     value = hex_colour.lstrip("#")
     red, green, blue = (int(value[i:i + 2], 16) for i in (0, 2, 4))
-    return f"{red},{green},{blue},255"
+    return f"{red},{green},{blue},{round(255 * opacity)}"
 
 
 def _option(parent: ET.Element, name: str, value: str) -> None:
@@ -97,23 +103,32 @@ def _option(parent: ET.Element, name: str, value: str) -> None:
 
 
 def fill_symbol_xml(parent: ET.Element, name: str, category: Category) -> None:
-    """Append a QGIS simple fill <symbol> for `category` to `parent`."""
+    """Append a QGIS fill <symbol> for `category` to `parent`: a see-through fill, a broad
+    band in the verdict's colour (or its dashed outline colour) and a thin dark edge."""
     symbol = ET.SubElement(parent, "symbol", {"type": "fill", "name": name, "alpha": "1",
                                               "clip_to_extent": "1", "force_rhr": "0"})
-    layer = ET.SubElement(symbol, "layer", {"class": "SimpleFill", "pass": "0", "locked": "0",
-                                            "enabled": "1"})
-    options = ET.SubElement(layer, "Option", {"type": "Map"})
-    for key, value in (("color", _rgba(category.fill)), ("style", "solid"),
-                       ("outline_color", _rgba(category.outline)),
-                       ("outline_style", "dash" if category.dashed else "solid"),
-                       ("outline_width", "0.3"), ("outline_width_unit", "MM"),
-                       ("joinstyle", "bevel")):
-        _option(options, key, value)
+    band = category.outline if category.dashed else category.fill
+    for kind, options in (
+            ("SimpleFill", (("color", _rgba(category.fill, FILL_OPACITY)), ("style", "solid"),
+                            ("outline_color", _rgba(band)),
+                            ("outline_style", "dash" if category.dashed else "solid"),
+                            ("outline_width", "0.6"), ("outline_width_unit", "MM"),
+                            ("joinstyle", "bevel"))),
+            ("SimpleLine", (("line_color", _rgba(OUTLINE)), ("line_style", "solid"),
+                            ("line_width", "0.15"), ("line_width_unit", "MM"),
+                            ("joinstyle", "bevel")))):
+        layer = ET.SubElement(symbol, "layer", {"class": kind, "pass": "0", "locked": "0",
+                                                "enabled": "1"})
+        listed = ET.SubElement(layer, "Option", {"type": "Map"})
+        for key, value in options:
+            _option(listed, key, value)
 
 
-def style_qml(categories: list[Category], field: str = "verdict") -> str:
-    """Return QGIS QML with a categorized renderer on `field` (a category "" catches the rest)."""
-    root = ET.Element("qgis", {"version": "3.22.0", "styleCategories": "Symbology"})
+def style_qml(categories: list[Category], table: str | None = None, field: str = "verdict") -> str:
+    """Return QGIS QML with a categorized renderer on `field`, one category per verdict, and
+    with `table`, how that verdict layer's fields are presented (sclzonal.qgis.fields)."""
+    root = ET.Element("qgis", {"version": "3.22.0",
+                               "styleCategories": "Symbology|Fields|Forms|MapTips" if table else "Symbology"})
     renderer = ET.SubElement(root, "renderer-v2", {
         "type": "categorizedSymbol", "attr": field, "symbollevels": "0", "enableorderby": "0",
         "forceraster": "0", "referencescale": "-1"})
@@ -125,6 +140,8 @@ def style_qml(categories: list[Category], field: str = "verdict") -> str:
         fill_symbol_xml(symbols, str(index), category)
     ET.SubElement(renderer, "rotation")
     ET.SubElement(renderer, "sizescale")
+    if table:
+        append_field_presentation(root, table, {c.value: c.label for c in categories})
     body = ET.tostring(root, encoding="unicode")
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body
 
@@ -147,16 +164,13 @@ def style_sld(name: str, categories: list[Category], field: str = "verdict") -> 
     for category in categories:
         rule = ET.SubElement(feature_style, f"{{{SE}}}Rule")
         ET.SubElement(rule, f"{{{SE}}}Name").text = category.label
-        if category.value:
-            equal = ET.SubElement(ET.SubElement(rule, f"{{{OGC}}}Filter"),
-                                  f"{{{OGC}}}PropertyIsEqualTo")
-            ET.SubElement(equal, f"{{{OGC}}}PropertyName").text = field
-            ET.SubElement(equal, f"{{{OGC}}}Literal").text = category.value
-        else:
-            ET.SubElement(rule, f"{{{SE}}}ElseFilter")
+        equal = ET.SubElement(ET.SubElement(rule, f"{{{OGC}}}Filter"), f"{{{OGC}}}PropertyIsEqualTo")
+        ET.SubElement(equal, f"{{{OGC}}}PropertyName").text = field
+        ET.SubElement(equal, f"{{{OGC}}}Literal").text = category.value
         polygon = ET.SubElement(rule, f"{{{SE}}}PolygonSymbolizer")
         fill = ET.SubElement(polygon, f"{{{SE}}}Fill")
         ET.SubElement(fill, f"{{{SE}}}SvgParameter", {"name": "fill"}).text = category.fill
+        ET.SubElement(fill, f"{{{SE}}}SvgParameter", {"name": "fill-opacity"}).text = str(FILL_OPACITY)
         stroke = ET.SubElement(polygon, f"{{{SE}}}Stroke")
         ET.SubElement(stroke, f"{{{SE}}}SvgParameter", {"name": "stroke"}).text = category.outline
         ET.SubElement(stroke, f"{{{SE}}}SvgParameter", {"name": "stroke-width"}).text = "1"
@@ -200,7 +214,7 @@ def write_default_styles(conn: psycopg.Connection) -> dict[str, int]:
                         XMLPARSE(DOCUMENT %(qml)s), XMLPARSE(DOCUMENT %(sld)s), true,
                         %(description)s, NULL)
                 """,
-                {**key, "qml": style_qml(categories), "sld": style_sld(layer.title, categories),
+                {**key, "qml": style_qml(categories, layer.table), "sld": style_sld(layer.title, categories),
                  "description": layer.description},
             )
             written[layer.table] = len(categories)

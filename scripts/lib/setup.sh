@@ -410,19 +410,20 @@ sclz_local_stop() {
 
 # --------------------------------------------------------------------------
 # QGIS for the QGIS tests (called by scripts/test only): Debian's qgis and
-# python3-qgis, whose bindings run under /usr/bin/python3. Installed with apt
-# when missing and we are root on Debian/Ubuntu; otherwise those tests skip.
+# python3-qgis, whose bindings run under /usr/bin/python3, and xvfb for the
+# tests that run the QGIS desktop. Installed with apt when missing and we are
+# root on Debian/Ubuntu; otherwise those tests skip.
 # --------------------------------------------------------------------------
 sclz_qgis_ensure() {
-  if /usr/bin/python3 -c 'import qgis.core' >/dev/null 2>&1; then
+  if /usr/bin/python3 -c 'import qgis.core' >/dev/null 2>&1 && command -v xvfb-run >/dev/null 2>&1; then
     return 0
   fi
   if ! { sclz_is_root && sclz_is_debian; }; then
-    sclz_log "QGIS's Python bindings are missing (sudo apt-get install qgis python3-qgis): the QGIS tests will be skipped"
+    sclz_log "QGIS's Python bindings or xvfb-run are missing (sudo apt-get install qgis python3-qgis xvfb): those QGIS tests will be skipped"
     return 0
   fi
-  sclz_log "installing QGIS with apt for the QGIS tests (one time; qgis python3-qgis qgis-providers)"
-  if sclz_apt update && sclz_apt install -y --no-install-recommends qgis python3-qgis qgis-providers &&
+  sclz_log "installing QGIS with apt for the QGIS tests (one time; qgis python3-qgis qgis-providers xvfb xauth)"
+  if sclz_apt update && sclz_apt install -y --no-install-recommends qgis python3-qgis qgis-providers xvfb xauth &&
     /usr/bin/python3 -c 'import qgis.core' >/dev/null 2>&1; then
     return 0
   fi
