@@ -36,7 +36,7 @@ SQL_FILES = {
     "verdict_months.sql": "5a84eed065c1819dccf943579809a2d2de3ddc885e1a02793fb68506559ef43a",
     "verdict_tables.sql": "e108c733dc5f2186e0b091b898c5e8c785fe9324cacf9d34e7668a0f3548b222",
     "verdict_staleness.sql": "db3042951dd3b0cd89c4187707c660a22f89a9a8d072bcb25eb90a6d1eec686f",
-    "verdict_refresh.sql": "8987aacbf14ee03e78f399f437ff12bb4d58be118e898419e07824e862d21322",
+    "verdict_refresh.sql": "b0992db5c0b0b40b91d43eb254f3a743d610d9113f23c7a510b90b5b0be693c9",
     "roles.sql": "61247ac713ad284ee54e13a89111f7140701657cf3067b81f70dba4e056f6efb",
 }
 FILES_0008 = ["zonal_views.sql", "verdict_views.sql", "roles.sql"]
@@ -62,7 +62,8 @@ def downgrade() -> None:
     for function in STALENESS_FUNCTIONS:
         op.execute(f"DROP FUNCTION sclzonal.{function}() CASCADE")
     for function in ("rebuild_polygon_verdict()", "refresh_polygon_verdict()",
-                     "polygon_verdict_from_months(bigint[], date[])"):
+                     "polygon_verdict_from_months(bigint[], date[])",
+                     "analyze_verdicts_after(bigint)"):
         op.execute(f"DROP FUNCTION sclzonal.{function}")
     for table in ("verdict_stale_polygon", "verdict_stale_month", "verdict_rebuild_request",
                   "polygon_verdict", "polygon_month_verdict"):
