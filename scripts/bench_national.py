@@ -217,7 +217,7 @@ def national_plot(results: dict[str, Any], path: Path) -> None:
     axis.set_ylim(bottom=0)
     axis.legend()
     p = results["parameters"]
-    axis.set_title(f"refresh after each date: {p['polygons']:,} polygons, {p['tiles']} tiles")
+    axis.set_title(f"refresh after each scene: {p['polygons']:,} polygons, {p['tiles']} tiles")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
