@@ -70,13 +70,19 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- A scene's date, source or origin shows in the verdicts of the polygons it holds pixels
-    -- of; `refresh` moving counted_seq on does not.
+    -- of; `refresh` moving counted_seq on does not. The scenes are compared first, on their
+    -- own (a refresh updates every scene's counted_seq; compared row by row after a join with
+    -- the counts, the comparison cost seconds per refresh).
+    WITH edited AS MATERIALIZED (
+        SELECT s.id
+        FROM changed AS s
+        JOIN before AS b ON b.id = s.id
+        WHERE to_jsonb(s) - 'counted_seq' IS DISTINCT FROM to_jsonb(b) - 'counted_seq'
+    )
     INSERT INTO sclzonal.verdict_stale_polygon (polygon_id)
     SELECT DISTINCT cp.polygon_id
-    FROM changed AS s
-    JOIN before AS b ON b.id = s.id
-    JOIN sclzonal.counted_pair AS cp ON cp.scene_id = s.id
-    WHERE to_jsonb(s) - 'counted_seq' IS DISTINCT FROM to_jsonb(b) - 'counted_seq'
+    FROM edited AS e
+    JOIN sclzonal.counted_pair AS cp ON cp.scene_id = e.id
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END;

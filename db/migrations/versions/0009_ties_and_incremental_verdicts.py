@@ -35,7 +35,7 @@ SQL_FILES = {
     "verdict_views.sql": "70eb89bc165eae2a7bce33524e1dad2b98a20d49e1cb955eda2ecb8663d0da95",
     "verdict_months.sql": "5a84eed065c1819dccf943579809a2d2de3ddc885e1a02793fb68506559ef43a",
     "verdict_tables.sql": "e108c733dc5f2186e0b091b898c5e8c785fe9324cacf9d34e7668a0f3548b222",
-    "verdict_staleness.sql": "db3042951dd3b0cd89c4187707c660a22f89a9a8d072bcb25eb90a6d1eec686f",
+    "verdict_staleness.sql": "ea2a7492cd66af1b426e2b8520ba7ce4279fa0334aa58ecca9674b05868b0573",
     "verdict_refresh.sql": "86094b8e5ecb4a8586caaa86714644ff5f6286500e5b19514253d127f3cb91f0",
     "roles.sql": "61247ac713ad284ee54e13a89111f7140701657cf3067b81f70dba4e056f6efb",
 }
