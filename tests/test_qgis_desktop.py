@@ -35,8 +35,9 @@ DESKTOP_SCRIPT = Path(__file__).resolve().parent / "qgis_desktop_open.py"
 PROTOCOL_ERRORS = re.compile(r"ERROR \d+:|arrived from server|lost synchronization|server closed|"
                              r"no connection to the server|invalid socket|message contents do not agree|"
                              r"out of range|IRasterIO", re.IGNORECASE)
-# Logged on every open until polygon_verdict is a table (issue 13, item 6, another change).
-TOLERATED = re.compile(r"^Unique column 'id' doesn't have a NOT NULL constraint\.$")  # scene_verdict_layer, a view
+# Logged on every open for scene_verdict_layer, a view, whose key cannot be declared NOT NULL
+# (the verdict tables' keys are, since revision 0009).
+TOLERATED = re.compile(r"^Unique column 'id' doesn't have a NOT NULL constraint\.$")
 
 
 @dataclass
