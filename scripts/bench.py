@@ -39,6 +39,7 @@ from bench_support import (  # noqa: E402
     check_counts,
     generate,
     machine_description,
+    timed_process,
     write_docs,
 )
 
@@ -192,26 +193,9 @@ def bench_qgis(tif: Path, polygons_utm: Path, one_polygon: Path, work: Path) -> 
             "QGIS native:zonalhistogram (after start-up)": total - start_up}
 
 
-# Runs a command and prints its exit code, seconds and peak memory (KiB). A child's peak memory
-# starts at its parent's when it is forked, so the command is started from this small process,
-# not from the benchmark's (which holds gigabytes after --large's in-process counting).
-_PEAK_MEMORY = """
-import os, subprocess, sys, time
-started = time.perf_counter()
-child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-_, status, usage = os.wait4(child.pid, 0)
-print(os.waitstatus_to_exitcode(status), time.perf_counter() - started, usage.ru_maxrss)
-"""
-
-
 def bench_refresh(url: str) -> tuple[float, float]:
     """Time `sclzonal refresh` as a process; return (seconds, its peak memory in MiB)."""
-    done = subprocess.run([sys.executable, "-c", _PEAK_MEMORY, SCLZONAL, "--database-url", url,
-                           "refresh"], capture_output=True, text=True, check=True)
-    code, seconds, peak_kib = done.stdout.split()
-    if code != "0":
-        raise RuntimeError("sclzonal refresh failed")
-    return float(seconds), int(peak_kib) / 1024
+    return timed_process(SCLZONAL, "--database-url", url, "refresh")
 
 
 def main(argv: list[str] | None = None) -> int:

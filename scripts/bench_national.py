@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from affine import Affine
-from bench_support import _write_polygons
+from bench_support import _write_polygons, timed_process
 
 from sclzonal.counting.pairs import count_new_pairs, pending_pairs
 from sclzonal.counting.refresh import refresh_verdicts
@@ -33,25 +32,6 @@ from sclzonal.demo.data import field_polygons, scl_scene_array, write_scl_geotif
 
 ORIGIN = (300000.0, 5200020.0)
 FIRST_DAY = dt.date(2024, 4, 1)
-_PEAK = """
-import os, subprocess, sys, time
-started = time.perf_counter()
-child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-_, status, usage = os.wait4(child.pid, 0)
-print(os.waitstatus_to_exitcode(status), time.perf_counter() - started, usage.ru_maxrss)
-"""
-
-
-def _timed_process(*command: str) -> tuple[float, float]:
-    """Run a command; return (seconds, peak memory in MiB); fail when it fails."""
-    done = subprocess.run([sys.executable, "-c", _PEAK, *command], capture_output=True,
-                          text=True, check=True)
-    code, seconds, peak_kib = done.stdout.split()
-    if code != "0":
-        raise RuntimeError(f"{' '.join(command[:3])} ... failed")
-    return float(seconds), int(peak_kib) / 1024
-
-
 def _temp_bytes(conn: psycopg.Connection) -> int:
     row = conn.execute("SELECT temp_bytes FROM pg_stat_database"
                        " WHERE datname = current_database()").fetchone()
@@ -92,7 +72,7 @@ def bench_national(server_url_for: Any, sclzonal: str, work: Path, *, seed: int,
     url = server_url_for("sclzonal_bench_national")
     migrate.upgrade(url)
     cli = [sclzonal, "--database-url", url, "-q"]
-    load_seconds, load_peak = _timed_process(*cli, "polygons", "load", str(fields))
+    load_seconds, load_peak = timed_process(*cli, "polygons", "load", str(fields))
     results: dict[str, Any] = {
         "parameters": {"polygons": polygons, "tiles": tiles, "dates": dates,
                        "tile": f"{size} x {size} at {pixel:g} m"},
@@ -124,7 +104,7 @@ def bench_national(server_url_for: Any, sclzonal: str, work: Path, *, seed: int,
         size_row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
         results["stored pairs"] = int(stored[0]) if stored else 0
         results["database MiB"] = (int(size_row[0]) if size_row else 0) / 2**20
-        export_seconds, export_peak = _timed_process(*cli, "verdicts", "--format", "csv",
+        export_seconds, export_peak = timed_process(*cli, "verdicts", "--format", "csv",
                                                      "--output", str(work / "verdicts.csv"))
         results["export csv"] = {"seconds": export_seconds, "peak MiB": export_peak}
         last_date = [row for row in results["per date"] if row["date"] == len(scenes)]

@@ -7,6 +7,7 @@ import os
 import platform
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,28 @@ class BenchData:
     polygons_utm: Path
     one_polygon_utm: Path
     polygon_count: int
+
+
+# Runs a command and prints its exit code, seconds and peak memory (KiB). A child's peak memory
+# starts at its parent's when it is forked, so the command is started from this small process,
+# not from the benchmark's (which holds gigabytes after --large's in-process counting).
+_PEAK_MEMORY = """
+import os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(os.waitstatus_to_exitcode(status), time.perf_counter() - started, usage.ru_maxrss)
+"""
+
+
+def timed_process(*command: str) -> tuple[float, float]:
+    """Run a command; return (seconds, its peak memory in MiB); fail when it fails."""
+    done = subprocess.run([sys.executable, "-c", _PEAK_MEMORY, *command], capture_output=True,
+                          text=True, check=True)
+    code, seconds, peak_kib = done.stdout.split()
+    if code != "0":
+        raise RuntimeError(f"{' '.join(command[:3])} ... failed")
+    return float(seconds), int(peak_kib) / 1024
 
 
 def _write_polygons(path: Path, polygons: list[Any], crs: str) -> None:

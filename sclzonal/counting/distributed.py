@@ -25,9 +25,6 @@ from sclzonal.counting.pairs import IdArray, PendingPairs, count_scenes, mark_co
 from sclzonal.db.connection import connect
 from sclzonal.errors import UserError, first_line, redact
 
-SCHEDULER_VARIABLE = "DASK_SCHEDULER_ADDRESS"
-"""The environment variable naming the scheduler when --scheduler is not given."""
-
 
 def count_grid_task(conninfo: str, by_scene: dict[int, IdArray], batch_size: int) -> int:
     """Run on a worker: count and store the pairs of the scenes of one grid; return how many."""
