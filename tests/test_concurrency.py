@@ -16,7 +16,9 @@ from affine import Affine
 from tests.helpers import cli_ok, write_raster
 from tests.process_support import BigData, big_data, finish, start
 
-MAX_READER_WAIT = 0.2
+# A reader gives up on any lock it would wait for longer than this; a refresh that never blocks
+# readers never makes one give up, while a lock held for a rebuild makes them give up at once.
+READER_LOCK_TIMEOUT = "50ms"
 READER_APP = "sclzonal-test-reader"
 
 
@@ -29,7 +31,8 @@ def data(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> BigData
 
 
 class ReaderLoop(threading.Thread):
-    """Runs a query on its own connection every few milliseconds and keeps the longest wait."""
+    """Runs a query on its own connection every few milliseconds; counts the queries that would
+    have waited for a lock (they give up after READER_LOCK_TIMEOUT) and keeps the longest query."""
 
     def __init__(self, url: str, query: str) -> None:
         super().__init__(daemon=True)
@@ -37,15 +40,20 @@ class ReaderLoop(threading.Thread):
         self.stop = threading.Event()
         self.longest = 0.0
         self.queries = 0
+        self.blocked = 0
         self.failure: BaseException | None = None
 
     def run(self) -> None:
         """Query until stopped."""
         try:
             with psycopg.connect(self.url, autocommit=True, application_name=READER_APP) as conn:
+                conn.execute(f"SET lock_timeout = '{READER_LOCK_TIMEOUT}'")
                 while not self.stop.is_set():
                     started = time.perf_counter()
-                    conn.execute(self.query).fetchall()
+                    try:
+                        conn.execute(self.query).fetchall()
+                    except psycopg.errors.LockNotAvailable:
+                        self.blocked += 1
                     self.longest = max(self.longest, time.perf_counter() - started)
                     self.queries += 1
                     time.sleep(0.003)
@@ -107,10 +115,9 @@ def test_readers_of_the_verdicts_never_wait_for_a_refresh(database_url: str, con
           f"{watch.waiting} of {watch.samples} samples saw a reader wait for a lock")
     assert counting + verdicts_only > 1.0
     assert watch.waiting == 0 and watch.samples > 100
-    # The verdict view's readers: the longest query, waits and all. The live per-scene view
-    # computes from the counts and shares the CPU with the refresh, so for it the sampled lock
-    # waits above are the measure.
-    assert reader.longest < MAX_READER_WAIT
+    # No reader ever had to wait for a lock: each would have given up and been counted. (The
+    # longest query is printed, not asserted: on a shared machine it measures the CPU, not locks.)
+    assert reader.blocked == 0 and per_scene.blocked == 0
     # Control: the same rebuild holding an exclusive lock on the table does block the same
     # reader, and is seen to.
     with ReaderLoop(database_url, "SELECT count(*) FROM sclzonal.polygon_verdict") as control, \
@@ -122,7 +129,7 @@ def test_readers_of_the_verdicts_never_wait_for_a_refresh(database_url: str, con
             conn.execute("SELECT sclzonal.rebuild_polygon_verdict()")
         blocking = time.perf_counter() - started
         time.sleep(0.05)
-    assert control_watch.waiting > 0 and control.longest > 0.5 * blocking, (control.longest, blocking)
+    assert control_watch.waiting > 0 and control.blocked > 0, (control.blocked, blocking)
 
 
 def _scene(path: Path, seed: int, day: int, left: float = 600000) -> Path:
