@@ -3,8 +3,9 @@
 Rows are keyed by (source, feature id): loading the same source again updates changed rows and
 leaves the others untouched. Invalid geometries are repaired in PostGIS (ST_MakeValid, polygon
 parts kept); empty and null geometries, and those without area once repaired, are skipped; both
-are counted and named in the report. The whole layer is read and checked before anything is
-written, and written in one transaction: a bad feature leaves the database as it was.
+are counted and named in the report. The layer is streamed feature by feature into a staging
+table (memory does not grow with the layer) and checked there before anything reaches
+sclzonal.polygon, all in one transaction: a bad feature leaves the database as it was.
 
 Text attributes are decoded with the encoding the file declares (a Shapefile's .cpg or DBF code
 page, GDAL's ISO-8859-1 for a DBF that declares none; GeoPackage and GeoJSON are UTF-8), or the
@@ -149,10 +150,10 @@ def _feature_id(path: Path, feature: Any, properties: dict[str, Any], id_field: 
 
 
 def _read_features(path: Path, layer: str, id_field: str | None, name_field: str | None,
-                   encoding: str | None = None) -> list[Row]:
-    """Return (source_fid, name, attributes json, WKB in EPSG:4326 or None) rows."""
-    rows: list[Row] = []
-    seen: set[str] = set()
+                   encoding: str | None = None) -> Iterator[Row]:
+    """Yield (source_fid, name, attributes json, WKB in EPSG:4326 or None) rows, one at a time.
+
+    Ids given by --id-field are checked for repeats by the caller, in the staging table."""
     options = {"encoding": encoding} if encoding else {}
     try:
         with _fiona_warnings() as warnings, fiona.open(path, layer=layer, **options) as collection:
@@ -174,17 +175,13 @@ def _read_features(path: Path, layer: str, id_field: str | None, name_field: str
                     raise UserError(f"{path}: its feature ids are not unique ("
                                     f"{renumbered[0].split('.')[0].lower()}); give --id-field "
                                     "with a field of unique ids")
-                if fid in seen:
-                    raise UserError(f"{path}: feature id {fid!r} occurs more than once")
-                seen.add(fid)
                 name = properties.get(name_field) if name_field else None
                 attributes = json.dumps({k: _json_value(v) for k, v in properties.items()},
                                         allow_nan=False)
-                rows.append((fid, None if name is None else str(name), attributes,
-                             _geometry_wkb(feature.geometry, to_wgs84, path, fid)))
+                yield (fid, None if name is None else str(name), attributes,
+                       _geometry_wkb(feature.geometry, to_wgs84, path, fid))
     except FionaError as exc:
         raise UserError(f"{path}: cannot read layer {layer!r} ({first_line(exc)})") from None
-    return rows
 
 
 @dataclass(frozen=True)
@@ -374,9 +371,7 @@ def load_polygons(
         raise UserError(f"{path}: not a regular file or folder")
     codec = check_encoding(encoding)
     layer_name = choose_layer(path, layer)
-    rows = _read_features(path, layer_name, id_field, name_field, codec)
     report = PolygonLoad(source=source or (path.stem if layer is None else f"{path.stem}/{layer_name}"))
-    report.features = len(rows)
     if not report.source.strip():
         raise UserError("--source must not be empty")
     with conn.transaction():
@@ -386,10 +381,15 @@ def load_polygons(
         )
         with conn.cursor() as cursor:
             with cursor.copy("COPY polygon_staging FROM STDIN") as copy:
-                for row in rows:
+                for row in _read_features(path, layer_name, id_field, name_field, codec):
                     copy.write_row(row)
+                    report.features += 1
                     if on_progress is not None:
                         on_progress(1)
+        repeated = conn.execute("SELECT source_fid FROM polygon_staging GROUP BY source_fid"
+                                " HAVING count(*) > 1 ORDER BY source_fid LIMIT 1").fetchone()
+        if repeated is not None:
+            raise UserError(f"{path}: feature id {repeated[0]!r} occurs more than once")
         _upsert(conn, report)
         if report.skipped_empty == report.features:
             raise UserError(f"{path}: layer {layer_name!r} has no polygon to load "
@@ -424,6 +424,7 @@ def _upsert(conn: psycopg.Connection, report: PolygonLoad) -> None:
     report.repaired_ids, report.skipped_ids = list(counts[2] or []), list(counts[3] or [])
     changed = conn.execute(
         """
+        WITH changed AS (
         INSERT INTO sclzonal.polygon AS p (source, source_fid, name, attributes, geom)
         SELECT %s, source_fid, name, attributes, geom
         FROM polygon_prepared
@@ -435,10 +436,11 @@ def _upsert(conn: psycopg.Connection, report: PolygonLoad) -> None:
                 updated_at = now()
             WHERE (p.name, p.attributes, ST_AsBinary(p.geom))
                   IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.attributes, ST_AsBinary(EXCLUDED.geom))
-        RETURNING (xmax = 0) AS inserted
+        RETURNING (xmax = 0) AS inserted)
+        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM changed
         """,
         (report.source,),
-    ).fetchall()
-    report.inserted = sum(1 for (inserted,) in changed if inserted)
-    report.updated = len(changed) - report.inserted
-    report.unchanged = report.features - report.skipped_empty - len(changed)
+    ).fetchone()
+    assert changed is not None
+    report.inserted, report.updated = int(changed[0]), int(changed[1])
+    report.unchanged = report.features - report.skipped_empty - report.inserted - report.updated
