@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_national import bench_national, write_national_docs  # noqa: E402
+from bench_storage import bench_storage, storage_report  # noqa: E402
 from bench_support import (  # noqa: E402
     check_counts,
     generate,
@@ -213,8 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--national", action="store_true",
                         help="only the national benchmark: many polygons over many tiles and a "
                              "season of dates (scripts/bench_national.py)")
-    parser.add_argument("--polygons", type=int, default=1_000_000,
-                        help="--national: field polygons")
+    parser.add_argument("--storage", action="store_true",
+                        help="only the storage benchmark: load and export memory, the verdict "
+                             "table's geometry copy, partitioned counts (scripts/bench_storage.py)")
+    parser.add_argument("--polygons", type=int, default=None,
+                        help="--national: field polygons (1,000,000); --storage: 200,000")
     parser.add_argument("--tiles", type=int, default=30, help="--national: tiles (grids)")
     parser.add_argument("--dates", type=int, default=20, help="--national: acquisition dates")
     parser.add_argument("--tile-size", type=int, default=5490,
@@ -226,9 +230,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     work = args.work_dir
     work.mkdir(parents=True, exist_ok=True)
+    if args.storage:
+        storage = bench_storage(database_for(server, "sclzonal_bench_storage"), SCLZONAL, work,
+                                polygons=args.polygons or 200_000, seed=args.seed)
+        (work / "storage.json").write_text(json.dumps(storage, indent=2, default=str))
+        print(storage_report(storage))
+        return 0
     if args.national:
         national = bench_national(lambda name: database_for(server, name), SCLZONAL,
-                                  work / "national", seed=args.seed, polygons=args.polygons,
+                                  work / "national", seed=args.seed,
+                                  polygons=args.polygons or 1_000_000,
                                   tiles=args.tiles, dates=args.dates, size=args.tile_size,
                                   pixel=20.0)
         print(json.dumps(national, indent=2, default=str))
