@@ -36,7 +36,7 @@ SQL_FILES = {
     "verdict_months.sql": "5a84eed065c1819dccf943579809a2d2de3ddc885e1a02793fb68506559ef43a",
     "verdict_tables.sql": "e108c733dc5f2186e0b091b898c5e8c785fe9324cacf9d34e7668a0f3548b222",
     "verdict_staleness.sql": "ea2a7492cd66af1b426e2b8520ba7ce4279fa0334aa58ecca9674b05868b0573",
-    "verdict_refresh.sql": "86094b8e5ecb4a8586caaa86714644ff5f6286500e5b19514253d127f3cb91f0",
+    "verdict_refresh.sql": "fb31119f158cea16c86931be846da113b3a6f53b04f05b4bd18fd9543fc0904f",
     "roles.sql": "61247ac713ad284ee54e13a89111f7140701657cf3067b81f70dba4e056f6efb",
 }
 FILES_0008 = ["zonal_views.sql", "verdict_views.sql", "roles.sql"]
