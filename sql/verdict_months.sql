@@ -17,7 +17,39 @@
 -- reads only theirs. QGIS redraws a layer on every Temporal Controller frame, so what it opens
 -- is the table polygon_month_verdict (sql/verdict_tables.sql), kept equal to this view by
 -- `sclzonal refresh` with polygon_verdict.
-CREATE OR REPLACE VIEW sclzonal.polygon_month_verdict_view AS
+--
+-- The rows are made by polygon_month_rows(polygon_ids, observation_keys): with both NULL, every
+-- polygon from all its observations (the view); with polygon_ids, those polygons only; with
+-- observation_keys ('<polygon id> <date>'), from those observations only, which is how a
+-- refresh makes the part of a month that a new scene adds (sql/verdict_refresh.sql). A plain
+-- SQL function, inlined into the query that calls it, so conditions on its rows still reach the
+-- counts' index.
+CREATE OR REPLACE FUNCTION sclzonal.polygon_month_rows(polygon_ids bigint[] DEFAULT NULL,
+                                                       observation_keys text[] DEFAULT NULL)
+RETURNS TABLE (
+    id bigint,
+    polygon_id bigint,
+    source text,
+    source_fid text,
+    name text,
+    month_start date,
+    month_end date,
+    verdict text,
+    verdict_acquired_on date,
+    observations integer,
+    clear_observations integer,
+    partial_observations integer,
+    pixels numeric,
+    clear_pixels numeric,
+    vegetation_share double precision,
+    class_shares double precision[],
+    first_observed_on date,
+    last_observed_on date,
+    rule_tallies jsonb,
+    geom geometry
+)
+LANGUAGE sql STABLE
+AS $$
 WITH weights AS MATERIALIZED (
     SELECT w.clear FROM sclzonal.class_weights_in_use AS w
 ), months AS (
@@ -43,6 +75,9 @@ WITH weights AS MATERIALIZED (
                  sum(o.class_pixels[10]), sum(o.class_pixels[11]), sum(o.class_pixels[12])]
                AS class_sums
     FROM sclzonal.polygon_observation AS o
+    WHERE (polygon_ids IS NULL OR o.polygon_id = ANY (polygon_ids))
+      AND (observation_keys IS NULL
+           OR o.polygon_id::text || ' ' || o.acquired_on::text = ANY (observation_keys))
     GROUP BY o.polygon_id, date_trunc('month', o.acquired_on)::date
 )
 SELECT m.polygon_id * 100000 + extract(year FROM m.month_start)::bigint * 12
@@ -65,10 +100,18 @@ SELECT m.polygon_id * 100000 + extract(year FROM m.month_start)::bigint * 12
               FROM jsonb_array_elements(m.rules_seen) AS r(seen)
               CROSS JOIN LATERAL jsonb_array_elements_text(r.seen -> 'evaluated') AS e(label)
               GROUP BY e.label) AS t) AS rule_tallies,
-       p.geom::geometry(MultiPolygon, 4326) AS geom
+       p.geom
 FROM months AS m
 CROSS JOIN weights AS w
-JOIN sclzonal.polygon AS p ON p.id = m.polygon_id;
+JOIN sclzonal.polygon AS p ON p.id = m.polygon_id
+$$;
+
+CREATE OR REPLACE VIEW sclzonal.polygon_month_verdict_view AS
+SELECT r.id, r.polygon_id, r.source, r.source_fid, r.name, r.month_start, r.month_end, r.verdict,
+       r.verdict_acquired_on, r.observations, r.clear_observations, r.partial_observations,
+       r.pixels, r.clear_pixels, r.vegetation_share, r.class_shares, r.first_observed_on,
+       r.last_observed_on, r.rule_tallies, r.geom::geometry(MultiPolygon, 4326) AS geom
+FROM sclzonal.polygon_month_rows() AS r;
 
 COMMENT ON VIEW sclzonal.polygon_month_verdict_view IS
     'Live definition of the table sclzonal.polygon_month_verdict, which `sclzonal refresh` keeps equal to it.';

@@ -2,11 +2,11 @@
 --
 -- A polygon's verdict (and its months) depends on its own row, its stored counts, the scenes
 -- they come from, whether it could be counted, the rules and the classes. Triggers note every
--- change to these: counts added or changed note (polygon, month of the scene) in
--- verdict_stale_month; other changes to a polygon's inputs (its row, deleted counts, whether it
+-- change to these: counts added note (polygon, scene) in verdict_new_pair, counts changed note
+-- (polygon, month of the scene) in verdict_stale_month; other changes to a polygon's inputs (its row, deleted counts, whether it
 -- can be counted, its scenes' origin) note the polygon in verdict_stale_polygon; a change that
 -- may touch every polygon (a rule, a class, a TRUNCATE) puts a row in verdict_rebuild_request.
--- sclzonal.refresh_polygon_verdict() takes all three. Statement-level
+-- sclzonal.refresh_polygon_verdict() takes all four. Statement-level
 -- triggers over transition tables: a COPY of 280,000 counts adds one INSERT ... SELECT
 -- DISTINCT. The trigger functions run as their owner (SECURITY DEFINER), so the roles that write
 -- counts and polygons need no right on these two tables.
@@ -25,6 +25,15 @@ CREATE TABLE IF NOT EXISTS sclzonal.verdict_stale_month (
 
 COMMENT ON TABLE sclzonal.verdict_stale_month IS
     'Polygons and months whose counts were added or changed since the last `sclzonal refresh`; emptied by it.';
+
+CREATE TABLE IF NOT EXISTS sclzonal.verdict_new_pair (
+    polygon_id bigint NOT NULL,
+    scene_id bigint NOT NULL,
+    PRIMARY KEY (polygon_id, scene_id)
+);
+
+COMMENT ON TABLE sclzonal.verdict_new_pair IS
+    'Stored counts added since the last `sclzonal refresh` (polygon, scene); emptied by it, which adds their observations to the months.';
 
 CREATE TABLE IF NOT EXISTS sclzonal.verdict_rebuild_request (
     requested_at timestamptz NOT NULL DEFAULT now(),
@@ -58,6 +67,20 @@ BEGIN
     SELECT DISTINCT c.polygon_id, date_trunc('month', s.acquired_on)::date
     FROM changed AS c
     JOIN sclzonal.scene AS s ON s.id = c.scene_id
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION sclzonal.note_new_pairs() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- no join: the counting's COPY pays only this insert
+    INSERT INTO sclzonal.verdict_new_pair (polygon_id, scene_id)
+    SELECT c.polygon_id, c.scene_id FROM changed AS c
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END;
@@ -103,6 +126,7 @@ $$;
 REVOKE ALL ON FUNCTION sclzonal.note_stale_polygons() FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.note_stale_scenes() FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.note_stale_months() FROM PUBLIC;
+REVOKE ALL ON FUNCTION sclzonal.note_new_pairs() FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.request_verdict_rebuild() FROM PUBLIC;
 
 -- A transition table needs one trigger per event.
@@ -110,8 +134,8 @@ DO $$
 DECLARE
     watched record;
 BEGIN
-    -- counts added or changed: their months; every other change: the whole polygon
-    FOR watched IN SELECT * FROM (VALUES ('counted_pair', 'insert', 'note_stale_months()'),
+    -- counts added: the pairs; changed: their months; every other change: the whole polygon
+    FOR watched IN SELECT * FROM (VALUES ('counted_pair', 'insert', 'note_new_pairs()'),
                                          ('counted_pair', 'update', 'note_stale_months()'),
                                          ('counted_pair', 'delete', 'note_stale_polygons(polygon_id)'),
                                          ('uncountable_polygon', 'insert', 'note_stale_polygons(polygon_id)'),

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
+from affine import Affine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,8 +24,13 @@ from tests.helpers import cli_ok, empty_database, verdict_differences, write_ras
 from tests.test_refresh_interleavings import TRANSFORM, _edit, _load_fields, _refresh_with
 
 # Scenes in three months, clouds (class 8, not clear) over much of some, so that a polygon's
-# latest clear observation is sometimes in an older month than its newest counts.
-DAYS = [dt.date(2024, 5, 20), dt.date(2024, 6, 6), dt.date(2024, 7, 11), dt.date(2024, 7, 16)]
+# latest clear observation is sometimes in an older month than its newest counts; three dates in
+# July, so that new scenes are added to a month that has observations (later and earlier ones);
+# and a second tile of 11 July on another grid, overlapping the first by half, so that a date
+# gets a second scene (which of the two is a polygon's observation may change).
+DAYS = [dt.date(2024, 5, 20), dt.date(2024, 6, 6), dt.date(2024, 7, 11), dt.date(2024, 7, 16),
+        dt.date(2024, 7, 21), dt.date(2024, 7, 11)]
+SECOND_TILE = Affine(20, 0, 500000 + 40 * 20 + 10, 0, -20, 5100000 - 10)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +42,9 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         classes = rng.choice(np.array([4, 4, 4, 5, 8], dtype=np.uint8), (80, 80))
         if index % 2:  # cloud over the upper half
             classes[:40] = 8
-        paths.append(write_raster(folder / f"scl_{day}.tif", classes, transform=TRANSFORM, date=day))
+        transform = SECOND_TILE if index == len(DAYS) - 1 else TRANSFORM
+        paths.append(write_raster(folder / f"scl_{index}_{day}.tif", classes, transform=transform,
+                                  date=day))
     return paths
 
 
@@ -76,6 +84,24 @@ def test_a_refresh_decides_only_the_polygons_whose_inputs_changed(
     assert _decided(loaded) == 4
     assert _decided(loaded, rebuild=True) == 4
     assert verdict_differences(conn) == 0
+
+
+def test_new_scenes_are_added_to_their_months(loaded: str, conn: psycopg.Connection,
+                                              scenes: list[Path]) -> None:
+    """A month's row made from its old row and the new scene's observations alone equals the
+    definition: a later date, an earlier one, and a second tile of a date already observed."""
+    _decided(loaded)
+    months = []
+    for index in (3, 2, 4, 5, 1):  # 16 July; 11 July; 21 July; 11 July again (another tile); June
+        cli_ok(loaded, "scl", "load", str(scenes[index]))
+        assert _decided(loaded) > 0
+        assert verdict_differences(conn) == 0, scenes[index].name
+        months.append(conn.execute(
+            "SELECT sum(observations) FROM sclzonal.polygon_month_verdict"
+            " WHERE month_start = '2024-07-01'").fetchone())
+    # each July date added an observation to the polygons it covers; the second tile of 11 July
+    # only replaced some (a date counts once)
+    assert months[0] < months[1] < months[2] and months[3] == months[2] == months[4], months
 
 
 def test_verdicts_of_a_refresh_are_seen_whole_or_not_at_all(loaded: str, conn: psycopg.Connection) -> None:
@@ -123,7 +149,7 @@ def test_incremental_verdicts_equal_a_full_rebuild(
         elif kind == "reload":
             _load_fields(database_url, tmp_path, [f"r{amount:.3f}"] * 4)
         elif kind == "scene":
-            cli_ok(database_url, "scl", "load", str(scenes[1 + which % 3]))
+            cli_ok(database_url, "scl", "load", str(scenes[1 + which % (len(scenes) - 1)]))
         elif kind == "drop_scene":
             conn.execute("DELETE FROM sclzonal.scene WHERE id = (SELECT max(id) FROM sclzonal.scene)")
         elif kind == "rule":

@@ -23,7 +23,7 @@ EXPECTED_RELATIONS = {
     ("verdict_rule_revision", "r"), ("scene_origin", "v"), ("polygon_observation", "v"),
     ("scene_rule_outcome", "v"), ("polygon_month_verdict_view", "v"), ("polygon_month_verdict", "r"),
     ("uncountable_polygon", "r"), ("refresh_lock", "r"), ("ingest_lock", "r"),  # revision 0008
-    ("verdict_stale_polygon", "r"), ("verdict_stale_month", "r"),  # revision 0009
+    ("verdict_stale_polygon", "r"), ("verdict_stale_month", "r"), ("verdict_new_pair", "r"),  # 0009
     ("verdict_rebuild_request", "r"), ("polygon_problem", "v"),
 }
 

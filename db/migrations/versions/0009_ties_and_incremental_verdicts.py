@@ -33,16 +33,16 @@ depends_on = None
 SQL_FILES = {
     "zonal_views.sql": "8cc6b2d5d3dc902841f377eb1f51421cc6baf57599ef4ac69b5a07a35da106d1",
     "verdict_views.sql": "70eb89bc165eae2a7bce33524e1dad2b98a20d49e1cb955eda2ecb8663d0da95",
-    "verdict_months.sql": "5a84eed065c1819dccf943579809a2d2de3ddc885e1a02793fb68506559ef43a",
+    "verdict_months.sql": "df72b7dd87ebaaefb9d5ab28ae7a2b9348f0ded2e2421caf56b2600562e85361",
     "verdict_tables.sql": "e108c733dc5f2186e0b091b898c5e8c785fe9324cacf9d34e7668a0f3548b222",
-    "verdict_staleness.sql": "ea2a7492cd66af1b426e2b8520ba7ce4279fa0334aa58ecca9674b05868b0573",
-    "verdict_refresh.sql": "fb31119f158cea16c86931be846da113b3a6f53b04f05b4bd18fd9543fc0904f",
+    "verdict_staleness.sql": "5158cca14cf978121dee9178799aae0714856ee68bc08e0923ca6cd3d2319996",
+    "verdict_refresh.sql": "dd05853a3c13afa7110e7f9b11baabbae274275b5dffb1ca150b2f5c68910374",
     "roles.sql": "61247ac713ad284ee54e13a89111f7140701657cf3067b81f70dba4e056f6efb",
 }
 FILES_0008 = ["zonal_views.sql", "verdict_views.sql", "roles.sql"]
 FILES_0007 = ["verdict_months.sql", "verdict_refresh.sql"]
-STALENESS_FUNCTIONS = ["note_stale_polygons", "note_stale_months", "note_stale_scenes",
-                       "request_verdict_rebuild"]
+STALENESS_FUNCTIONS = ["note_stale_polygons", "note_stale_months", "note_new_pairs",
+                       "note_stale_scenes", "request_verdict_rebuild"]
 
 
 def upgrade() -> None:
@@ -65,11 +65,13 @@ def downgrade() -> None:
                      "polygon_verdict_from_months(bigint[], date[])",
                      "analyze_verdicts_after(bigint)"):
         op.execute(f"DROP FUNCTION sclzonal.{function}")
-    for table in ("verdict_stale_polygon", "verdict_stale_month", "verdict_rebuild_request",
+    for table in ("verdict_stale_polygon", "verdict_stale_month", "verdict_new_pair",
+                  "verdict_rebuild_request",
                   "polygon_verdict", "polygon_month_verdict"):
         op.execute(f"DROP TABLE sclzonal.{table}")
     op.execute("DROP VIEW sclzonal.polygon_verdict_view")
     op.execute("DROP VIEW sclzonal.polygon_month_verdict_view")
+    op.execute("DROP FUNCTION sclzonal.polygon_month_rows(bigint[], text[])")
     op.execute("DROP FUNCTION sclzonal.polygon_verdict_between(date, date, bigint[])")
     op.execute("DROP VIEW sclzonal.polygon_problem")
     recorded_0008 = context.script.get_revision("0008").module.SQL_FILES
