@@ -36,7 +36,7 @@ SQL_FILES = {
     "verdict_months.sql": "df72b7dd87ebaaefb9d5ab28ae7a2b9348f0ded2e2421caf56b2600562e85361",
     "verdict_tables.sql": "e108c733dc5f2186e0b091b898c5e8c785fe9324cacf9d34e7668a0f3548b222",
     "verdict_staleness.sql": "5158cca14cf978121dee9178799aae0714856ee68bc08e0923ca6cd3d2319996",
-    "verdict_refresh.sql": "dd05853a3c13afa7110e7f9b11baabbae274275b5dffb1ca150b2f5c68910374",
+    "verdict_refresh.sql": "d5e6cffb7c4a40723ef1057d253d6779eebeb21c450240975d080286adc0e9ed",
     "roles.sql": "61247ac713ad284ee54e13a89111f7140701657cf3067b81f70dba4e056f6efb",
 }
 FILES_0008 = ["zonal_views.sql", "verdict_views.sql", "roles.sql"]
