@@ -127,8 +127,8 @@ def fill_symbol_xml(parent: ET.Element, name: str, category: Category) -> None:
 def style_qml(categories: list[Category], table: str | None = None, field: str = "verdict") -> str:
     """Return QGIS QML with a categorized renderer on `field`, one category per verdict, and
     with `table`, how that verdict layer's fields are presented (sclzonal.qgis.fields)."""
-    categories = "Symbology|Fields|Forms|MapTips|AttributeTable" if table else "Symbology"
-    root = ET.Element("qgis", {"version": "3.22.0", "styleCategories": categories})
+    kinds = "Symbology|Fields|Forms|MapTips|AttributeTable" if table else "Symbology"
+    root = ET.Element("qgis", {"version": "3.22.0", "styleCategories": kinds})
     renderer = ET.SubElement(root, "renderer-v2", {
         "type": "categorizedSymbol", "attr": field, "symbollevels": "0", "enableorderby": "0",
         "forceraster": "0", "referencescale": "-1"})
