@@ -55,13 +55,15 @@ def _bare_uri(url: str, table: str) -> str:
 
 
 def _legends_in_qgis(url: str, work: Path) -> dict[str, list[str]]:
-    """What real QGIS shows for each verdict layer added bare: the category values."""
+    """What real QGIS shows for each verdict layer added bare: the category values (and the
+    shares as percentages, issue 13 item 7, which the default style carries too)."""
     checks = run_checks({"default_style_uris": {table: _bare_uri(url, table) for table in TABLES}}, work)
     legends = {}
     for table in TABLES:
         found = checks["defaults"][table]
         assert found["valid"], table
         assert found["renderer"]["type"] == "categorizedSymbol", (table, found["renderer"])
+        assert found["aliases"]["vegetation_share_percent"] == "Vegetation share (%)", table
         legends[table] = [row[0] for row in found["renderer"]["categories"]]
     return legends
 

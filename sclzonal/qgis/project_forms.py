@@ -99,15 +99,19 @@ def chart_qml(scl_classes: list[dict[str, Any]]) -> str:
 
 
 def observations_layer(connection_text: str, schema: str) -> Any:
-    """Return the table of each polygon's observations (no geometry), sorted by date."""
+    """Return each polygon's observations (one per date), drawn like the verdict per scene.
+
+    With its geometry, although the form needs none: QGIS 3.22 logs four libpq notices for
+    a PostGIS layer without geometry (it looks up the CRS of SRID 0 and reads an empty result).
+    """
     from qgis.core import QgsDataSourceUri, QgsVectorLayer, QgsWkbTypes
 
     uri = QgsDataSourceUri(connection_text)
-    uri.setDataSource(schema, "scene_verdict_layer", "", '"is_observation"', "id")
-    uri.setWkbType(QgsWkbTypes.NoGeometry)
+    uri.setDataSource(schema, "scene_verdict_layer", "geom", '"is_observation"', "id")
+    uri.setSrid("4326")
+    uri.setWkbType(QgsWkbTypes.MultiPolygon)
     uri.setParam("checkPrimaryKeyUnicity", "0")
-    layer = QgsVectorLayer(str(uri.uri(False)), OBSERVATIONS, "postgres")
-    return layer
+    return QgsVectorLayer(str(uri.uri(False)), OBSERVATIONS, "postgres")
 
 
 # How an observation is listed in the polygon's form (and the observations' attribute table).
@@ -316,7 +320,6 @@ def complete(project: Any, spec: dict[str, Any], layers: dict[str, Any], scl_lay
     """Add the observations, the relation, the polygon's form, the themes and bookmarks to the
     built `project` (`layers` by name; `scl_layers` in the order of spec["scenes"]); return the
     observations layer, for the builder to place in the layer tree."""
-    from qgis.core import QgsMapLayer
     from qgis.PyQt.QtXml import QDomDocument
 
     verdicts, per_scene, polygons = (layers[name] for name in (
@@ -326,8 +329,13 @@ def complete(project: Any, spec: dict[str, Any], layers: dict[str, Any], scl_lay
         raise RuntimeError(f"QGIS cannot open the layer {OBSERVATIONS!r}")
     document = QDomDocument()
     document.setContent(spec["styles"]["scene_verdict_layer"])
-    observations.importNamedStyle(document, QgsMapLayer.Fields | QgsMapLayer.Forms
-                                  | QgsMapLayer.AttributeTable)
+    observations.importNamedStyle(document)
+    temporal, like = observations.temporalProperties(), per_scene.temporalProperties()
+    temporal.setMode(like.mode())
+    temporal.setStartField(like.startField())
+    temporal.setFixedDuration(like.fixedDuration())
+    temporal.setDurationUnits(like.durationUnits())
+    temporal.setIsActive(like.isActive())
     present_observations(observations, spec["scl_classes"])
     project.addMapLayer(observations, False)
     relation = add_relation(project, verdicts, observations)
