@@ -45,10 +45,10 @@ import QtCharts 2.0
 // QtCharts, the QML module Debian's QGIS ships, besides QtQml.
 ChartView {
     id: chart
-    width: 640
-    height: 320
+    width: 820
+    height: 360
     antialiasing: true
-    legend.alignment: Qt.AlignRight
+    legend.alignment: Qt.AlignBottom
     title: "Class shares per observation (% of the counted pixels)"
     property var classes: CLASSES_JSON
     // QGIS sets `expression` (evaluated for the form's feature) after loading this, and again
@@ -57,7 +57,7 @@ ChartView {
         : String(expression.evaluate("HISTORY_EXPRESSION_QML") || "")
     onHistoryChanged: draw()
     Component.onCompleted: draw()
-    DateTimeAxis { id: dates; format: "yyyy-MM-dd"; titleText: "Acquired on" }
+    DateTimeAxis { id: dates; format: "d MMM yyyy"; titleText: "Acquired on" }
     ValueAxis { id: shares; min: 0; max: 100; labelFormat: "%d"; titleText: "%" }
     function draw() {
         chart.removeAllSeries();
@@ -79,7 +79,9 @@ ChartView {
             }
             if (!seen) continue;
             var series = chart.createSeries(ChartView.SeriesTypeLine, classes[k].name, dates, shares);
-            series.color = classes[k].colour;
+            // white (class 9) would vanish on the white chart: a grey dotted line instead
+            series.color = classes[k].colour === "#ffffff" ? "#9e9e9e" : classes[k].colour;
+            if (classes[k].colour === "#ffffff") series.style = Qt.DotLine;
             series.width = 2;
             series.pointsVisible = true;
             for (var j = 0; j < points.length; j++) series.append(points[j][0], points[j][1]);
