@@ -9,13 +9,16 @@ the files) and ends QGIS. Runs under QGIS's own Python; nothing here runs in the
 
 import json
 import os
+import sys
 import time
 import traceback
 
 from qgis.core import QgsApplication, QgsFeatureRequest, QgsProject
 from qgis.PyQt.QtCore import QTimer
-from qgis.PyQt.QtWidgets import QTabWidget
 from qgis.utils import iface
+
+sys.path.insert(0, os.getcwd())  # the checkout, where scripts/qgis-screenshots runs QGIS
+from sclzonal.qgis import project_forms  # noqa: E402
 
 OUT = os.environ["SCLZ_SHOTS_OUT"]
 REPORT = os.environ["SCLZ_SHOTS_REPORT"]
@@ -56,13 +59,7 @@ def open_form():
     request = QgsFeatureRequest().setFilterExpression("\"verdict\" = 'vegetation'")
     feature = max(layer.getFeatures(request), key=lambda f: (f["observations"], -f["polygon_id"]))
     report["polygon_id"] = feature["polygon_id"]
-    dialog = state["dialog"] = iface.getFeatureForm(layer, feature)
-    dialog.resize(1000, 960)
-    dialog.show()
-    for tabs in dialog.findChildren(QTabWidget):
-        for index in range(tabs.count()):
-            if tabs.tabText(index) == "History":
-                tabs.setCurrentIndex(index)
+    state["dialog"] = project_forms.open_history(iface, layer, feature, 1000, 960)
     QTimer.singleShot(5000, guarded(save_form))
 
 

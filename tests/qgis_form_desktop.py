@@ -8,12 +8,16 @@ the relation editor lists, errors). Then it ends QGIS at once.
 
 import json
 import os
+import sys
 import traceback
 
 from qgis.core import QgsFeatureRequest, QgsProject
 from qgis.PyQt.QtCore import QTimer
-from qgis.PyQt.QtWidgets import QListView, QTabWidget, QWidget
+from qgis.PyQt.QtWidgets import QListView, QWidget
 from qgis.utils import iface
+
+sys.path.insert(0, os.environ["SCLZ_CHECKOUT"])
+from sclzonal.qgis import project_forms  # noqa: E402
 
 OUT = os.environ["SCLZ_FORM_OUT"]
 DRAW_MS = 6000
@@ -52,13 +56,7 @@ def open_form():
         request = QgsFeatureRequest().setFilterExpression(
             f'"polygon_id" = {int(os.environ["SCLZ_FORM_POLYGON"])}')
         feature = next(layer.getFeatures(request))
-        dialog = state["dialog"] = iface.getFeatureForm(layer, feature)
-        dialog.resize(900, 1100)
-        dialog.show()
-        for tabs in dialog.findChildren(QTabWidget):
-            for index in range(tabs.count()):
-                if tabs.tabText(index) == "History":
-                    tabs.setCurrentIndex(index)
+        state["dialog"] = project_forms.open_history(iface, layer, feature, 900, 1100)
         QTimer.singleShot(DRAW_MS, grab)
     except Exception:  # noqa: BLE001 - reported to the test
         finish({"error": traceback.format_exc()})

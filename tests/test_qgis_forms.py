@@ -225,7 +225,8 @@ def test_the_desktop_draws_the_chart_in_the_polygons_form(project: Project, tmp_
     (polygon_id,) = _rows(project.url, "SELECT polygon_id FROM sclzonal.polygon_observation "
                                        "GROUP BY 1 HAVING count(*) = 3 ORDER BY 1 LIMIT 1")[0]
     env = {**qgis_environment(), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin",
-           "SCLZ_FORM_OUT": str(tmp_path), "SCLZ_FORM_POLYGON": str(polygon_id)}
+           "SCLZ_FORM_OUT": str(tmp_path), "SCLZ_FORM_POLYGON": str(polygon_id),
+           "SCLZ_CHECKOUT": str(Path(__file__).resolve().parents[1])}
     env.pop("QT_QPA_PLATFORM")
     done = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1400x1200x24", "qgis", "--noversioncheck",
                            "--nologo", "--project", str(project.qgs), "--code", str(DESKTOP)],

@@ -263,6 +263,21 @@ def polygon_form(project: Any, verdicts: Any, relation: Any, source_fields: list
             element.init(project.relationManager())
 
 
+def open_history(iface: Any, layer: Any, feature: Any, width: int, height: int) -> Any:
+    """Open `feature`'s form in the QGIS desktop (`iface`) at its History tab; return the dialog
+    (scripts/qgis-screenshots and the desktop test use it)."""
+    from qgis.PyQt.QtWidgets import QTabWidget
+
+    dialog = iface.getFeatureForm(layer, feature)
+    dialog.resize(width, height)
+    dialog.show()
+    for tabs in dialog.findChildren(QTabWidget):
+        for index in range(tabs.count()):
+            if tabs.tabText(index) == "History":
+                tabs.setCurrentIndex(index)
+    return dialog
+
+
 def _style_of_date(layer: Any, day: str) -> Any:
     """Return `layer`'s style showing only the features acquired on `day`."""
     from qgis.core import QgsMapLayerStyle, QgsRuleBasedRenderer
