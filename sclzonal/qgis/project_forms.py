@@ -4,8 +4,8 @@ Imported by project_builder.py, which runs under `/usr/bin/python3` with QGIS's 
 it, this imports nothing but the standard library and QGIS. It adds to the built project:
 
 - *Observations (by date)*: each polygon's observation per acquisition date (the rows of
-  `scene_verdict_layer` with `is_observation`), a table without geometry, and the relation
-  from *Verdict per polygon* to it, so a polygon's form lists its history;
+  `scene_verdict_layer` with `is_observation`; a hidden layer, listed by date in words), and
+  the relation from *Verdict per polygon* to it, so a polygon's form lists its history;
 - the polygon's form: a tab with the verdict and how sure it is, one with the attributes of the
   polygon's source file (joined from *Polygons*), and one with the history: a chart of the
   class shares over time (a QML widget with QtCharts) above the observations;
