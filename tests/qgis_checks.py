@@ -30,6 +30,8 @@ def _stroke_style(symbol: Any) -> str:
 
 def _renderer(layer: Any) -> dict[str, Any]:
     renderer = layer.renderer()
+    if renderer is None:  # a table without geometry (the observations by date)
+        return {"type": None}
     described: dict[str, Any] = {"type": renderer.type()}
     if renderer.type() == "categorizedSymbol":
         described["field"] = renderer.classAttribute()

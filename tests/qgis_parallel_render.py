@@ -46,7 +46,7 @@ def render_all(project: Any, renders: int, output: Path, messages: list[list[Any
     nodes = project.layerTreeRoot().findLayers()
     for node in nodes:
         node.setItemVisibilityCheckedParentRecursive(True)
-    layers = [node.layer() for node in nodes]
+    layers = [node.layer() for node in nodes if node.layer().isSpatial()]  # as the canvas draws
     settings = QgsMapSettings()
     settings.setLayers(layers)
     settings.setDestinationCrs(project.crs())

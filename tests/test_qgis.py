@@ -385,7 +385,7 @@ def test_users_open_the_project_as_the_reader_through_their_service(
                         env={"PGSERVICEFILE": str(reader_services)})
     for where in ("file", "db"):
         layers = checks["projects"][where]["layers"]
-        assert len(layers) == 7 and all(layer["valid"] for layer in layers), layers
+        assert len(layers) == 8 and all(layer["valid"] for layer in layers), layers
         verdicts = next(layer for layer in layers if layer["name"] == "Verdict per polygon")
         assert verdicts["counted"] == _count(loaded, "SELECT count(*) FROM sclzonal.polygon_verdict")
 

@@ -102,7 +102,7 @@ def test_every_layer_draws_in_parallel_ten_times_without_an_error(
     location = str(project.qgs) if where == "file" else project.stored
     report, stderr = _render_in_parallel(location, tmp_path / "renders")
     scenes = [name for name in report["layers"] if name.startswith("SCL ")]
-    assert len(scenes) == 5 and len(report["layers"]) == 9, report["layers"]
+    assert len(scenes) == 5 and len(report["layers"]) == 10, report["layers"]
     assert report["errors"] == []
     logged = [m for m in report["messages"] if m[1] >= 1 and not TOLERATED.match(m[2])]
     assert logged == [], logged
@@ -227,7 +227,7 @@ def test_the_desktop_opens_on_the_polygons_and_redraws_everything_without_an_err
     _, _, srid = _newest_scene(project.url)
     opened = report["opened_on"]
     assert opened["crs"] == f"EPSG:{srid}" and opened["scale"] > 1000, opened
-    assert len(report["drawn_at"]) == 10 and len(report["visible"]) == 9, report["drawn_at"]
+    assert len(report["drawn_at"]) == 10 and len(report["visible"]) == 10, report["drawn_at"]
     assert [m for m in report["messages"] if m[1] >= 1 and not TOLERATED.match(m[2])] == []
     assert [line for line in done.stderr.splitlines() if PROTOCOL_ERRORS.search(line)] == []
     _assert_shows_the_polygons(project.url, srid, opened["extent"], 4)  # canvas aspect is not the view's

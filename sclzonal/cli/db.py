@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import click
+import psycopg
 
 from sclzonal.cli import json_reports
 from sclzonal.cli.json_reports import json_option
+from sclzonal.cli.output import note, warn
 from sclzonal.cli.support import conninfo, ready_connection
 from sclzonal.db import migrate
 from sclzonal.db.connection import connect
 from sclzonal.errors import UserError
+from sclzonal.qgis.styles import StylesNotWritable, keep_default_styles_current
 from sclzonal.roles.grants import password_from_env
 from sclzonal.roles.setup import RoleNames, create_roles, public_schema_is_open
 
@@ -31,7 +34,9 @@ def db() -> None:
 def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Migrate the database to the newest schema (creates postgis, postgis_raster, views).
 
-    All revisions run in one transaction: a failure leaves the database as it was.
+    All revisions run in one transaction: a failure leaves the database as it was. At head it
+    also gives the verdict layers their QGIS default styles (public.layer_styles), unless a
+    style someone saved is their default (`sclzonal qgis styles` rewrites them anyway).
 
     \b
     Examples:
@@ -42,6 +47,22 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
     connect(target).close()
     migrate.upgrade(target, revision)
     click.echo(f"database at revision {migrate.head_revision() if revision == 'head' else revision}")
+    if revision in ("head", migrate.head_revision()):
+        _write_default_styles(target)
+
+
+def _write_default_styles(target: str) -> None:
+    """Give the verdict layers their QGIS default styles (public.layer_styles) unless they have
+    them; a role that may not write QGIS's tables gets a warning naming the fix."""
+    with connect(target, autocommit=True) as conn:
+        try:
+            written = keep_default_styles_current(conn, create_tables=True)
+        except (StylesNotWritable, psycopg.errors.InsufficientPrivilege):
+            warn(f"QGIS default styles not written: role {conn.info.user} may not write "
+                 "public.layer_styles; run `sclzonal qgis styles` as a role that may")
+            return
+    if written:
+        note(f"wrote the QGIS default styles of {', '.join(written)} (public.layer_styles)")
 
 
 @db.command("downgrade")

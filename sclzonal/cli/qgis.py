@@ -68,9 +68,11 @@ def project(ctx: click.Context, output: Path | None, store_in_db: bool, project_
             service: str | None, image: Path | None, image_width: int) -> None:
     """Write a ready-styled QGIS project: verdict layers, polygons and SCL scenes.
 
-    It holds the verdict per polygon (categorized by verdict), the verdict per scene (set up
-    for the Temporal Controller on acquired_on), the polygons, and one SCL raster layer per
-    scene with the class names and EO Browser colours. Needs QGIS (apt: qgis python3-qgis).
+    It holds the verdict per polygon (categorized by verdict; its form shows the polygon's
+    source attributes and history: a chart of its class shares and its observations by
+    date), the verdict per scene (set up for the Temporal Controller on acquired_on), the
+    polygons, and one SCL raster layer per scene with the class names and EO Browser colours,
+    a map theme per acquisition. Needs QGIS (apt: qgis python3-qgis).
 
     \b
     Examples:

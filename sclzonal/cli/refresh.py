@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import click
+import psycopg
 
 from sclzonal.cli import json_reports
 from sclzonal.cli.json_reports import json_option
 from sclzonal.cli.output import note, progress, warn
 from sclzonal.cli.support import conninfo, ready_connection
 from sclzonal.counting import DEFAULT_COUNT_BATCH
+from sclzonal.qgis.styles import StylesNotWritable, keep_default_styles_current
 
 UNCOUNTABLE_SHOWN = 10
 """How many polygons that cannot be counted `refresh` names (all are in uncountable_polygon)."""
@@ -40,7 +42,8 @@ def refresh(ctx: click.Context, batch_size: int, recount: bool, rebuild_verdicts
     Only pairs not counted yet are counted; then only the polygons whose counts, geometry or
     scenes changed get their verdicts decided again (all of them after a rule change), in one
     transaction that never blocks readers (QGIS). One refresh at a time: a second one waits
-    (--wait limits it).
+    (--wait limits it). When the rules changed, it rewrites the verdict layers' QGIS default
+    styles (if this role may), so a new rule's label gets its colour.
 
     \b
     Examples:
@@ -62,6 +65,7 @@ def refresh(ctx: click.Context, batch_size: int, recount: bool, rebuild_verdicts
                              recount=recount, rebuild_verdicts=rebuild_verdicts,
                              wait_seconds=wait_seconds, scheduler=scheduler,
                              conninfo=conninfo(ctx))
+        _keep_styles_current(conn)
     if report.uncountable:
         shown = "; ".join(f"polygon {pid} ({source} {fid}) on EPSG:{epsg}: {reason}"
                           for pid, source, fid, epsg, reason in report.uncountable[:UNCOUNTABLE_SHOWN])
@@ -77,3 +81,16 @@ def refresh(ctx: click.Context, batch_size: int, recount: bool, rebuild_verdicts
     click.echo(f"counted {report.pairs_counted} new polygon-scene pairs on {report.scenes} scenes "
                f"in {report.count_seconds:.1f} s; verdicts of {report.verdicts_decided} polygons "
                f"decided in {report.verdict_seconds:.1f} s")
+
+
+def _keep_styles_current(conn: psycopg.Connection) -> None:
+    """Rewrite QGIS's default styles of the verdict layers when the rules changed (and this role
+    may); warn, naming the fix, when it may not."""
+    try:
+        written = keep_default_styles_current(conn)
+    except StylesNotWritable as exc:
+        warn(f"the QGIS default styles of {', '.join(exc.tables)} do not match the verdict rules "
+             f"and role {conn.info.user} may not rewrite them: run `sclzonal qgis styles` as the owner")
+        return
+    if written:
+        note(f"wrote the QGIS default styles of {', '.join(written)} (public.layer_styles)")

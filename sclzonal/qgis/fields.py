@@ -50,6 +50,24 @@ POLYGON_MAP_TIP = (
     " ELSE '' END %], [% \"clear_observations\" %] of [% \"observations\" %] observations clear")
 
 
+# Shares (0-1) shown as percentages: a virtual field each, "Vegetation share (%)" = round(share *
+# 100, 1); the attribute table shows it in place of the share, which stays for expressions.
+PERCENT_FIELDS = {"coverage": "Coverage (%)", "clear_share": "Clear share (%)",
+                  "rule_share": "Rule share (%)", "vegetation_share": "Vegetation share (%)"}
+PERCENT_SUFFIX = "_percent"
+# How the attribute table sorts its rows: by polygon (and date, for the per scene layer).
+SORT_EXPRESSIONS = {"polygon_verdict": '"polygon_id"',
+                    "scene_verdict_layer": "lpad(to_string(\"polygon_id\"), 15, '0') || ' '"
+                                           " || format_date(\"acquired_on\", 'yyyy-MM-dd')",
+                    "polygon_month_verdict": '"id"'}  # polygon_id * 100000 + month
+
+
+def percent_fields(table: str) -> dict[str, tuple[str, str]]:
+    """Return the percentage virtual fields of `table`: name -> (expression, alias)."""
+    return {f"{share}{PERCENT_SUFFIX}": (f'round("{share}" * 100, 1)', alias)
+            for share, alias in PERCENT_FIELDS.items() if share in FIELDS[table]}
+
+
 def aliases(table: str) -> dict[str, str]:
     """Return the alias of each field of the verdict layer `table`."""
     named = {**COMMON_ALIASES, **({"acquired_on": ACQUIRED_ON[table]} if table in ACQUIRED_ON else {})}
@@ -74,7 +92,30 @@ def append_field_presentation(root: ET.Element, table: str, verdict_labels: dict
     for value, label in verdict_labels.items():
         _option(_option(listed, None, kind="Map"), label, value)
     alias_list = ET.SubElement(root, "aliases")
-    for name, alias in aliases(table).items():
+    percent = percent_fields(table)
+    for name, alias in [*aliases(table).items(), *((n, a) for n, (_, a) in percent.items())]:
         ET.SubElement(alias_list, "alias", {"field": name, "name": alias})
+    expression_fields = ET.SubElement(root, "expressionfields")
+    for name, (expression, _) in percent.items():
+        ET.SubElement(expression_fields, "field", {
+            "name": name, "expression": expression, "type": "6", "typeName": "double precision",
+            "subType": "0", "length": "0", "precision": "1", "comment": ""})
+    _append_table_config(root, table, percent)
     if table == "polygon_verdict":
         ET.SubElement(root, "mapTip").text = POLYGON_MAP_TIP
+
+
+def _append_table_config(root: ET.Element, table: str, percent: dict[str, tuple[str, str]]) -> None:
+    """Append the attribute table's configuration: rows sorted by polygon, the fields in their
+    order with each share's percentage in its place (the share itself hidden)."""
+    config = ET.SubElement(root, "attributetableconfig", {
+        "sortExpression": SORT_EXPRESSIONS[table], "sortOrder": "0", "actionWidgetStyle": "dropDown"})
+    columns = ET.SubElement(config, "columns")
+    for name in FIELDS[table]:
+        shown = f"{name}{PERCENT_SUFFIX}" in percent
+        ET.SubElement(columns, "column", {"type": "field", "name": name, "width": "-1",
+                                          "hidden": "1" if shown else "0"})
+        if shown:
+            ET.SubElement(columns, "column", {"type": "field", "name": f"{name}{PERCENT_SUFFIX}",
+                                              "width": "-1", "hidden": "0"})
+    ET.SubElement(columns, "column", {"type": "actions", "width": "-1", "hidden": "1"})

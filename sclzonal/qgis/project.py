@@ -107,12 +107,25 @@ def project_spec(conn: psycopg.Connection, target: ProjectTarget) -> dict[str, A
                    for layer in VERDICT_LAYERS},
         "scenes": scenes,
         "scl_classes": classes,
+        "source_attribute_keys": source_attribute_keys(conn),
         "project_name": target.project_name,
         "output": str(target.output.resolve()) if target.output else None,
         "storage_uri": storage_uri(connection, target.project_name) if target.store_in_db else None,
         "image": str(target.image.resolve()) if target.image else None,
         "image_width": target.image_width,
     }
+
+
+def source_attribute_keys(conn: psycopg.Connection, per_source: int = 100) -> list[str]:
+    """Return the names of the polygons' source attributes (of `per_source` polygons of each
+    source file: a file's features share their fields), the id and name fields included."""
+    rows = conn.execute(
+        f"SELECT DISTINCT k.key FROM (SELECT DISTINCT source FROM {SCHEMA}.polygon) AS s"
+        f" CROSS JOIN LATERAL (SELECT attributes FROM {SCHEMA}.polygon AS p"
+        f"                     WHERE p.source = s.source LIMIT %s) AS a"
+        " CROSS JOIN LATERAL jsonb_object_keys(a.attributes) AS k(key) ORDER BY 1",
+        (per_source,)).fetchall()
+    return [str(row[0]) for row in rows]
 
 
 def run_builder(spec: dict[str, Any], password: str | None = None, timeout: float = 600) -> dict[str, Any]:

@@ -28,6 +28,12 @@ SCL_LEGEND_TITLE = "SCL class (Sen2Cor)"  # heads each scene's legend instead of
 VIEW_MARGIN = 1.05  # the saved view: the polygons' extent, 5 % wider
 
 
+try:
+    from sclzonal.qgis import project_forms
+except ImportError:  # run as a script (the package is not on QGIS's Python's path): this folder is
+    import project_forms  # type: ignore[no-redef]
+
+
 class BuildError(Exception):
     """A problem the user can fix; main() prints it as one line."""
 
@@ -177,10 +183,16 @@ def build_project(spec: dict[str, Any]) -> Any:
         node.setItemVisibilityChecked(layer.name() in (POLYGON_VERDICT, POLYGONS))
     group = root.addGroup(SCL_GROUP)
     scenes = sorted(spec["scenes"], key=lambda s: (s["acquired_on"], s["id"]), reverse=True)
+    scene_layers = {}
     for index, scene in enumerate(scenes):
-        layer = scl_layer(spec, scene)
+        layer = scene_layers[scene["id"]] = scl_layer(spec, scene)
         project.addMapLayer(layer, False)
         _scene_node(group.addLayer(layer), newest=index == 0)
+    observations = project_forms.complete(
+        project, spec, {layer.name(): layer for layer in vectors},
+        [scene_layers[scene["id"]] for scene in spec["scenes"]],
+        connection_text(spec["connection"]), SCHEMA)
+    root.insertLayer(len(vectors), observations).setItemVisibilityChecked(False)
     save_view(project, vectors[0], [node.layer() for node in group.findLayers()])
     if scenes:
         first, last = _date_range(scenes[-1]["acquired_on"]), _date_range(scenes[0]["acquired_on"])

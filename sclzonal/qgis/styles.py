@@ -127,8 +127,8 @@ def fill_symbol_xml(parent: ET.Element, name: str, category: Category) -> None:
 def style_qml(categories: list[Category], table: str | None = None, field: str = "verdict") -> str:
     """Return QGIS QML with a categorized renderer on `field`, one category per verdict, and
     with `table`, how that verdict layer's fields are presented (sclzonal.qgis.fields)."""
-    root = ET.Element("qgis", {"version": "3.22.0",
-                               "styleCategories": "Symbology|Fields|Forms|MapTips" if table else "Symbology"})
+    kinds = "Symbology|Fields|Forms|MapTips|AttributeTable" if table else "Symbology"
+    root = ET.Element("qgis", {"version": "3.22.0", "styleCategories": kinds})
     renderer = ET.SubElement(root, "renderer-v2", {
         "type": "categorizedSymbol", "attr": field, "symbollevels": "0", "enableorderby": "0",
         "forceraster": "0", "referencescale": "-1"})
@@ -185,6 +185,30 @@ def rule_labels(conn: psycopg.Connection) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
+_WHERE = ("f_table_catalog = %(catalog)s AND f_table_schema = %(schema)s "
+          "AND f_table_name = %(table)s AND f_geometry_column = %(geom)s")
+
+
+def _insert_default(conn: psycopg.Connection, layer: VerdictLayer, categories: list[Category]) -> None:
+    """Replace sclzonal's row of `layer` in public.layer_styles by a new default row."""
+    key = {"catalog": conn.info.dbname, "schema": SCHEMA, "table": layer.table,
+           "geom": GEOMETRY_COLUMN, "name": STYLE_NAME}
+    conn.execute(f"DELETE FROM public.layer_styles WHERE {_WHERE} AND stylename = %(name)s", key)
+    conn.execute(f"UPDATE public.layer_styles SET useasdefault = false WHERE {_WHERE}", key)
+    conn.execute(
+        """
+        INSERT INTO public.layer_styles
+            (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, stylename,
+             styleqml, stylesld, useasdefault, description, type)
+        VALUES (%(catalog)s, %(schema)s, %(table)s, %(geom)s, %(name)s,
+                XMLPARSE(DOCUMENT %(qml)s), XMLPARSE(DOCUMENT %(sld)s), true,
+                %(description)s, NULL)
+        """,
+        {**key, "qml": style_qml(categories, layer.table), "sld": style_sld(layer.title, categories),
+         "description": layer.description},
+    )
+
+
 def write_default_styles(conn: psycopg.Connection) -> dict[str, int]:
     """Write the default style of every verdict layer; return the categories per table.
 
@@ -199,23 +223,67 @@ def write_default_styles(conn: psycopg.Connection) -> dict[str, int]:
         ensure_qgis_tables(conn)
         for layer in VERDICT_LAYERS:
             categories = verdict_categories(layer, labels)
-            key = {"catalog": conn.info.dbname, "schema": SCHEMA, "table": layer.table,
-                   "geom": GEOMETRY_COLUMN, "name": STYLE_NAME}
-            where = ("f_table_catalog = %(catalog)s AND f_table_schema = %(schema)s "
-                     "AND f_table_name = %(table)s AND f_geometry_column = %(geom)s")
-            conn.execute(f"DELETE FROM public.layer_styles WHERE {where} AND stylename = %(name)s", key)
-            conn.execute(f"UPDATE public.layer_styles SET useasdefault = false WHERE {where}", key)
-            conn.execute(
-                """
-                INSERT INTO public.layer_styles
-                    (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, stylename,
-                     styleqml, stylesld, useasdefault, description, type)
-                VALUES (%(catalog)s, %(schema)s, %(table)s, %(geom)s, %(name)s,
-                        XMLPARSE(DOCUMENT %(qml)s), XMLPARSE(DOCUMENT %(sld)s), true,
-                        %(description)s, NULL)
-                """,
-                {**key, "qml": style_qml(categories, layer.table), "sld": style_sld(layer.title, categories),
-                 "description": layer.description},
-            )
+            _insert_default(conn, layer, categories)
             written[layer.table] = len(categories)
     return written
+
+
+def _needs_writing(conn: psycopg.Connection, layer: VerdictLayer, qml: str) -> bool:
+    """True when `layer` has no default style, or sclzonal's is the default and differs from
+    `qml` (a rule added or renamed, a newer sclzonal). A default someone else saved stays."""
+    key = {"catalog": conn.info.dbname, "schema": SCHEMA, "table": layer.table,
+           "geom": GEOMETRY_COLUMN, "name": STYLE_NAME, "qml": qml}
+    row = conn.execute(
+        f"SELECT count(*) FILTER (WHERE stylename = %(name)s AND styleqml::text IS NOT DISTINCT"
+        f"                        FROM XMLPARSE(DOCUMENT %(qml)s)::text),"
+        f"       count(*) FILTER (WHERE stylename IS DISTINCT FROM %(name)s)"
+        f" FROM public.layer_styles WHERE {_WHERE} AND useasdefault", key).fetchone()
+    ours_current, theirs = row if row else (0, 0)
+    return ours_current == 0 and theirs == 0
+
+
+def may_write_styles(conn: psycopg.Connection) -> bool:
+    """True when public.layer_styles exists and this role may replace rows in it."""
+    row = conn.execute(
+        "SELECT to_regclass('public.layer_styles') IS NOT NULL"
+        " AND has_table_privilege('public.layer_styles', 'INSERT')"
+        " AND has_table_privilege('public.layer_styles', 'UPDATE')"
+        " AND has_table_privilege('public.layer_styles', 'DELETE')"
+        " AND has_sequence_privilege(pg_get_serial_sequence('public.layer_styles', 'id'), 'USAGE')"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def keep_default_styles_current(conn: psycopg.Connection, create_tables: bool = False) -> list[str]:
+    """Write the default style of each verdict layer that has none, or whose sclzonal default
+    no longer matches the rules (`db upgrade` and `refresh` call it); return those tables.
+
+    Unlike `write_default_styles`, a default style someone else saved is left alone. With
+    `create_tables`, QGIS's tables are created when missing. A role that may not write
+    public.layer_styles (the loader) writes nothing: raises StylesNotWritable when a
+    style needed writing.
+    """
+    with conn.transaction():
+        if create_tables:
+            ensure_qgis_tables(conn)
+        readable = conn.execute("SELECT to_regclass('public.layer_styles') IS NOT NULL AND"
+                                " has_table_privilege('public.layer_styles', 'SELECT')").fetchone()
+        if readable != (True,):  # no QGIS tables, or a role that cannot even see the styles
+            return []
+        labels = rule_labels(conn)
+        stale = [(layer, categories) for layer in VERDICT_LAYERS
+                 for categories in [verdict_categories(layer, labels)]
+                 if _needs_writing(conn, layer, style_qml(categories, layer.table))]
+        if stale and not may_write_styles(conn):
+            raise StylesNotWritable([layer.table for layer, _ in stale])
+        for layer, categories in stale:
+            _insert_default(conn, layer, categories)
+    return [layer.table for layer, _ in stale]
+
+
+class StylesNotWritable(Exception):
+    """Default styles need writing but this role may not write public.layer_styles."""
+
+    def __init__(self, tables: list[str]) -> None:
+        super().__init__(", ".join(tables))
+        self.tables = tables

@@ -10,6 +10,8 @@
   --rebuild-verdicts` all of them. polygon_month_verdict gains first_observed_on,
   last_observed_on and rule_tallies; polygon_verdict_between takes an optional list of polygon
   ids. The key columns are NOT NULL.
+- scene_verdict_layer gains pixel_shares (the share of each class in the counted pixels), for
+  the class shares over time in a polygon's QGIS form.
 - zonal_class_counts leaves out a tile that a polygon only touches (they share no interior):
   ST_Clip rasterises the line where the two meet and counted pixels outside the polygon, e.g. a
   field whose edge runs along a tile's border got a row of the neighbouring tile's pixels.
@@ -37,6 +39,7 @@ SQL_FILES = {
     "verdict_tables.sql": "e108c733dc5f2186e0b091b898c5e8c785fe9324cacf9d34e7668a0f3548b222",
     "verdict_staleness.sql": "5158cca14cf978121dee9178799aae0714856ee68bc08e0923ca6cd3d2319996",
     "verdict_refresh.sql": "d5e6cffb7c4a40723ef1057d253d6779eebeb21c450240975d080286adc0e9ed",
+    "qgis_layers.sql": "19f113dd19340250eb899c24b2365afa526637992a72c4cb4b813af420d701be",
     "roles.sql": "61247ac713ad284ee54e13a89111f7140701657cf3067b81f70dba4e056f6efb",
 }
 FILES_0008 = ["zonal_views.sql", "verdict_views.sql", "roles.sql"]
@@ -74,7 +77,9 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION sclzonal.polygon_month_rows(bigint[], text[])")
     op.execute("DROP FUNCTION sclzonal.polygon_verdict_between(date, date, bigint[])")
     op.execute("DROP VIEW sclzonal.polygon_problem")
+    op.execute("DROP VIEW sclzonal.scene_verdict_layer")  # a column fewer: not by CREATE OR REPLACE
     recorded_0008 = context.script.get_revision("0008").module.SQL_FILES
     recorded_0007 = context.script.get_revision("0007").module.SQL_FILES
+    apply_recorded_sql(op.get_bind(), "0007", {"qgis_layers.sql": recorded_0007["qgis_layers.sql"]})
     apply_recorded_sql(op.get_bind(), "0008", {name: recorded_0008[name] for name in FILES_0008})
     apply_recorded_sql(op.get_bind(), "0007", {name: recorded_0007[name] for name in FILES_0007})
