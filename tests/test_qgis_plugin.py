@@ -25,6 +25,7 @@ import fiona
 import numpy as np
 import psycopg
 import pytest
+import rasterio
 import shapely
 from pyproj import Transformer
 from shapely.geometry import shape
@@ -242,6 +243,22 @@ def test_scl_load_and_refresh_give_verdicts(profile: Profile, demo: DemoData,
                               ).fetchall())
     assert "other" in verdicts and "other" not in after, after  # share 0: holds wherever evaluated
     assert after["vegetation"] == verdicts["vegetation"] + verdicts["other"]
+
+
+def test_the_progress_bar_moves_while_counting(profile: Profile, demo: DemoData, tmp_path: Path) -> None:
+    """qgis_process draws the algorithm's progress as 0...10...20: the CLI's progress lines move it
+    while counting, before counting is over; they are not logged as notes."""
+    with rasterio.open(demo.scene_paths[0]) as scene:
+        july = write_raster(tmp_path / "july.tif", np.full(scene.shape, 4, np.uint8), crs=scene.crs,
+                            transform=scene.transform)
+    code, _, err = profile.run("loadscl", f"INPUT={july}", "DATE=2024-07-01")
+    assert code == 0, err
+    done = profile.qgis_process("run", "sclzonal:refresh")
+    assert done.returncode == 0, done.stderr
+    # The -v line "sclzonal: counting: N pairs in S s" comes when counting is over.
+    counted = done.stdout.index("sclzonal: counting:")
+    assert 0 <= done.stdout.index("...80") < counted < done.stdout.index("counted "), done.stdout
+    assert "sclzonal: progress:" not in done.stdout + done.stderr
 
 
 def test_a_failing_cli_fails_the_algorithm_with_its_line(profile: Profile, demo: DemoData,

@@ -169,10 +169,17 @@ class Refresh(SclzonalAlgorithm):
         return refresh(self, self.parameterAsBoolean(parameters, self.REBUILD, context), feedback)
 
 
-def refresh(algorithm: SclzonalAlgorithm, rebuild: bool, feedback: QgsProcessingFeedback) -> dict:
-    """Run `sclzonal refresh --json` for an algorithm; log and return its figures."""
+def refresh(algorithm: SclzonalAlgorithm, rebuild: bool, feedback: QgsProcessingFeedback,
+            progress: tuple[float, float] = (0, 100)) -> dict:
+    """Run `sclzonal refresh --json` for an algorithm; log and return its figures.
+
+    Counting moves the progress bar through the first nine tenths of `progress`; deciding the
+    verdicts, which reports no progress, the rest.
+    """
+    low, high = progress
     report = algorithm.cli(["refresh", "--json", *(["--rebuild-verdicts"] if rebuild else [])], feedback,
-                           as_json=True)
+                           as_json=True, progress=(low, low + 0.9 * (high - low)))
+    feedback.setProgress(high)
     assert isinstance(report, dict)
     feedback.pushInfo(f"counted {report.get('pairs_counted')} pairs on {report.get('scenes')} scenes "
                       f"in {report.get('count_seconds', 0):.1f} s; verdicts of "
@@ -225,7 +232,7 @@ class SetRule(SclzonalAlgorithm):
         feedback.setProgress(30)
         if not self.parameterAsBoolean(parameters, self.REFRESH, context):
             return {"VERDICTS_DECIDED": 0}
-        return {"VERDICTS_DECIDED": refresh(self, False, feedback)["VERDICTS_DECIDED"]}
+        return {"VERDICTS_DECIDED": refresh(self, False, feedback, (30, 100))["VERDICTS_DECIDED"]}
 
 
 class BuildProject(SclzonalAlgorithm):

@@ -59,19 +59,28 @@ class SclzonalAlgorithm(QgsProcessingAlgorithm):
         """Return a new instance of the same algorithm."""
         return type(self)()
 
-    def cli(self, args: Sequence[str], feedback: QgsProcessingFeedback, *,
-            as_json: bool = False) -> object:
+    def cli(self, args: Sequence[str], feedback: QgsProcessingFeedback, *, as_json: bool = False,
+            progress: tuple[float, float] = (0, 100)) -> object:
         """Run `sclzonal ARGS`; return its JSON object (as_json) or its stdout text.
 
+        Its progress bars move the dialog's between progress[0] and progress[1] %.
         QgsProcessingException with the command's one-line error when it fails.
         """
         settings = current_settings()
         feedback.pushCommandInfo("sclzonal " + " ".join(shlex.quote(arg) for arg in args))
+        low, high = progress
+
+        def on_progress(what: str, percent: float | None) -> None:
+            feedback.setProgressText(what)
+            if percent is not None:
+                feedback.setProgress(low + (high - low) * min(percent, 100.0) / 100.0)
+
+        options = {"on_note": feedback.pushInfo, "on_progress": on_progress,
+                   "canceled": feedback.isCanceled}
         try:
             if as_json:
-                return runner.run_json(args, settings, on_note=feedback.pushInfo,
-                                       canceled=feedback.isCanceled)
-            return runner.run(args, settings, on_note=feedback.pushInfo, canceled=feedback.isCanceled)
+                return runner.run_json(args, settings, **options)
+            return runner.run(args, settings, **options)
         except runner.CliFailed as exc:
             raise QgsProcessingException(str(exc)) from None
 

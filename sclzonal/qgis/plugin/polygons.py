@@ -77,7 +77,7 @@ class LoadPolygons(SclzonalAlgorithm):
                 "--id-field", id_field or FEATURE_ID_FIELD]
         if name_field:
             args += ["--name-field", name_field]
-        report = self.cli([*args, "--json"], feedback, as_json=True)
+        report = self.cli([*args, "--json"], feedback, as_json=True, progress=(40, 100))
         assert isinstance(report, dict)
         feedback.pushInfo(f"{report.get('features')} features: {report.get('inserted')} new, "
                           f"{report.get('updated')} changed, {report.get('unchanged')} unchanged, "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import threading
@@ -24,6 +25,10 @@ PG_SERVICE = "SCLZONAL_PG_SERVICE"
 WHERE_TO_SET = "Processing > Options > Providers > sclzonal"
 # Variables QGIS sets for its own Python that would mislead the interpreter of a virtualenv or pipx.
 FOREIGN = ("PYTHONPATH", "PYTHONHOME")
+
+
+PROGRESS = re.compile(r"^sclzonal: progress: (?P<desc>.*): (?P<n>[0-9.e+]+)(?:/(?P<total>[0-9.e+]+))?")
+"""A progress line of sclzonal run with SCLZONAL_PROGRESS=lines (sclzonal/cli/output.py)."""
 
 
 class CliFailed(Exception):
@@ -60,6 +65,7 @@ def environment(settings: Settings, base: dict[str, str] | None = None) -> dict[
     The URL goes through the environment, never the command line (where `ps` would show it).
     """
     env = {k: v for k, v in (os.environ if base is None else base).items() if k not in FOREIGN}
+    env["SCLZONAL_PROGRESS"] = "lines"
     if settings.database_url:
         env["DATABASE_URL"] = settings.database_url
     elif settings.pg_service:
@@ -84,6 +90,15 @@ def error_line(stderr_lines: Sequence[str], code: int) -> str:
     return f"sclzonal exited with code {code} and printed no error"
 
 
+def progress_of(line: str) -> tuple[str, float | None] | None:
+    """Return (what, percent done or None) of a progress line; None for another line."""
+    found = PROGRESS.match(line)
+    if found is None:
+        return None
+    total = float(found["total"]) if found["total"] else 0.0
+    return found["desc"], (100.0 * float(found["n"]) / total if total > 0 else None)
+
+
 def _pump(stream: object, into: queue.Queue[tuple[str, str | None]], name: str) -> None:
     for line in stream:  # type: ignore[attr-defined]
         into.put((name, line.rstrip("\n")))
@@ -91,10 +106,12 @@ def _pump(stream: object, into: queue.Queue[tuple[str, str | None]], name: str) 
 
 
 def run(args: Sequence[str], settings: Settings, *, on_note: Callable[[str], None],
+        on_progress: Callable[[str, float | None], None] = lambda what, percent: None,
         canceled: Callable[[], bool] = lambda: False, poll_seconds: float = 0.2) -> str:
     """Run `sclzonal -v ARGS`; pass each stderr line to `on_note` as it comes; return stdout.
 
-    Error lines are not notes: they become the message of the CliFailed raised at the end.
+    Progress lines go to `on_progress` (what, percent) instead. Error lines are not notes: they
+    become the message of the CliFailed raised at the end.
 
     Stops the command when `canceled()` turns true. CliFailed with the command's one-line error
     when it exits non-zero, or when it was canceled.
@@ -125,6 +142,10 @@ def run(args: Sequence[str], settings: Settings, *, on_note: Callable[[str], Non
             elif name == "out":
                 out.append(line)
             else:
+                progress = progress_of(line)
+                if progress is not None:
+                    on_progress(*progress)
+                    continue
                 err.append(line)
                 if not line.startswith(ERROR_STARTS):
                     on_note(line)
