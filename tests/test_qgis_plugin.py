@@ -313,3 +313,26 @@ def test_sclzonal_found_on_path_and_a_service(plugin_zip: Path, database_url: st
                             ).fetchone() == (40,)
     code, _, err = profile.run("refresh")  # not on PATH now
     assert code != 0 and "sclzonal was not found on PATH" in err, err
+
+
+@pytest.mark.slow
+def test_the_desktop_opens_the_project_the_algorithm_built(profile: Profile, demo: DemoData,
+                                                           conn: psycopg.Connection, tmp_path: Path) -> None:
+    """In the QGIS desktop (under Xvfb), the algorithm opens the project it wrote in that QGIS."""
+    if shutil.which("xvfb-run") is None or shutil.which("qgis") is None:
+        pytest.skip("needs the QGIS desktop and xvfb-run (scripts/test installs qgis and xvfb as root)")
+    if not conn.execute("SELECT count(*) FROM sclzonal.scene").fetchone()[0]:  # type: ignore[index]
+        assert profile.run("loadscl", *(f"INPUT={path}" for path in demo.scene_paths))[0] == 0
+    target, report_path = tmp_path / "opened.qgs", tmp_path / "desktop.json"
+    env = profile.env(SCLZ_PLUGIN_REPORT=str(report_path), SCLZ_PLUGIN_PROJECT=str(target))
+    env.pop("QT_QPA_PLATFORM")
+    script = Path(__file__).resolve().parent / "qgis_plugin_desktop.py"
+    done = subprocess.run(["xvfb-run", "-a", "qgis", "--noversioncheck", "--nologo", "--code", str(script)],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 0 and report_path.exists(), done.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    assert "sclzonal" in report["providers"] and "error" not in report, report
+    assert report["results"] == {"OUTPUT": str(target)}
+    assert report["file"] == str(target), report
+    layers = report["layers"]
+    assert "Verdict per polygon" in layers and len(layers) >= 5 and all(layers.values()), layers
