@@ -1,16 +1,19 @@
 """Run inside the QGIS desktop (`qgis --code THIS`) by tests/test_qgis_plugin.py.
 
-Runs the installed plugin's "Build and open the project" algorithm as the toolbox would, waits for
-the project it wrote to be opened in this QGIS, and writes what QGIS then holds to the JSON file
-named by SCLZ_PLUGIN_REPORT: the algorithm's results, the project's file name, its layers and
-whether each is valid, and the messages QGIS logged. Then it ends QGIS at once.
+Adds the layer of SCLZ_PLUGIN_LAYER, selects five of its features and runs the installed plugin's
+"Load polygons from a layer" on the selection; then runs "Build and open the project" as the
+toolbox would, waits for the project it wrote to be opened in this QGIS, and writes what QGIS then
+holds to the JSON file named by SCLZ_PLUGIN_REPORT: the algorithms' results, the provider's
+settings as the options dialog shows them, the project's file name, its layers and whether each
+is valid, and the messages QGIS logged. Then it ends QGIS at once.
 """
 
 import json
 import os
 
 import processing
-from qgis.core import QgsApplication, QgsProject
+from processing.core.ProcessingConfig import ProcessingConfig
+from qgis.core import QgsApplication, QgsProcessingFeatureSourceDefinition, QgsProject, QgsVectorLayer
 from qgis.PyQt.QtCore import QTimer
 
 REPORT = os.environ["SCLZ_PLUGIN_REPORT"]
@@ -19,7 +22,9 @@ WATCHDOG_MS = 120_000
 messages = []
 QgsApplication.messageLog().messageReceived.connect(
     lambda text, tag, level: messages.append([tag, int(level), text]))
-report = {"providers": [p.id() for p in QgsApplication.processingRegistry().providers()]}
+report = {"providers": [p.id() for p in QgsApplication.processingRegistry().providers()],
+          "settings": {name: ProcessingConfig.getSetting(name)
+                       for name in ("SCLZONAL_EXECUTABLE", "SCLZONAL_DATABASE_URL", "SCLZONAL_PG_SERVICE")}}
 
 
 def finish() -> None:
@@ -44,6 +49,13 @@ def wait_for_the_project(tries: int = 0) -> None:
 def run_the_algorithm() -> None:
     """Run the algorithm; an exception is reported, not raised."""
     try:
+        layer = QgsVectorLayer(os.environ["SCLZ_PLUGIN_LAYER"], "my fields", "ogr")
+        QgsProject.instance().addMapLayer(layer)
+        layer.selectByExpression('"field_id" IN (3, 5, 8, 13, 21)')
+        selection = QgsProcessingFeatureSourceDefinition(layer.id(), selectedFeaturesOnly=True)
+        report["loaded"] = processing.run("sclzonal:loadpolygons", {
+            "INPUT": selection, "ID_FIELD": "field_id", "NAME_FIELD": "name", "SOURCE": "selected"})
+        QgsProject.instance().setDirty(False)  # opening the next project asks nothing
         report["results"] = processing.run("sclzonal:project", {"OUTPUT": TARGET, "OPEN": True})
     except Exception as exc:  # reported to the test, which fails on it
         report["error"] = str(exc)

@@ -316,15 +316,18 @@ def test_sclzonal_found_on_path_and_a_service(plugin_zip: Path, database_url: st
 
 
 @pytest.mark.slow
-def test_the_desktop_opens_the_project_the_algorithm_built(profile: Profile, demo: DemoData,
-                                                           conn: psycopg.Connection, tmp_path: Path) -> None:
-    """In the QGIS desktop (under Xvfb), the algorithm opens the project it wrote in that QGIS."""
+def test_the_desktop_loads_a_selection_and_opens_the_project(profile: Profile, demo: DemoData,
+                                                             database_url: str, conn: psycopg.Connection,
+                                                             tmp_path: Path) -> None:
+    """In the QGIS desktop (under Xvfb): the selected features of a layer are loaded; the project
+    algorithm opens the project it wrote in that QGIS; the options dialog shows the settings."""
     if shutil.which("xvfb-run") is None or shutil.which("qgis") is None:
         pytest.skip("needs the QGIS desktop and xvfb-run (scripts/test installs qgis and xvfb as root)")
     if not conn.execute("SELECT count(*) FROM sclzonal.scene").fetchone()[0]:  # type: ignore[index]
         assert profile.run("loadscl", *(f"INPUT={path}" for path in demo.scene_paths))[0] == 0
     target, report_path = tmp_path / "opened.qgs", tmp_path / "desktop.json"
-    env = profile.env(SCLZ_PLUGIN_REPORT=str(report_path), SCLZ_PLUGIN_PROJECT=str(target))
+    env = profile.env(SCLZ_PLUGIN_REPORT=str(report_path), SCLZ_PLUGIN_PROJECT=str(target),
+                      SCLZ_PLUGIN_LAYER=f"{demo.polygons_path}|layername={demo.polygons_layer}")
     env.pop("QT_QPA_PLATFORM")
     script = Path(__file__).resolve().parent / "qgis_plugin_desktop.py"
     done = subprocess.run(["xvfb-run", "-a", "qgis", "--noversioncheck", "--nologo", "--code", str(script)],
@@ -332,6 +335,14 @@ def test_the_desktop_opens_the_project_the_algorithm_built(profile: Profile, dem
     assert done.returncode == 0 and report_path.exists(), done.stderr[-3000:]
     report = json.loads(report_path.read_text())
     assert "sclzonal" in report["providers"] and "error" not in report, report
+    assert report["settings"] == {"SCLZONAL_EXECUTABLE": SCLZONAL, "SCLZONAL_DATABASE_URL": database_url,
+                                  "SCLZONAL_PG_SERVICE": ""}
+    assert report["loaded"]["FEATURES"] == 5
+    selected = conn.execute("SELECT source_fid, name FROM sclzonal.polygon WHERE source = 'selected'"
+                            " ORDER BY source_fid::int").fetchall()
+    with fiona.open(demo.polygons_path, layer=demo.polygons_layer) as layer:
+        names = {f.properties["field_id"]: f.properties["name"] for f in layer}
+    assert selected == [(str(i), names[i]) for i in (3, 5, 8, 13, 21)]
     assert report["results"] == {"OUTPUT": str(target)}
     assert report["file"] == str(target), report
     layers = report["layers"]
