@@ -79,6 +79,8 @@ def project(ctx: click.Context, output: Path | None, store_in_db: bool, project_
       sclzonal qgis project --service sclzonal --store-in-db
       sclzonal qgis project --output sclzonal.qgs --image verdicts.png --image-width 1600
     """
+    if store_in_db and not project_name.strip():
+        raise UserError("--project-name is empty: give the project stored in the database a name")
     target = ProjectTarget(output=output, store_in_db=store_in_db, project_name=project_name,
                            service=service, image=image, image_width=image_width)
     with ready_connection(ctx) as conn:
