@@ -292,7 +292,8 @@ def test_the_project_is_built_and_stored(profile: Profile, demo: DemoData, conn:
 
 def test_sclzonal_found_on_path_and_a_service(plugin_zip: Path, database_url: str, tmp_path: Path,
                                               demo: DemoData) -> None:
-    """No executable set: the one on PATH; no URL set: the pg_service.conf entry set."""
+    """No executable set: the one on PATH; no URL set: the pg_service.conf entry set, which the
+    project's layers then connect through too."""
     from psycopg.conninfo import conninfo_to_dict
 
     params = conninfo_to_dict(database_url)
@@ -311,6 +312,12 @@ def test_sclzonal_found_on_path_and_a_service(plugin_zip: Path, database_url: st
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM sclzonal.polygon WHERE source = 'by service'"
                             ).fetchone() == (40,)
+    qgs = tmp_path / "by_service.qgs"
+    code, _, err = profile.run("project", f"OUTPUT={qgs}", extra_path=str(bin_dir),
+                               PGSERVICEFILE=str(services))
+    assert code == 0, err
+    text = qgs.read_text()
+    assert "service='plugin_test'" in text and f"port={params['port']}" not in text  # the layers too
     code, _, err = profile.run("refresh")  # not on PATH now
     assert code != 0 and "sclzonal was not found on PATH" in err, err
 

@@ -21,7 +21,7 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from .base import SclzonalAlgorithm
+from .base import SclzonalAlgorithm, current_settings
 from .polygons import LoadPolygons
 
 DATE_HINT = "YYYY-MM-DD"
@@ -246,6 +246,11 @@ class BuildProject(SclzonalAlgorithm):
                    "(replacing the current project) unless told not to.")
     OUTPUT, STORE, PROJECT_NAME, SERVICE, OPEN = "OUTPUT", "STORE_IN_DB", "PROJECT_NAME", "SERVICE", "OPEN"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.path = ""
+        self.open = False
+
     def initAlgorithm(self, config: dict | None = None) -> None:
         """Declare the file, storing in the database, the service and opening it."""
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -255,11 +260,10 @@ class BuildProject(SclzonalAlgorithm):
         self.addParameter(QgsProcessingParameterString(
             self.PROJECT_NAME, "Name of the project stored in the database", defaultValue="sclzonal"))
         self.addParameter(QgsProcessingParameterString(
-            self.SERVICE, "Connect the layers through this pg_service.conf entry (empty: host, port, "
-                          "database and user)", optional=True))
+            self.SERVICE, "Connect the layers through this pg_service.conf entry (empty: the provider's "
+                          "service setting, else host, port, database and user)", optional=True))
         self.addParameter(QgsProcessingParameterBoolean(
             self.OPEN, "Open it in QGIS afterwards", defaultValue=True))
-        self.path = ""
 
     def processAlgorithm(self, parameters: dict, context: QgsProcessingContext,
                          feedback: QgsProcessingFeedback) -> dict:
@@ -270,8 +274,9 @@ class BuildProject(SclzonalAlgorithm):
         args = ["qgis", "project", "--output", self.path]
         if self.parameterAsBoolean(parameters, self.STORE, context):
             args += ["--store-in-db", "--project-name", self.text(parameters, self.PROJECT_NAME, context)]
-        if self.text(parameters, self.SERVICE, context):
-            args += ["--service", self.text(parameters, self.SERVICE, context)]
+        service = self.text(parameters, self.SERVICE, context) or current_settings().pg_service
+        if service:
+            args += ["--service", service]
         self.open = self.parameterAsBoolean(parameters, self.OPEN, context)
         feedback.pushInfo(str(self.cli(args, feedback)))
         return {self.OUTPUT: self.path}
@@ -280,7 +285,7 @@ class BuildProject(SclzonalAlgorithm):
         """Open the project in the QGIS desktop (on its main thread); nothing when headless."""
         from qgis.utils import iface
 
-        if getattr(self, "open", False) and iface is not None and self.path:
+        if self.open and iface is not None and self.path:
             from qgis.PyQt.QtCore import QTimer
 
             path = self.path
