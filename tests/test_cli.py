@@ -169,3 +169,12 @@ def test_loading_rasters_does_not_import_vector_or_service_libraries() -> None:
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_an_empty_project_name_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """It was stored nameless in public.qgis_projects, and the command said nothing about it."""
+    code = main(["qgis", "project", "--store-in-db", "--project-name", " "])
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (1, "")
+    assert captured.err == ("sclzonal: error: --project-name is empty: give the project stored in the "
+                            "database a name\n")

@@ -93,3 +93,20 @@ def test_limit_is_honoured_by_every_format(capsys: pytest.CaptureFixture[str], d
         assert lines[5] == f"... {len(FIELDS) - 3} more rows"
         assert lines[6].startswith(f"{len(FIELDS)} polygons: ")
     assert shown == first
+
+
+def test_progress_as_lines_for_programs(capsys: pytest.CaptureFixture[str], database_url: str,
+                                        loaded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SCLZONAL_PROGRESS=lines (the QGIS plugin's) turns the bars into lines a program can parse."""
+    array = np.full((80, 80), 4, dtype=np.uint8)
+    cli_ok(database_url, "scl", "load", str(write_raster(loaded / "SCL_2024-07-01.tif", array)))
+    monkeypatch.setenv("SCLZONAL_PROGRESS", "lines")
+    code, out, err = run_cli(capsys, database_url, "refresh")
+    assert code == 0 and out.startswith(f"counted {len(FIELDS)} new"), err
+    lines = err.splitlines()
+    assert lines[0] == "sclzonal: progress: counting: 0 pairs"  # before the total is known
+    assert lines[-1] == f"sclzonal: progress: counting: {len(FIELDS)}/{len(FIELDS)} pairs"
+    assert all(re.fullmatch(rf"sclzonal: progress: counting: \d+(/{len(FIELDS)})? pairs", line)
+               for line in lines), lines
+    code, _, err = run_cli(capsys, database_url, "-q", "refresh")
+    assert code == 0 and err == ""

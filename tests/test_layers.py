@@ -17,7 +17,7 @@ LAYERS = [
     ["sclzonal.db", "sclzonal.sql"],
     ["sclzonal.ingest"],
     ["sclzonal.counting"],
-    ["sclzonal.verdicts", "sclzonal.explanation", "sclzonal.roles", "sclzonal.qgis"],
+    ["sclzonal.verdicts", "sclzonal.explanation", "sclzonal.roles", "sclzonal.rules", "sclzonal.qgis"],
     ["sclzonal.flows"],
     ["sclzonal.demo"],
     ["sclzonal.cli"],

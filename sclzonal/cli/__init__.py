@@ -1,7 +1,7 @@
 """The `sclzonal` command line: a thin Click layer over sclzonal's library.
 
-One module per command or command group (db, polygons, scl, refresh, verdicts, ingest, qgis,
-demo), imported when that command runs, so `sclzonal --help` and each command start quickly:
+One module per command or command group (db, polygons, scl, refresh, rules, verdicts, ingest,
+qgis, demo), imported when that command runs, so `sclzonal --help` and each command start quickly:
 `sclzonal scl load` does not pay for Sentinel Hub or vector libraries. Errors a user can fix are
 printed as one line (`sclzonal: error: ...`) with exit code 1; every exit code is in
 `sclzonal.cli.exit_codes`.
@@ -29,6 +29,7 @@ COMMANDS = {
     "polygons": "sclzonal.cli.polygons:polygons",
     "scl": "sclzonal.cli.scl:scl",
     "refresh": "sclzonal.cli.refresh:refresh",
+    "rules": "sclzonal.cli.rules:rules",
     "verdicts": "sclzonal.cli.verdicts:verdicts",
     "explain": "sclzonal.cli.explain:explain",
     "check": "sclzonal.cli.check:check",

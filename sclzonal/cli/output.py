@@ -3,11 +3,14 @@
 A command's result (the summary line, or with `--json` one JSON object) is the only thing on
 stdout, so a scheduler can read it. Progress bars (on a terminal only), notes ("waiting for
 another refresh") and, with `--verbose`, timings per step go to stderr; `--quiet` silences them.
+With SCLZONAL_PROGRESS=lines in the environment (the QGIS plugin sets it) the bars are lines,
+`sclzonal: progress: DESC: N/TOTAL UNIT`, at most five a second, that a caller can parse.
 Errors are printed by `sclzonal.cli.main` whatever the verbosity.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -50,16 +53,49 @@ class _CountingBar:
         return self.bar.reset(total=total)
 
 
+class _LineBar:
+    """A progress bar for programs: `sclzonal: progress: DESC: N/TOTAL UNIT` lines on stderr."""
+
+    EVERY = 0.2
+    """Seconds between two lines (the first, a reset and the last are always printed)."""
+
+    def __init__(self, desc: str, unit: str, total: float | None, quiet: bool) -> None:
+        self.desc, self.unit, self.total, self.quiet = desc, unit, total, quiet
+        self.n, self.shown_at = 0.0, 0.0
+        self._show(force=True)
+
+    def _show(self, force: bool = False) -> None:
+        now = time.monotonic()
+        done = self.total is not None and self.n >= self.total
+        if self.quiet or not (force or done or now - self.shown_at >= self.EVERY):
+            return
+        self.shown_at = now
+        of = f"/{self.total:g}" if self.total is not None else ""
+        click.echo(f"sclzonal: progress: {self.desc}: {self.n:g}{of}{self.unit}", err=True)
+
+    def update(self, n: float = 1) -> None:
+        self.n += n
+        self._show()
+
+    def reset(self, total: float | None = None) -> None:
+        self.n, self.total = 0.0, total
+        self._show(force=True)
+
+
 @contextmanager
 def _bar(level: Verbosity, desc: str, unit: str, total: int | None) -> Iterator[_CountingBar]:
     from tqdm import tqdm
 
     started = time.perf_counter()
-    # disable=None: drawn only on a terminal; --quiet: never.
-    with tqdm(disable=True if level.quiet else None, file=sys.stderr, desc=desc, unit=unit,
-              total=total) as bar:
-        counting = _CountingBar(bar)
+    if os.environ.get("SCLZONAL_PROGRESS") == "lines":
+        counting = _CountingBar(_LineBar(desc, unit, total, level.quiet))
         yield counting
+    else:
+        # disable=None: drawn only on a terminal; --quiet: never.
+        with tqdm(disable=True if level.quiet else None, file=sys.stderr, desc=desc, unit=unit,
+                  total=total) as bar:
+            counting = _CountingBar(bar)
+            yield counting
     if level.verbose and not level.quiet:
         click.echo(f"sclzonal: {desc}: {counting.count:g}{unit} in "
                    f"{time.perf_counter() - started:.2f} s", err=True)

@@ -1,4 +1,4 @@
-"""The `sclzonal qgis` commands: default styles, a ready-styled project, a read-only role.
+"""The `sclzonal qgis` commands: default styles, a ready-styled project, a read-only role, the plugin.
 
 Registered in sclzonal/cli/__init__.py. Styles and the role need only the database; the project is
 built by QGIS itself (Debian `qgis`, `python3-qgis`) in a subprocess.
@@ -27,6 +27,7 @@ def qgis() -> None:
       sclzonal qgis styles
       sclzonal qgis project --output sclzonal.qgs --store-in-db
       sclzonal qgis role --prompt-password
+      sclzonal qgis plugin --output sclzonal_qgis.zip
     """
 
 
@@ -80,6 +81,8 @@ def project(ctx: click.Context, output: Path | None, store_in_db: bool, project_
       sclzonal qgis project --service sclzonal --store-in-db
       sclzonal qgis project --output sclzonal.qgs --image verdicts.png --image-width 1600
     """
+    if store_in_db and not project_name.strip():
+        raise UserError("--project-name is empty: give the project stored in the database a name")
     target = ProjectTarget(output=output, store_in_db=store_in_db, project_name=project_name,
                            service=service, image=image, image_width=image_width)
     with ready_connection(ctx) as conn:
@@ -132,3 +135,25 @@ def role(ctx: click.Context, name: str, password_env: str | None, prompt_passwor
     click.echo(f"role {name}: {state}{'; password set' if report.password_set else ''}")
     click.echo(f"it may read: {', '.join(report.readable)}")
     click.echo("for QGIS, add to ~/.pg_service.conf (a password goes in ~/.pgpass):\n" + entry)
+
+
+@qgis.command("plugin")
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE.zip",
+              default=Path("sclzonal_qgis.zip"), show_default=True, help="Write the plugin zip here.")
+def plugin(output: Path) -> None:
+    """Write the sclzonal QGIS plugin as a zip (Plugins > Manage and Install Plugins > Install from ZIP).
+
+    The plugin adds Processing algorithms that run this sclzonal command line: load a layer's
+    polygons, load SCL rasters, fetch, refresh, change a rule's thresholds, build and open the
+    project. It needs no database and no QGIS to be written (QGIS 3.22 or newer to use it).
+
+    \b
+    Examples:
+      sclzonal qgis plugin
+      sclzonal qgis plugin --output /tmp/sclzonal_qgis.zip
+    """
+    from sclzonal.qgis.plugin_zip import build_plugin_zip
+
+    written = build_plugin_zip(output)
+    click.echo(f"wrote {written.path}: QGIS plugin sclzonal {written.version} ({len(written.names)} files); "
+               "install it with Plugins > Manage and Install Plugins > Install from ZIP")
