@@ -22,7 +22,7 @@ UNCOUNTABLE_SHOWN = 10
               help="Polygons counted per transaction.")
 @click.option("--recount", is_flag=True,
               help="Look for every pair without stored counts, not only new ones (after restoring "
-                   "a backup without sclzonal.counted_pair).")
+                   "a backup without sclzonal.counted_pair); then decide every verdict again.")
 @click.option("--rebuild-verdicts", is_flag=True,
               help="Decide every polygon's verdict again from the definitions, not only those "
                    "whose counts, geometry or scenes changed since the last refresh.")

@@ -80,7 +80,7 @@ def refresh(
     killed at any point keeps the batches it stored and the next one counts the rest. With
     `recount`, every pair without stored counts is looked for, not only those of polygons changed
     since a scene was last counted: after restoring a backup without sclzonal.counted_pair, or
-    deleting counts by hand. With `rebuild_verdicts`, every verdict is decided again from the
+    deleting counts by hand; every verdict is then decided again. With `rebuild_verdicts`, every verdict is decided again from the
     definitions instead of those whose inputs changed. Waits for a refresh that is running
     (`on_wait` is called): for ever, or `wait_seconds`, then raises JobBusy having done nothing.
     With `scheduler` (a Dask scheduler's address), the counting runs on that cluster's workers,
@@ -108,6 +108,9 @@ def refresh(
         report.uncountable = uncountable_polygons(conn)
         report.count_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        report.verdicts_decided = refresh_verdicts(conn, rebuild=rebuild_verdicts)
+        # A recount finds counts that were lost (a backup restored without them, a hand-made
+        # deletion) while the verdict tables may still hold what they gave: every verdict is
+        # decided again from the definitions, as new counts would be added to those months.
+        report.verdicts_decided = refresh_verdicts(conn, rebuild=rebuild_verdicts or recount)
         report.verdict_seconds = time.perf_counter() - started
     return report
