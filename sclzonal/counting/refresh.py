@@ -80,9 +80,10 @@ def refresh(
     killed at any point keeps the batches it stored and the next one counts the rest. With
     `recount`, every pair without stored counts is looked for, not only those of polygons changed
     since a scene was last counted: after restoring a backup without sclzonal.counted_pair, or
-    deleting counts by hand; every verdict is then decided again. With `rebuild_verdicts`, every verdict is decided again from the
-    definitions instead of those whose inputs changed. Waits for a refresh that is running
-    (`on_wait` is called): for ever, or `wait_seconds`, then raises JobBusy having done nothing.
+    deleting counts by hand; every verdict is then decided again. With `rebuild_verdicts`,
+    every verdict is decided again from the definitions instead of those whose inputs changed.
+    Waits for a refresh that is running (`on_wait` is called): for ever, or `wait_seconds`, then
+    raises JobBusy having done nothing.
     With `scheduler` (a Dask scheduler's address), the counting runs on that cluster's workers,
     which connect with `conninfo` (sclzonal.counting.distributed).
     """
