@@ -24,6 +24,17 @@
 -- refresh makes the part of a month that a new scene adds (sql/verdict_refresh.sql). A plain
 -- SQL function, inlined into the query that calls it, so conditions on its rows still reach the
 -- counts' index.
+-- The key of a polygon's observation of one date, '<polygon id> <date>'. Lists of these keys
+-- choose observations in polygon_month_rows and in the refresh (sql/verdict_refresh.sql); a
+-- condition `observation_key(polygon_id, acquired_on) = ANY (keys)` names only the partition
+-- columns of the observation's window, so PostgreSQL applies it before the rules are
+-- evaluated. Inlined where it is called. (STABLE: a date's text follows DateStyle.)
+CREATE OR REPLACE FUNCTION sclzonal.observation_key(polygon_id bigint, acquired_on date)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+SELECT polygon_id::text || ' ' || acquired_on::text
+$$;
+
 CREATE OR REPLACE FUNCTION sclzonal.polygon_month_rows(polygon_ids bigint[] DEFAULT NULL,
                                                        observation_keys text[] DEFAULT NULL)
 RETURNS TABLE (
@@ -77,7 +88,7 @@ WITH weights AS MATERIALIZED (
     FROM sclzonal.polygon_observation AS o
     WHERE (polygon_ids IS NULL OR o.polygon_id = ANY (polygon_ids))
       AND (observation_keys IS NULL
-           OR o.polygon_id::text || ' ' || o.acquired_on::text = ANY (observation_keys))
+           OR sclzonal.observation_key(o.polygon_id, o.acquired_on) = ANY (observation_keys))
     GROUP BY o.polygon_id, date_trunc('month', o.acquired_on)::date
 )
 SELECT m.polygon_id * 100000 + extract(year FROM m.month_start)::bigint * 12

@@ -46,7 +46,8 @@ DECLARE
     fresh_dates date[];
     fresh_keys text[];
 BEGIN
-    SELECT array_agg(DISTINCT d.latest_on), array_agg(d.polygon_id::text || ' ' || d.latest_on::text)
+    SELECT array_agg(DISTINCT d.latest_on),
+           array_agg(sclzonal.observation_key(d.polygon_id, d.latest_on))
     INTO fresh_dates, fresh_keys
     FROM (SELECT m.polygon_id, max(m.verdict_acquired_on) AS latest_on
           FROM sclzonal.polygon_month_verdict AS m
@@ -93,7 +94,7 @@ BEGIN
         WHERE o.polygon_id = ANY (polygon_ids) AND o.acquired_on = ANY (fresh_dates)
           -- only each polygon's own latest date: this condition names the partition columns of
           -- the observation's window, so it is applied before the rules are evaluated
-          AND o.polygon_id::text || ' ' || o.acquired_on::text = ANY (fresh_keys)
+          AND sclzonal.observation_key(o.polygon_id, o.acquired_on) = ANY (fresh_keys)
     ), kept AS (
         SELECT v.polygon_id, v.verdict, v.acquired_on, v.scene_id, v.coverage, v.clear_share,
                v.rule_share, v.vegetation_share, v.pixels, v.clear_pixels, v.expected_pixels,
@@ -250,7 +251,7 @@ BEGIN
     )
     SELECT coalesce(array_agg(DISTINCT a.polygon_id), '{}'),
            coalesce(array_agg(DISTINCT a.acquired_on), '{}'),
-           coalesce(array_agg(DISTINCT a.polygon_id::text || ' ' || a.acquired_on::text), '{}')
+           coalesce(array_agg(DISTINCT sclzonal.observation_key(a.polygon_id, a.acquired_on)), '{}')
     INTO added_ids, added_dates, added_keys
     FROM added AS a;
     CREATE TEMPORARY TABLE month_added ON COMMIT DROP AS
@@ -265,7 +266,7 @@ BEGIN
         FROM sclzonal.counted_pair AS cp
         JOIN sclzonal.scene AS s ON s.id = cp.scene_id
         WHERE cp.polygon_id = ANY (added_ids) AND s.acquired_on = ANY (added_dates)
-          AND cp.polygon_id::text || ' ' || s.acquired_on::text = ANY (added_keys)
+          AND sclzonal.observation_key(cp.polygon_id, s.acquired_on) = ANY (added_keys)
         GROUP BY cp.polygon_id, s.acquired_on;
         INSERT INTO pg_temp.month_remade
         SELECT DISTINCT d.polygon_id, d.month_start
@@ -275,7 +276,7 @@ BEGIN
                           WHERE m.polygon_id = d.polygon_id AND m.month_start = d.month_start)
         ON CONFLICT DO NOTHING;
         SELECT coalesce(array_agg(DISTINCT d.polygon_id), '{}'),
-               coalesce(array_agg(DISTINCT d.polygon_id::text || ' ' || d.acquired_on::text), '{}')
+               coalesce(array_agg(DISTINCT sclzonal.observation_key(d.polygon_id, d.acquired_on)), '{}')
         INTO added_ids, added_keys
         FROM pg_temp.date_pair AS d
         WHERE NOT EXISTS (SELECT FROM pg_temp.month_remade AS r

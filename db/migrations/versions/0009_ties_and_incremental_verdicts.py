@@ -35,10 +35,10 @@ depends_on = None
 SQL_FILES = {
     "zonal_views.sql": "8cc6b2d5d3dc902841f377eb1f51421cc6baf57599ef4ac69b5a07a35da106d1",
     "verdict_views.sql": "70eb89bc165eae2a7bce33524e1dad2b98a20d49e1cb955eda2ecb8663d0da95",
-    "verdict_months.sql": "df72b7dd87ebaaefb9d5ab28ae7a2b9348f0ded2e2421caf56b2600562e85361",
+    "verdict_months.sql": "f7c2e2c4c841ad38122792650c293bd06161e2345620f3ebf975f75d860a7174",
     "verdict_tables.sql": "e108c733dc5f2186e0b091b898c5e8c785fe9324cacf9d34e7668a0f3548b222",
     "verdict_staleness.sql": "5158cca14cf978121dee9178799aae0714856ee68bc08e0923ca6cd3d2319996",
-    "verdict_refresh.sql": "d5e6cffb7c4a40723ef1057d253d6779eebeb21c450240975d080286adc0e9ed",
+    "verdict_refresh.sql": "495f87c0c2cdf1ce24747bf2ad880d320c9ab6e526bba627eb226eab3348ee76",
     "qgis_layers.sql": "19f113dd19340250eb899c24b2365afa526637992a72c4cb4b813af420d701be",
     "roles.sql": "61247ac713ad284ee54e13a89111f7140701657cf3067b81f70dba4e056f6efb",
 }
@@ -75,6 +75,7 @@ def downgrade() -> None:
     op.execute("DROP VIEW sclzonal.polygon_verdict_view")
     op.execute("DROP VIEW sclzonal.polygon_month_verdict_view")
     op.execute("DROP FUNCTION sclzonal.polygon_month_rows(bigint[], text[])")
+    op.execute("DROP FUNCTION sclzonal.observation_key(bigint, date)")
     op.execute("DROP FUNCTION sclzonal.polygon_verdict_between(date, date, bigint[])")
     op.execute("DROP VIEW sclzonal.polygon_problem")
     op.execute("DROP VIEW sclzonal.scene_verdict_layer")  # a column fewer: not by CREATE OR REPLACE
