@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from affine import Affine
-from bench_support import _write_polygons, timed_process
+from bench_support import _write_polygons, replace_marked_block, timed_process
 
 from sclzonal.counting.pairs import count_new_pairs, pending_pairs
 from sclzonal.counting.refresh import refresh_verdicts
@@ -209,10 +209,5 @@ def write_national_docs(results: dict[str, Any], docs: Path) -> None:
     start, end = "<!-- national: written by scripts/bench --national --write-docs -->", \
         "<!-- end of national -->"
     block = f"{start}\n{national_table(results)}\n\n![refresh against history](benchmark-national.png)\n{end}"
-    text = page.read_text()
-    if start in text:
-        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n## National scale\n\n" + block + "\n"
-    page.write_text(text)
+    replace_marked_block(page, block, start, end, heading="## National scale\n\n")
     national_plot(results, docs / "benchmark-national.png")

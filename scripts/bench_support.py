@@ -252,8 +252,16 @@ def write_docs(results: dict[str, Any], docs: Path) -> None:
         f"{results_table(results)}\n\n![benchmark](benchmark.png)\n"
         "<!-- end of results -->"
     )
-    text = page.read_text() if page.exists() else ""
-    pattern = re.compile(r"<!-- results: .*?<!-- end of results -->", re.DOTALL)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text + "\n" + block + "\n"
-    page.write_text(text)
+    replace_marked_block(page, block, "<!-- results: ", "<!-- end of results -->")
     plot(results, docs / "benchmark.png")
+
+
+def replace_marked_block(page: Path, block: str, start: str, end: str, heading: str = "") -> None:
+    """Put `block` (which begins with `start` and ends with `end`) in place of the page's text from
+    `start` to `end`; append it, after `heading`, when the page has no such text yet."""
+    text = page.read_text() if page.exists() else ""
+    if start in text and end in text:
+        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + heading + block + "\n"
+    page.write_text(text)
