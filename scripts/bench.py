@@ -20,7 +20,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from bench_support import (  # noqa: E402
     check_counts,
     generate,
     machine_description,
+    timed,
     timed_process,
     write_docs,
 )
@@ -50,13 +50,6 @@ from sclzonal.db import migrate  # noqa: E402
 
 QGIS_PROCESS = Path("/usr/bin/qgis_process.bin")
 SCLZONAL = str(ROOT / ".venv" / "bin" / "sclzonal")
-
-
-def timed(action: Callable[[], Any]) -> float:
-    """Return the seconds one call of `action` takes."""
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
 
 
 def median_of(runs: int, prepare: Callable[[], Any], action: Callable[[], Any]) -> float:

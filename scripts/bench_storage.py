@@ -13,7 +13,6 @@ In one run, on generated field polygons (seed fixed):
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from bench_support import _write_polygons, timed_process
+from bench_support import _write_polygons, timed, timed_process
 
 from sclzonal.db import migrate
 from sclzonal.demo.data import field_polygons
@@ -35,12 +34,7 @@ def _fetch(conn: psycopg.Connection, query: str, params: Any = None) -> object:
 
 
 def _best(run: Callable[[], object], repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best
+    return min(timed(run) for _ in range(repeats))
 
 
 def memory_by_size(url: str, sclzonal: str, work: Path, sizes: list[int], seed: int
@@ -170,13 +164,11 @@ def partitioned_counts(conn: psycopg.Connection, polygons: int, scenes_per_seaso
             partial(_fetch, conn, f"{tally} AND {month}"))
         results[f"read all of a quarter of the polygons, {table}"] = _best(
             partial(_fetch, conn, tally))
-    started = time.perf_counter()
-    conn.execute("DELETE FROM bench_pairs_one WHERE acquired_on < date '2024-01-01'")
-    conn.execute("VACUUM bench_pairs_one")
-    results["archive a season, DELETE + VACUUM"] = time.perf_counter() - started
-    started = time.perf_counter()
-    conn.execute("ALTER TABLE bench_pairs_parted DETACH PARTITION bench_pairs_2023")
-    results["archive a season, DETACH PARTITION"] = time.perf_counter() - started
+    results["archive a season, DELETE + VACUUM"] = timed(lambda: (
+        conn.execute("DELETE FROM bench_pairs_one WHERE acquired_on < date '2024-01-01'"),
+        conn.execute("VACUUM bench_pairs_one")))
+    results["archive a season, DETACH PARTITION"] = timed(lambda: conn.execute(
+        "ALTER TABLE bench_pairs_parted DETACH PARTITION bench_pairs_2023"))
     conn.execute("DROP TABLE bench_pairs_one, bench_pairs_parted, bench_pairs_2023 CASCADE")
     return results
 

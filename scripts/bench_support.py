@@ -8,6 +8,8 @@ import platform
 import re
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,13 @@ child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subproc
 _, status, usage = os.wait4(child.pid, 0)
 print(os.waitstatus_to_exitcode(status), time.perf_counter() - started, usage.ru_maxrss)
 """
+
+
+def timed(action: Callable[[], Any]) -> float:
+    """Return the seconds one call of `action` takes."""
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
 
 
 def timed_process(*command: str) -> tuple[float, float]:
