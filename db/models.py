@@ -178,13 +178,23 @@ class Scene(Base):
 
 
 class SceneTile(Base):
-    """A tile of a scene's SCL band as an in-db PostGIS raster (8BUI, nodata 255)."""
+    """A tile of a scene's SCL band as an in-db PostGIS raster (8BUI, nodata 255).
+
+    Partitioned by scene: each scene's tiles are in their own table scl_<date>_scene_<id>, with
+    raster constraints, made by the load (sql/scene_tile_partitions.sql).
+    """
 
     __tablename__ = "scene_tile"
+    __table_args__ = {
+        "postgresql_partition_by": "LIST (scene_id)",
+        "comment": "The SCL tiles of every scene, CRSs mixed, as the counting reads them. In QGIS "
+                   "open a scene's own table, scl_<date>_scene_<id> (listed in "
+                   "sclzonal.scene_tile_partition).",
+    }
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     scene_id: Mapped[int] = mapped_column(
-        ForeignKey("scene.id", ondelete="CASCADE"), index=True
+        ForeignKey("scene.id", ondelete="CASCADE"), primary_key=True
     )
     rast: Mapped[Any] = mapped_column(Raster(spatial_index=True), nullable=False)
 

@@ -264,6 +264,7 @@ def load_scene(
         ensure_srid(conn, scl.srid, scl.path)
         replaced = make_room(conn, scl, source, replace)
         scene_id = _insert_scene_row(conn, scl, tile_size, source)
+        conn.execute("SELECT sclzonal.add_scene_tile_partition(%s)", (scene_id,))
         tiles = 0
         # The raster type has no binary input, so COPY would send every tile as hex text; one
         # INSERT per row of tiles with the WKB as binary parameters, pipelined so the next row
@@ -279,8 +280,17 @@ def load_scene(
                 tiles += len(wkbs)
                 if on_rows is not None:
                     on_rows(block.shape[0])
+        conn.execute("SELECT sclzonal.finish_scene_tile_partition(%s)", (scene_id,))
         return SceneLoad(scl.path, scene_id, scl.acquired_on, created=True, tiles=tiles,
                          replaced=replaced)
+
+
+def drop_tables_of_deleted_scenes(conn: psycopg.Connection) -> int:
+    """Drop the (empty) tables of tiles of scenes deleted since, each when scene_tile can be
+    locked at once (sql/scene_tile_partitions.sql); return how many were dropped."""
+    with conn.transaction():
+        row = conn.execute("SELECT sclzonal.drop_empty_scene_tile_partitions()").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _grid_id(conn: psycopg.Connection, scl: SclFile) -> int:

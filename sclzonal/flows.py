@@ -91,7 +91,7 @@ def load_scl_files(conn: psycopg.Connection, paths: Sequence[Path], *, explicit_
     warm_up = threading.Thread(target=_warm_up, args=(conn,), daemon=True)
     warm_up.start()
     from sclzonal.ingest.scene_identity import check_new_scenes
-    from sclzonal.ingest.scl_raster import check_pixels, load_scene
+    from sclzonal.ingest.scl_raster import check_pixels, drop_tables_of_deleted_scenes, load_scene
     from sclzonal.ingest.sen2cor import inspect_scl_input, source_of
 
     with ExitStack() as stack:
@@ -112,6 +112,8 @@ def load_scl_files(conn: psycopg.Connection, paths: Sequence[Path], *, explicit_
                 scene = load_scene(conn, scl_file, tile_size=tile_size, source=source_of(scl_file),
                                    on_rows=bar.update, replace=replace)
             loaded.append(LoadedFile(str(scl_file.reference or scl_file.path), scene))
+        if any(file.scene.replaced for file in loaded):
+            drop_tables_of_deleted_scenes(conn)
     return loaded
 
 

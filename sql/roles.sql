@@ -26,7 +26,7 @@ DECLARE
                                 'ingest_lock'];
     reader_relations text[] := ARRAY['polygon_verdict', 'scene_verdict_layer',
                                      'polygon_month_verdict', 'polygon', 'scene',
-                                     'scene_tile', 'scl_class', 'alembic_version'];
+                                     'scl_class', 'alembic_version'];
     qgis_catalogue text[] := ARRAY['layer_styles', 'qgis_projects', 'spatial_ref_sys',
                                    'geometry_columns', 'raster_columns'];
     name text;
@@ -109,9 +109,18 @@ BEGIN
             END LOOP;
             EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA sclzonal TO %I',
                            registered.role_name);
-            FOREACH name IN ARRAY ARRAY['refresh_polygon_verdict', 'rebuild_polygon_verdict'] LOOP
+            FOREACH name IN ARRAY ARRAY['refresh_polygon_verdict', 'rebuild_polygon_verdict',
+                                        'drop_empty_scene_tile_partitions'] LOOP
                 IF pg_catalog.to_regprocedure(format('sclzonal.%I()', name)) IS NOT NULL THEN
                     EXECUTE format('GRANT EXECUTE ON FUNCTION sclzonal.%I() TO %I', name,
+                                   registered.role_name);
+                END IF;
+            END LOOP;
+            -- A scene load makes and attaches its table of tiles through these two.
+            FOREACH name IN ARRAY ARRAY['add_scene_tile_partition',
+                                        'finish_scene_tile_partition'] LOOP
+                IF pg_catalog.to_regprocedure(format('sclzonal.%I(bigint)', name)) IS NOT NULL THEN
+                    EXECUTE format('GRANT EXECUTE ON FUNCTION sclzonal.%I(bigint) TO %I', name,
                                    registered.role_name);
                 END IF;
             END LOOP;
@@ -141,6 +150,16 @@ BEGIN
                     EXECUTE format('GRANT SELECT ON sclzonal.%I TO %I', name, registered.role_name);
                 END IF;
             END LOOP;
+            -- Each scene's own table of tiles (a partition of scene_tile), as QGIS opens it; not
+            -- scene_tile itself, which holds all scenes, CRSs mixed, and QGIS cannot draw.
+            IF pg_catalog.to_regclass('sclzonal.scene_tile_partition') IS NOT NULL THEN
+                FOR item IN SELECT p.table_name FROM sclzonal.scene_tile_partition AS p LOOP
+                    EXECUTE format('GRANT SELECT ON sclzonal.%I TO %I', item.table_name,
+                                   registered.role_name);
+                END LOOP;
+                EXECUTE format('GRANT SELECT ON sclzonal.scene_tile_partition TO %I',
+                               registered.role_name);
+            END IF;
             -- QGIS reads its styles and projects, and PostGIS's catalogue, from schema public.
             BEGIN
                 IF NOT pg_catalog.has_schema_privilege(registered.role_name, 'public', 'USAGE') THEN

@@ -80,19 +80,23 @@ def test_killed_scene_load_leaves_nothing_and_loads_next_time(
                         np.random.default_rng(5).integers(0, 12, (SIZE, SIZE), dtype=np.uint8),
                         date=dt.date(2024, 8, 5))
     before = {table: _count(conn, table) for table in ("scene", "scene_grid", "scene_tile")}
-    heap = conn.execute("SELECT pg_relation_size('sclzonal.scene_tile')").fetchone()
+    partitions = "SELECT count(*) FROM pg_inherits WHERE inhparent = 'sclzonal.scene_tile'::regclass"
+    before_partitions = conn.execute(partitions).fetchone()
+    size = conn.execute("SELECT pg_database_size(current_database())").fetchone()
     loader = start(database_url, "scl", "load", "--tile-size", str(TILE), str(path))
     # The loader's backend has inserted tiles (it holds the insert lock on scene_tile) and
-    # they take room in the table: a megabyte of uncommitted tiles.
+    # they take room in the scene's new table, which no other session sees yet: a megabyte of
+    # uncommitted tiles.
     pid = poll(lambda: conn.execute(
         "SELECT a.pid FROM pg_stat_activity AS a JOIN pg_locks AS l ON l.pid = a.pid"
         " WHERE a.application_name = 'sclzonal' AND a.datname = current_database()"
         " AND l.relation = 'sclzonal.scene_tile'::regclass AND l.mode = 'RowExclusiveLock'"
-        " AND pg_relation_size('sclzonal.scene_tile') > %s + 1000000", (heap[0] if heap else 0,)
+        " AND pg_database_size(current_database()) > %s + 1000000", (size[0] if size else 0,)
     ).fetchone())[0]
     kill_hard(loader)
     wait_until_gone(conn, pid)
     assert {table: _count(conn, table) for table in before} == before
+    assert conn.execute(partitions).fetchone() == before_partitions  # its table went with it
     code, out, err = finish(start(database_url, "scl", "load", "--tile-size", str(TILE), str(path)))
     assert code == 0, err
     tiles = math.ceil(SIZE / TILE) ** 2

@@ -11,7 +11,7 @@ from sclzonal.db import migrate
 from tests.helpers import run_cli
 
 EXPECTED_RELATIONS = {
-    ("polygon", "r"), ("scene", "r"), ("scene_grid", "r"), ("scene_tile", "r"),
+    ("polygon", "r"), ("scene", "r"), ("scene_grid", "r"), ("scene_tile", "p"),
     ("counted_pair", "r"), ("pixel_map", "r"), ("verdict_rule", "r"), ("scl_class", "r"),
     ("database_role", "r"),
     ("alembic_version", "r"), ("stored_class_counts", "v"), ("class_weights_in_use", "v"),
@@ -25,13 +25,14 @@ EXPECTED_RELATIONS = {
     ("uncountable_polygon", "r"), ("refresh_lock", "r"), ("ingest_lock", "r"),  # revision 0008
     ("verdict_stale_polygon", "r"), ("verdict_stale_month", "r"), ("verdict_new_pair", "r"),  # 0009
     ("verdict_rebuild_request", "r"), ("polygon_problem", "v"),
+    ("scene_tile_partition", "v"),  # revision 0010
 }
 
 
 def _relations(conn: psycopg.Connection) -> set[tuple[str, str]]:
     rows = conn.execute("SELECT c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n"
                         " ON n.oid = c.relnamespace WHERE n.nspname = 'sclzonal'"
-                        " AND c.relkind IN ('r', 'v', 'm')").fetchall()
+                        " AND c.relkind IN ('r', 'p', 'v', 'm')").fetchall()
     return {(name, kind) for name, kind in rows}
 
 

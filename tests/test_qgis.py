@@ -257,7 +257,7 @@ def test_cli_image_and_project_file_hold_no_password(built: Built) -> None:
     secret = _secret(built.url)
     text = built.qgs.read_text(encoding="utf-8")
     assert secret not in text and "password" not in text.lower()
-    assert 'table="sclzonal"."scene_tile" (rast) sql=scene_id = ' in text
+    assert re.search(r'table="sclzonal"."scl_\d{4}_\d\d_\d\d_scene_\d+" \(rast\)', text)
     with psycopg.connect(built.url) as conn:
         row = conn.execute("SELECT content FROM public.qgis_projects WHERE name = 'sclzonal'").fetchone()
     assert row is not None

@@ -286,7 +286,7 @@ def test_the_project_is_built_and_stored(profile: Profile, demo: DemoData, conn:
     assert code == 0, err
     assert output["results"]["OUTPUT"] == str(qgs)
     text = qgs.read_text()
-    assert "polygon_verdict" in text and "scene_tile" in text
+    assert "polygon_verdict" in text and "_scene_" in text
     assert conn.execute("SELECT name FROM public.qgis_projects").fetchall() == [("from_plugin",)]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from alembic import context
@@ -30,9 +31,14 @@ SQL_DEFINED_TABLES = {"polygon_verdict", "polygon_month_verdict", "verdict_stale
 the verdict tables are those of their definition views, so they have no model."""
 
 
+SCENE_TILE_PARTITION = re.compile(r"scl_\d{4}_\d{2}_\d{2}_scene_\d+")
+"""Each scene's table of tiles, a partition of scene_tile that loads make (scene_tile_partitions.sql)."""
+
+
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Skip PostGIS internals, the Alembic version table and the tables sql/ files define."""
-    if type_ == "table" and (name == "alembic_version" or name in SQL_DEFINED_TABLES):
+    if type_ == "table" and (name == "alembic_version" or name in SQL_DEFINED_TABLES
+                             or SCENE_TILE_PARTITION.fullmatch(name or "")):
         return False
     table = getattr(getattr(obj, "table", None), "name", None)
     if type_ in ("index", "column", "unique_constraint") and table in SQL_DEFINED_TABLES:

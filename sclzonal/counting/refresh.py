@@ -18,6 +18,7 @@ import psycopg
 from sclzonal.counting import DEFAULT_COUNT_BATCH
 from sclzonal.counting.pairs import count_new_pairs, fill_missing_coverage, pending_pairs
 from sclzonal.db.connection import job_lock
+from sclzonal.ingest.scl_raster import drop_tables_of_deleted_scenes
 
 
 @dataclass
@@ -114,4 +115,5 @@ def refresh(
         # decided again from the definitions, as new counts would be added to those months.
         report.verdicts_decided = refresh_verdicts(conn, rebuild=rebuild_verdicts or recount)
         report.verdict_seconds = time.perf_counter() - started
+        drop_tables_of_deleted_scenes(conn)
     return report

@@ -94,9 +94,11 @@ def project_spec(conn: psycopg.Connection, target: ProjectTarget) -> dict[str, A
     require_relations(conn, [SCENE_VERDICT.table])
     connection = connection_spec(conn, target.service)
     labels = rule_labels(conn)
-    scenes = [{"id": int(row[0]), "acquired_on": row[1].isoformat(), "srid": int(row[2])}
+    scenes = [{"id": int(row[0]), "acquired_on": row[1].isoformat(), "srid": int(row[2]),
+               "table": str(row[3])}
               for row in conn.execute(
-                  f"SELECT id, acquired_on, srid FROM {SCHEMA}.scene ORDER BY acquired_on, id")]
+                  f"SELECT scene_id, acquired_on, srid, table_name FROM {SCHEMA}.scene_tile_partition"
+                  " ORDER BY acquired_on, scene_id")]
     classes = [{"value": int(row[0]), "name": str(row[1]), "colour": str(row[2])}
                for row in conn.execute(f"SELECT value, name, colour FROM {SCHEMA}.scl_class ORDER BY value")]
     return {

@@ -70,20 +70,20 @@ def vector_uri(connection: dict[str, Any], table: str, key: str) -> str:
     return str(uri.uri(False))
 
 
-def scene_uri(connection: dict[str, Any], scene_id: int) -> str:
-    """Return a `postgresraster` provider URI for one scene's tiles (one SRID, nodata 255).
+def scene_uri(connection: dict[str, Any], table: str) -> str:
+    """Return a `postgresraster` provider URI for one scene's table of tiles.
 
     QGIS's own provider, because it is safe when layers are drawn in parallel: its queries go
     through QGIS's connection, one at a time. GDAL's PostGISRaster driver shares one libpq
     connection between all datasets a thread opened on a database, and QGIS hands those datasets
-    to other drawing threads: protocol errors, then crashes. The price: with a `sql=` filter
-    (the tile table has no raster constraints, its scenes differ in CRS) the provider unions the
-    scene's tiles once when the layer opens, to learn its extent and grid.
+    to other drawing threads: protocol errors, then crashes. The scene's own table (a partition
+    of scene_tile) has raster constraints, so the provider reads its CRS, grid and extent from
+    raster_columns instead of going through its tiles.
     """
     from qgis.core import QgsDataSourceUri
 
     uri = QgsDataSourceUri(connection_text(connection))
-    uri.setDataSource(SCHEMA, "scene_tile", "rast", f"scene_id = {int(scene_id)}", "id")
+    uri.setDataSource(SCHEMA, table, "rast", "", "id")
     return str(uri.uri(False))
 
 
@@ -156,7 +156,8 @@ def scl_layer(spec: dict[str, Any], scene: dict[str, Any]) -> Any:
     from qgis.PyQt.QtGui import QColor
 
     name = f"SCL {scene['acquired_on']} (scene {scene['id']})"
-    layer = _checked(QgsRasterLayer(scene_uri(spec["connection"], scene["id"]), name, "postgresraster"))
+    layer = _checked(QgsRasterLayer(scene_uri(spec["connection"], scene["table"]), name,
+                                    "postgresraster"))
     classes = [QgsPalettedRasterRenderer.Class(int(k["value"]), QColor(k["colour"]),
                                                f"{k['value']} {k['name']}")
                for k in spec["scl_classes"]]

@@ -1,8 +1,8 @@
 """`sclzonal qgis role`: a read-only login role for QGIS users (the "reader" of `sclzonal db roles`).
 
 The role may read what the QGIS project shows (the verdict layers, the polygons, the scenes and
-their SCL tiles, the class table), the schema revision (so `sclzonal verdicts` runs as it), plus
-the QGIS and PostGIS catalogue tables QGIS reads, and nothing else; every transaction it starts
+each scene's table of SCL tiles, the class table), the schema revision (so `sclzonal verdicts`
+runs as it), plus the QGIS and PostGIS catalogue tables QGIS reads, and nothing else; every transaction it starts
 is read-only. Views run with their owner's rights, so SELECT on `scene_verdict_layer` is enough
 without SELECT on the tables behind it. The grants are those of sql/roles.sql for a role
 registered as `reader`, so migrations renew them.
@@ -34,7 +34,8 @@ __all__ = ["DEFAULT_ROLE", "QGIS_CATALOGUE", "READABLE", "RoleReport",
 
 DEFAULT_ROLE = "sclzonal_reader"
 READABLE = ("polygon_verdict", "scene_verdict_layer", "polygon_month_verdict", "polygon", "scene",
-            "scene_tile", "scl_class")
+            "scene_tile_partition", "scl_class")
+"""What the reader may read, plus each scene's table of tiles (listed in scene_tile_partition)."""
 QGIS_CATALOGUE = (*QGIS_TABLES, "spatial_ref_sys", "geometry_columns",
                   "raster_columns")
 
