@@ -3,10 +3,12 @@
     /usr/bin/python3 tests/qgis_checks.py SPEC_JSON
 
 SPEC_JSON: {"projects": {label: file path or postgresql:// URI}, "render": {label: png path},
-"default_style_uris": {table: postgres provider URI}}. Prints one JSON object describing every
-layer (validity, provider, feature count, renderer, categories or palette, temporal settings),
-the project's time settings, and the renderer QGIS picks up for a layer added bare from the
-database (the default style from public.layer_styles). The pytest side asserts on it.
+"default_style_uris": {table: postgres provider URI}, "browse": {"conninfo": ..., "schema": ...}}.
+Prints one JSON object describing every layer (validity, provider, feature count, renderer,
+categories or palette, temporal settings), the project's time settings, the renderer QGIS picks
+up for a layer added bare from the database (the default style from public.layer_styles), and
+the raster tables QGIS lists for a connection as the Browser does, each opened as a raster
+layer (CRS, size, pixels, what QGIS logged). The pytest side asserts on it.
 """
 
 from __future__ import annotations
@@ -190,6 +192,40 @@ def describe_project(project: Any) -> dict[str, Any]:
     }
 
 
+def browse(conninfo: str, schema: str) -> dict[str, Any]:
+    """List the schema's tables as QGIS's PostgreSQL connection does, and open its rasters."""
+    from qgis.core import (QgsAbstractDatabaseProviderConnection, QgsApplication, QgsDataSourceUri,
+                           QgsProviderRegistry, QgsRasterLayer)
+
+    logged: list[str] = []
+    QgsApplication.messageLog().messageReceived.connect(
+        lambda message, tag, level: logged.append(f"{tag}: {message}"))
+    connection = QgsProviderRegistry.instance().providerMetadata("postgres").createConnection(conninfo, {})
+    listed = connection.tables(schema)
+    rasters: dict[str, Any] = {}
+    for table in listed:
+        if not table.flags() & QgsAbstractDatabaseProviderConnection.Raster:
+            continue
+        logged.clear()
+        uri = QgsDataSourceUri(conninfo)
+        uri.setDataSource(schema, table.tableName(), table.geometryColumn(), "", "id")
+        layer = QgsRasterLayer(uri.uri(False), table.tableName(), "postgresraster")
+        described: dict[str, Any] = {"valid": layer.isValid(), "comment": table.comment()}
+        if layer.isValid():
+            block = layer.dataProvider().block(1, layer.extent(), layer.width(), layer.height())
+            described.update({
+                "crs": layer.crs().authid(), "width": layer.width(), "height": layer.height(),
+                "extent": [layer.extent().xMinimum(), layer.extent().yMinimum(),
+                           layer.extent().xMaximum(), layer.extent().yMaximum()],
+                "pixels": [[int(block.value(row, col)) for col in range(layer.width())]
+                           for row in range(layer.height())]})
+        QgsApplication.processEvents()
+        described["logged"] = list(logged)
+        rasters[table.tableName()] = described
+        del layer
+    return {"tables": sorted(table.tableName() for table in listed), "rasters": rasters}
+
+
 def main() -> int:
     """Open, describe and render what the spec names; print the JSON result."""
     spec = json.loads(Path(sys.argv[1]).read_text())
@@ -208,6 +244,8 @@ def main() -> int:
         layer = QgsVectorLayer(uri, table, "postgres")
         result["defaults"][table] = {"valid": layer.isValid(), "renderer": _renderer(layer), **fields(layer)}
         del layer
+    if "browse" in spec:
+        result["browse"] = browse(spec["browse"]["conninfo"], spec["browse"]["schema"])
     print(json.dumps(result))
     app.exitQgis()
     return 0

@@ -332,6 +332,41 @@ def reader(loaded: str) -> Any:
         conn.execute(f'DROP ROLE "{name}"')
 
 
+@pytest.mark.qgis
+def test_the_reader_browses_each_scene_as_its_own_raster(loaded: str, reader: Any,
+                                                         tmp_path: Path) -> None:
+    """QGIS lists, as the Browser does, one raster table per scene and not scene_tile (all scenes
+    mixed); each opens at once in its own CRS with the file's pixels, without a raster-constraint
+    warning."""
+    import rasterio
+
+    require_qgis()
+    name, password, _ = reader
+    p = conninfo_to_dict(loaded)
+    conninfo = make_conninfo(host=p.get("host", "127.0.0.1"), port=p.get("port", 5432),
+                             dbname=p["dbname"], user=name, password=password)
+    browsed = run_checks({"browse": {"conninfo": conninfo, "schema": "sclzonal"}}, tmp_path)["browse"]
+    with psycopg.connect(loaded) as conn:
+        scenes = conn.execute("SELECT id, acquired_on, srid, reference FROM sclzonal.scene").fetchall()
+    assert len(scenes) == 3
+    expected = {f"scl_{day:%Y_%m_%d}_scene_{scene_id}": (srid, reference)
+                for scene_id, day, srid, reference in scenes}
+    assert "scene_tile" not in browsed["tables"] and "counted_pair" not in browsed["tables"]
+    assert set(browsed["rasters"]) == set(expected)
+    for table, (srid, reference) in expected.items():
+        layer = browsed["rasters"][table]
+        assert layer["valid"] and layer["crs"] == f"EPSG:{srid}", table
+        with rasterio.open(reference) as source:
+            pixels_in_file = source.read(1)
+            bounds = source.bounds
+        assert (layer["height"], layer["width"]) == pixels_in_file.shape
+        assert layer["extent"] == pytest.approx([bounds.left, bounds.bottom, bounds.right, bounds.top])
+        assert np.array_equal(np.array(layer["pixels"]), pixels_in_file), table
+        assert not [line for line in layer["logged"] if "AddRasterConstraints" in line
+                    or "primary key" in line], layer["logged"]
+        assert str(srid) in layer["comment"]
+
+
 def test_reader_role_reads_only_what_the_project_shows(loaded: str, reader: Any) -> None:
     name, _, url = reader
     assert main(["--database-url", loaded, "qgis", "role", "--name", name]) == 0  # re-runnable
@@ -340,7 +375,15 @@ def test_reader_role_reads_only_what_the_project_shows(loaded: str, reader: Any)
             conn.execute(f"SELECT * FROM sclzonal.{table} LIMIT 1").fetchall()
         for table in ("layer_styles", "qgis_projects", "spatial_ref_sys", "raster_columns"):
             conn.execute(f"SELECT * FROM public.{table} LIMIT 1").fetchall()
-        for forbidden in ("SELECT * FROM sclzonal.stored_class_counts", "SELECT * FROM sclzonal.verdict_rule",
+        scene_tables = [row[0] for row in conn.execute(
+            "SELECT table_name FROM sclzonal.scene_tile_partition").fetchall()]
+        assert len(scene_tables) == 3
+        for table in scene_tables:
+            conn.execute(f"SELECT ST_Width(rast) FROM sclzonal.{table} LIMIT 1").fetchall()
+            row = conn.execute("SELECT has_table_privilege(%s, 'INSERT')", (f"sclzonal.{table}",)).fetchone()
+            assert row == (False,), table
+        for forbidden in ("SELECT * FROM sclzonal.scene_tile",
+                          "SELECT * FROM sclzonal.stored_class_counts", "SELECT * FROM sclzonal.verdict_rule",
                           "SELECT * FROM sclzonal.counted_pair", "INSERT INTO sclzonal.scl_class "
                           "VALUES (12, 'x', '#000000', true)", "UPDATE sclzonal.polygon SET name = 'x'",
                           "DELETE FROM sclzonal.scene", "DELETE FROM public.layer_styles",

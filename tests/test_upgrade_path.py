@@ -35,6 +35,7 @@ FIELDS = [to_crs(box(500000 + 380 * i, 5098000 + 40 * i, 500150 + 380 * i, 50983
 # Copied from the head database into the 0004 one, in this order (0004 calls counted_pair zonal_count).
 TABLES = [("polygon", "polygon"), ("scene_grid", "scene_grid"), ("scene", "scene"),
           ("scene_tile", "scene_tile"), ("pixel_map", "pixel_map"), ("counted_pair", "zonal_count")]
+TILES = "SELECT id, scene_id, md5(rast::bytea) FROM sclzonal.scene_tile ORDER BY id"
 # The columns of polygon_verdict that 0004 and head share.
 VERDICTS = ("SELECT polygon_id, verdict, acquired_on, scene_id, rule_share, clear_share,"
             " vegetation_share, pixels, clear_pixels, last_observed_on,"
@@ -98,6 +99,7 @@ def test_counts_and_verdicts_survive_the_upgrade_and_equal_a_fresh_build(
         old.execute("REFRESH MATERIALIZED VIEW sclzonal.polygon_verdict")  # by 0004's views
         counts_before = old.execute(sql.SQL(COUNTS).format(sql.Identifier("zonal_count"))).fetchall()
         verdicts_before = old.execute(VERDICTS).fetchall()
+        tiles_before = old.execute(TILES).fetchall()
         fresh_counts = fresh.execute(sql.SQL(COUNTS).format(sql.Identifier("counted_pair"))).fetchall()
         fresh_verdicts = fresh.execute(VERDICTS).fetchall()
         fresh_expected = fresh.execute(EXPECTED).fetchall()
@@ -114,6 +116,14 @@ def test_counts_and_verdicts_survive_the_upgrade_and_equal_a_fresh_build(
         assert {row[2] for row in upgraded.execute(EXPECTED).fetchall()} == {None}
         assert upgraded.execute(VERDICTS).fetchall() == verdicts_before == fresh_verdicts
         assert upgraded.execute("SELECT purpose FROM sclzonal.database_role").fetchall() == [("loader",)]
+        # Revision 0010: the same tiles, each scene's in its own table with raster constraints.
+        assert upgraded.execute(TILES).fetchall() == tiles_before and len(tiles_before) == 3
+        tables = upgraded.execute(
+            "SELECT p.scene_id, r.srid = s.srid AND r.extent IS NOT NULL FROM sclzonal.scene_tile_partition p"
+            " JOIN sclzonal.scene s ON s.id = p.scene_id JOIN raster_columns r"
+            " ON r.r_table_schema = 'sclzonal' AND r.r_table_name = p.table_name ORDER BY 1").fetchall()
+        assert tables == [(scene_id, True) for (scene_id,) in
+                          upgraded.execute("SELECT id FROM sclzonal.scene ORDER BY id").fetchall()]
         # The old names still answer, with the new objects' rows.
         assert upgraded.execute(sql.SQL(COUNTS).format(sql.Identifier("zonal_count"))).fetchall() \
             == fresh_counts

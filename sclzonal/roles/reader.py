@@ -3,9 +3,9 @@
 The role may read what the QGIS project shows (the verdict layers, the polygons, the scenes and
 each scene's table of SCL tiles, the class table), the schema revision (so `sclzonal verdicts`
 runs as it), plus the QGIS and PostGIS catalogue tables QGIS reads, and nothing else; every
-transaction it starts is read-only. Views run with their owner's rights, so SELECT on `scene_verdict_layer` is enough
-without SELECT on the tables behind it. The grants are those of sql/roles.sql for a role
-registered as `reader`, so migrations renew them.
+transaction it starts is read-only. Views run with their owner's rights, so SELECT on
+`scene_verdict_layer` is enough without SELECT on the tables behind it. The grants are those of
+sql/roles.sql for a role registered as `reader`, so migrations renew them.
 """
 
 from __future__ import annotations
