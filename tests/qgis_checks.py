@@ -194,8 +194,13 @@ def describe_project(project: Any) -> dict[str, Any]:
 
 def browse(conninfo: str, schema: str) -> dict[str, Any]:
     """List the schema's tables as QGIS's PostgreSQL connection does, and open its rasters."""
-    from qgis.core import (QgsAbstractDatabaseProviderConnection, QgsApplication, QgsDataSourceUri,
-                           QgsProviderRegistry, QgsRasterLayer)
+    from qgis.core import (
+        QgsAbstractDatabaseProviderConnection,
+        QgsApplication,
+        QgsDataSourceUri,
+        QgsProviderRegistry,
+        QgsRasterLayer,
+    )
 
     logged: list[str] = []
     QgsApplication.messageLog().messageReceived.connect(
