@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_national import bench_national, write_national_docs  # noqa: E402
+from bench_qgis_open import bench_qgis_open, qgis_open_report  # noqa: E402
 from bench_storage import bench_storage, storage_report  # noqa: E402
 from bench_support import (  # noqa: E402
     check_counts,
@@ -210,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--storage", action="store_true",
                         help="only the storage benchmark: load and export memory, the verdict "
                              "table's geometry copy, partitioned counts (scripts/bench_storage.py)")
+    parser.add_argument("--qgis-open", action="store_true",
+                        help="only QGIS opening and drawing one scene: its own table against a "
+                             "filtered table without raster constraints (scripts/bench_qgis_open.py)")
     parser.add_argument("--polygons", type=int, default=None,
                         help="--national: field polygons (1,000,000); --storage: 200,000")
     parser.add_argument("--tiles", type=int, default=30, help="--national: tiles (grids)")
@@ -228,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
                                 polygons=args.polygons or 200_000, seed=args.seed)
         (work / "storage.json").write_text(json.dumps(storage, indent=2, default=str))
         print(storage_report(storage))
+        return 0
+    if args.qgis_open:
+        opened = bench_qgis_open(database_for(server, "sclzonal_bench_qgis"), SCLZONAL, work,
+                                 seed=args.seed)
+        (work / "qgis-open.json").write_text(json.dumps(opened, indent=2))
+        print(qgis_open_report(opened))
         return 0
     if args.national:
         national = bench_national(lambda name: database_for(server, name), SCLZONAL,
