@@ -4,8 +4,8 @@ sclzonal.scene_tile becomes a table partitioned by scene_id (LIST), with one par
 scene, sclzonal.scl_<YYYY_MM_DD>_scene_<id>, which has PostGIS's raster constraints, so QGIS
 lists and opens each scene as one raster of one CRS (sql/scene_tile_partitions.sql). The
 primary key becomes (scene_id, id): a key of a partitioned table holds its partition key; the
-tile ids stay as they were and stay unique. The tiles are copied scene by scene, which takes
-about as long as loading them again (docs/operations.md, "Upgrading").
+tile ids stay as they were and stay unique. The tiles are copied scene by scene, about 0.4 s
+for a 5490 x 5490 px scene (docs/operations.md, "Upgrading").
 
 Revision ID: 0010
 Revises: 0009
