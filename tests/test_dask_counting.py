@@ -108,7 +108,7 @@ def test_a_failing_worker_fails_the_refresh_and_loses_nothing(
         cluster: str) -> None:
     broken = "(SELECT min(id) FROM sclzonal.scene)"  # its tiles no longer on its grid
     # (which the raster constraints of the scene's table would refuse: dropped first)
-    conn.execute(f"SELECT DropRasterConstraints('sclzonal', table_name::name, 'rast')"
+    conn.execute(f"SELECT DropRasterConstraints('sclzonal'::name, table_name::name, 'rast'::name)"
                  f" FROM sclzonal.scene_tile_partition WHERE scene_id = {broken}")
     conn.execute(f"UPDATE sclzonal.scene_tile SET rast = ST_SetScale(rast, 30, -20)"
                  f" WHERE scene_id = {broken}")
