@@ -149,14 +149,31 @@ def month_frames(project: Any) -> dict[str, int]:
     return frames
 
 
+def _legend_images(nodes: list[Any]) -> list[str]:
+    """The legend rows that are images (QgsImageLegendNode), each as a base64 PNG."""
+    from qgis.core import QgsImageLegendNode
+    from qgis.PyQt.QtCore import QBuffer, QByteArray, QIODevice, Qt
+
+    images = []
+    for legend in nodes:
+        if isinstance(legend, QgsImageLegendNode):
+            data = QByteArray()
+            buffer = QBuffer(data)
+            buffer.open(QIODevice.WriteOnly)
+            legend.data(Qt.DecorationRole).save(buffer, "PNG")
+            images.append(bytes(data.toBase64()).decode("ascii"))
+    return images
+
+
 def layer_tree(project: Any) -> list[dict[str, Any]]:
-    """Per layer of the tree: ticked or not, legend folded or not, and the legend's rows as the
-    layers panel lists them."""
+    """Per layer of the tree: ticked or not, legend folded or not, the legend's rows as the
+    layers panel lists them, and those rows that are images."""
     from qgis.core import QgsLayerTreeModel
 
     model = QgsLayerTreeModel(project.layerTreeRoot())
     return [{"name": node.name(), "checked": node.itemVisibilityChecked(), "expanded": node.isExpanded(),
-             "legend": [legend.data(0) for legend in model.layerLegendNodes(node)]}
+             "legend": [legend.data(0) for legend in model.layerLegendNodes(node)],
+             "legend_images": _legend_images(model.layerLegendNodes(node))}
             for node in project.layerTreeRoot().findLayers()]
 
 

@@ -25,6 +25,8 @@ MONTH_VERDICT = "Verdict per month"
 POLYGONS = "Polygons"
 SCL_GROUP = "SCL scenes"
 SCL_LEGEND_TITLE = "SCL class (Sen2Cor)"  # heads each scene's legend instead of "Band 1"
+SWATCH_OUTLINE = "#505050"  # around each class's swatch in the scenes' legend: class 9 is white
+LEGEND_TEXT = "#202020"
 VIEW_MARGIN = 1.05  # the saved view: the polygons' extent, 5 % wider
 
 
@@ -162,11 +164,53 @@ def scl_layer(spec: dict[str, Any], scene: dict[str, Any]) -> Any:
                                                f"{k['value']} {k['name']}")
                for k in spec["scl_classes"]]
     layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes))
+    layer.setLegendPlaceholderImage(scl_legend_image(spec["scl_classes"]))
     temporal = layer.temporalProperties()
     temporal.setMode(Temporal.ModeFixedTemporalRange)
     temporal.setFixedTemporalRange(_date_range(scene["acquired_on"]))
     temporal.setIsActive(True)
     return layer
+
+
+def scl_legend_image(classes: list[dict[str, Any]]) -> str:
+    """Return the scenes' legend, a PNG as QGIS's image cache takes it inline ("base64:...").
+
+    QGIS 3.22 draws a raster layer's legend swatches as plain fills, with nothing a project or
+    style can change, so class 9's near-white swatch vanishes on the white Layers panel. A
+    legend placeholder image (stored in the project, so it works from a file and from the
+    database) is the one way to give each swatch an outline: the title, then per class its
+    swatch, outlined, and "value name".
+    """
+    from qgis.PyQt.QtCore import QBuffer, QByteArray, QIODevice, QRect, Qt
+    from qgis.PyQt.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
+
+    font, bold = QFont(), QFont()
+    bold.setBold(True)
+    row, swatch, gap = max(18, QFontMetrics(font).height() + 4), 14, 6
+    labels = [f"{k['value']} {k['name']}" for k in classes]
+    width = 2 + swatch + gap + max([QFontMetrics(font).horizontalAdvance(label) for label in labels]
+                                   + [QFontMetrics(bold).horizontalAdvance(SCL_LEGEND_TITLE) - swatch - gap])
+    image = QImage(width + 4, row * (len(classes) + 1), QImage.Format_ARGB32)
+    image.fill(Qt.transparent)
+    painter = QPainter(image)
+    painter.setPen(QColor(LEGEND_TEXT))
+    painter.setFont(bold)
+    painter.drawText(QRect(2, 0, width, row), int(Qt.AlignVCenter | Qt.AlignLeft), SCL_LEGEND_TITLE)
+    painter.setFont(font)
+    for index, (k, label) in enumerate(zip(classes, labels, strict=True), start=1):
+        top = index * row + (row - swatch) // 2
+        painter.fillRect(QRect(3, top + 1, swatch - 2, swatch - 2), QColor(k["colour"]))
+        painter.setPen(QPen(QColor(SWATCH_OUTLINE), 1))
+        painter.drawRect(QRect(2, top, swatch - 1, swatch - 1))  # the 1 px ring around the fill
+        painter.setPen(QColor(LEGEND_TEXT))
+        painter.drawText(QRect(2 + swatch + gap, index * row, width, row),
+                         int(Qt.AlignVCenter | Qt.AlignLeft), label)
+    painter.end()
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.WriteOnly)
+    image.save(buffer, "PNG")
+    return "base64:" + bytes(data.toBase64()).decode("ascii")
 
 
 def build_project(spec: dict[str, Any]) -> Any:
@@ -205,14 +249,10 @@ def build_project(spec: dict[str, Any]) -> Any:
 
 
 def _scene_node(node: Any, newest: bool) -> None:
-    """Show only the newest scene, fold every scene's legend, and head it with what it shows."""
-    from qgis.core import QgsMapLayerLegendUtils, QgsRasterSymbolLegendNode
-
+    """Show only the newest scene and fold every scene's legend (an image headed by what it
+    shows, not QGIS's "Band 1 (Gray)": scl_legend_image)."""
     node.setItemVisibilityChecked(newest)
     node.setExpanded(False)
-    legend = node.layer().legend().createLayerTreeModelLegendNodes(node)
-    if legend and not isinstance(legend[0], QgsRasterSymbolLegendNode):  # "Band 1 (Gray)" in 3.22
-        QgsMapLayerLegendUtils.setLegendNodeUserLabel(node, 0, SCL_LEGEND_TITLE)
 
 
 def save_view(project: Any, polygons: Any, scenes: list[Any]) -> None:
