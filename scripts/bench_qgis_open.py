@@ -80,8 +80,13 @@ def qgis_open_report(results: dict[str, Any]) -> str:
 
 def _measure(spec: dict[str, Any]) -> dict[str, Any]:
     """Under QGIS's Python: open and draw each layer of `spec`; return the best times."""
-    from qgis.core import (QgsApplication, QgsDataSourceUri, QgsMapRendererParallelJob,
-                           QgsMapSettings, QgsRasterLayer)
+    from qgis.core import (
+        QgsApplication,
+        QgsDataSourceUri,
+        QgsMapRendererParallelJob,
+        QgsMapSettings,
+        QgsRasterLayer,
+    )
     from qgis.PyQt.QtCore import QSize
 
     app = QgsApplication([], False)
