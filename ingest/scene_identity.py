@@ -104,3 +104,11 @@ def make_room(conn: psycopg.Connection, scl: SclFile, source: str, replace: bool
     if ids:
         conn.execute("DELETE FROM sclzonal.scene WHERE id = ANY(%s)", (list(ids),))
     return ids
+
+
+def drop_tables_of_deleted_scenes(conn: psycopg.Connection) -> int:
+    """Drop the (empty) tables of tiles of scenes deleted since, each when scene_tile can be
+    locked at once (sql/scene_tile_partitions.sql); return how many were dropped."""
+    with conn.transaction():
+        row = conn.execute("SELECT sclzonal.drop_empty_scene_tile_partitions()").fetchone()
+    return int(row[0]) if row else 0

@@ -285,14 +285,6 @@ def load_scene(
                          replaced=replaced)
 
 
-def drop_tables_of_deleted_scenes(conn: psycopg.Connection) -> int:
-    """Drop the (empty) tables of tiles of scenes deleted since, each when scene_tile can be
-    locked at once (sql/scene_tile_partitions.sql); return how many were dropped."""
-    with conn.transaction():
-        row = conn.execute("SELECT sclzonal.drop_empty_scene_tile_partitions()").fetchone()
-    return int(row[0]) if row else 0
-
-
 def _grid_id(conn: psycopg.Connection, scl: SclFile) -> int:
     """Return the id of the scene's grid, adding the grid when it is new."""
     key = (scl.srid, scl.upper_left_x, scl.upper_left_y, scl.pixel_size_x, scl.pixel_size_y,

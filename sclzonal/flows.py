@@ -90,8 +90,8 @@ def load_scl_files(conn: psycopg.Connection, paths: Sequence[Path], *, explicit_
     # The server loads its raster library (tens of milliseconds) while this process loads GDAL.
     warm_up = threading.Thread(target=_warm_up, args=(conn,), daemon=True)
     warm_up.start()
-    from sclzonal.ingest.scene_identity import check_new_scenes
-    from sclzonal.ingest.scl_raster import check_pixels, drop_tables_of_deleted_scenes, load_scene
+    from sclzonal.ingest.scene_identity import check_new_scenes, drop_tables_of_deleted_scenes
+    from sclzonal.ingest.scl_raster import check_pixels, load_scene
     from sclzonal.ingest.sen2cor import inspect_scl_input, source_of
 
     with ExitStack() as stack:

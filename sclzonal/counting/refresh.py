@@ -18,7 +18,7 @@ import psycopg
 from sclzonal.counting import DEFAULT_COUNT_BATCH
 from sclzonal.counting.pairs import count_new_pairs, fill_missing_coverage, pending_pairs
 from sclzonal.db.connection import job_lock
-from sclzonal.ingest.scl_raster import drop_tables_of_deleted_scenes
+from sclzonal.ingest.scene_identity import drop_tables_of_deleted_scenes
 
 
 @dataclass
