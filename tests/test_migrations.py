@@ -25,7 +25,7 @@ EXPECTED_RELATIONS = {
     ("uncountable_polygon", "r"), ("refresh_lock", "r"), ("ingest_lock", "r"),  # revision 0008
     ("verdict_stale_polygon", "r"), ("verdict_stale_month", "r"), ("verdict_new_pair", "r"),  # 0009
     ("verdict_rebuild_request", "r"), ("polygon_problem", "v"),
-    ("scene_tile_partition", "v"),  # revision 0010
+    ("scene_tile_partition", "v"), ("verdict_refresh_turn", "r"),  # revision 0010
 }
 
 

@@ -26,9 +26,11 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
 
 
 SQL_DEFINED_TABLES = {"polygon_verdict", "polygon_month_verdict", "verdict_stale_polygon",
-                      "verdict_stale_month", "verdict_new_pair", "verdict_rebuild_request"}
-"""Tables that sql/ files make and own (verdict_tables.sql, verdict_staleness.sql): the columns of
-the verdict tables are those of their definition views, so they have no model."""
+                      "verdict_stale_month", "verdict_new_pair", "verdict_rebuild_request",
+                      "verdict_refresh_turn"}
+"""Tables that sql/ files make and own (verdict_tables.sql, verdict_staleness.sql,
+verdict_refresh.sql): the columns of the verdict tables are those of their definition views, so
+they have no model."""
 
 
 SCENE_TILE_PARTITION = re.compile(r"scl_\d{4}_\d{2}_\d{2}_scene_\d+")

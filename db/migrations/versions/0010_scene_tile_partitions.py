@@ -1,4 +1,5 @@
-"""Each scene's SCL tiles in their own table, with raster constraints, for QGIS.
+"""Each scene's SCL tiles in their own table, with raster constraints, for QGIS; refreshes
+take turns on a table of their own, so autovacuum can clean polygon_verdict between them.
 
 sclzonal.scene_tile becomes a table partitioned by scene_id (LIST), with one partition per
 scene, sclzonal.scl_<YYYY_MM_DD>_scene_<id>, which has PostGIS's raster constraints, so QGIS
@@ -6,6 +7,11 @@ lists and opens each scene as one raster of one CRS (sql/scene_tile_partitions.s
 primary key becomes (scene_id, id): a key of a partitioned table holds its partition key; the
 tile ids stay as they were and stay unique. The tiles are copied scene by scene, about 0.4 s
 for a 5490 x 5490 px scene (docs/operations.md, "Upgrading").
+
+refresh_polygon_verdict() locked polygon_verdict in SHARE ROW EXCLUSIVE mode to keep two
+refreshes apart; that lock also conflicts with autovacuum, which PostgreSQL cancels when a lock
+waits for it, so a schedule of back-to-back refreshes never vacuumed polygon_verdict. The
+refreshes now take turns on the empty table verdict_refresh_turn (sql/verdict_refresh.sql).
 
 Revision ID: 0010
 Revises: 0009
@@ -26,6 +32,7 @@ depends_on = None
 SQL_FILES = {
     "scene_tile_partitions.sql": "9ab2d8d2eb9eb654e9069657437cf417298a51cba2a96ce476f471a51107f12b",
     "zonal_views.sql": "8cc6b2d5d3dc902841f377eb1f51421cc6baf57599ef4ac69b5a07a35da106d1",
+    "verdict_refresh.sql": "e93bf21d9a0f890c987954152940ab59abca73cbf44b16d528dd12755a07ea52",
     "roles.sql": "c0a5093bc98d6f160154404f1f41aa7215d3730463449a8805e5f08c423495c2",
 }
 PARTITION_FUNCTIONS = ["add_scene_tile_partition(bigint)", "finish_scene_tile_partition(bigint)",
@@ -83,6 +90,7 @@ def upgrade() -> None:
     # The view of the counting's definition names scene_tile: made again, it reads the new table.
     apply_recorded_sql(op.get_bind(), revision, {"zonal_views.sql": SQL_FILES["zonal_views.sql"]})
     op.execute("DROP TABLE sclzonal.scene_tile_before_0010")
+    apply_recorded_sql(op.get_bind(), revision, {"verdict_refresh.sql": SQL_FILES["verdict_refresh.sql"]})
     op.execute("ANALYZE sclzonal.scene_tile")
 
 
@@ -116,3 +124,6 @@ def downgrade() -> None:
     op.execute("DROP TABLE sclzonal.scene_tile_partitioned")  # and every scene's table
     for function in PARTITION_FUNCTIONS:
         op.execute(f"DROP FUNCTION sclzonal.{function}")
+    apply_recorded_sql(op.get_bind(), "0009",
+                       {"verdict_refresh.sql": recorded_0009["verdict_refresh.sql"]})
+    op.execute("DROP TABLE sclzonal.verdict_refresh_turn")
