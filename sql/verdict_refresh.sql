@@ -218,7 +218,12 @@ DECLARE
     remade_months date[];
 BEGIN
     LOCK TABLE sclzonal.verdict_refresh_turn IN SHARE ROW EXCLUSIVE MODE;
-    IF EXISTS (SELECT FROM sclzonal.verdict_rebuild_request) THEN
+    -- Everything again when asked, and when at least half the polygons are noted whole (a date's
+    -- counts deleted, say): the definition views over all polygons then cost less than over a
+    -- list of most of them (1,000,000 polygons noted whole: minutes, against 26 s for all).
+    IF EXISTS (SELECT FROM sclzonal.verdict_rebuild_request)
+       OR (SELECT count(*) FROM sclzonal.verdict_stale_polygon) * 2
+          >= greatest((SELECT count(*) FROM sclzonal.polygon), 1) THEN
         DELETE FROM sclzonal.verdict_rebuild_request;
         DELETE FROM sclzonal.verdict_stale_polygon;
         DELETE FROM sclzonal.verdict_stale_month;

@@ -86,6 +86,20 @@ def test_a_refresh_decides_only_the_polygons_whose_inputs_changed(
     assert verdict_differences(conn) == 0
 
 
+def test_most_polygons_noted_whole_are_decided_by_the_definitions_over_all(
+        loaded: str, conn: psycopg.Connection) -> None:
+    """Half the polygons or more noted whole (their counts deleted, edits): every verdict is
+    made from the definition views over all polygons, cheaper than over a list of most of them."""
+    assert _decided(loaded) == 4
+    conn.execute("UPDATE sclzonal.polygon SET name = name || ' (edited)' WHERE source_fid = '1'")
+    assert _decided(loaded) == 1  # one of four: that polygon only
+    conn.execute("UPDATE sclzonal.polygon SET name = name || ' (edited)' WHERE source_fid IN ('2', '3')")
+    assert _decided(loaded) == 4  # two of four: all of them
+    assert verdict_differences(conn) == 0
+    assert conn.execute("SELECT count(*) FROM sclzonal.polygon_verdict WHERE name LIKE '%(edited)'"
+                        ).fetchone() == (3,)
+
+
 def test_new_scenes_are_added_to_their_months(loaded: str, conn: psycopg.Connection,
                                               scenes: list[Path]) -> None:
     """A month's row made from its old row and the new scene's observations alone equals the
