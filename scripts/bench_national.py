@@ -152,7 +152,8 @@ def national_table(results: dict[str, Any]) -> str:
              "stored pairs at the end.", "",
              "| refresh after scene | date | pairs counted | counting | verdicts | polygons decided "
              "| temp files |", "|---|---|---|---|---|---|---|"]
-    shown = {1, 2, p["tiles"], p["tiles"] + 1, len(rows)} | set(range(p["tiles"], len(rows), 2 * p["tiles"]))
+    shown = ({1, 2, 10, p["tiles"], p["tiles"] + 1, len(rows)}
+             | set(range(p["tiles"], len(rows), 2 * p["tiles"])))
     for row in rows:
         if row["scene"] in shown:
             lines.append(f"| {row['scene']} | {row['date']} | {row['pairs']:,} | "
