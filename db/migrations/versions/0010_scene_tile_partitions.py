@@ -32,7 +32,7 @@ depends_on = None
 SQL_FILES = {
     "scene_tile_partitions.sql": "9ab2d8d2eb9eb654e9069657437cf417298a51cba2a96ce476f471a51107f12b",
     "zonal_views.sql": "8cc6b2d5d3dc902841f377eb1f51421cc6baf57599ef4ac69b5a07a35da106d1",
-    "verdict_refresh.sql": "668b5436679568860fc1b96ed285f7d6d5f9b58382ffc5141fb6f23fd440bcaa",
+    "verdict_refresh.sql": "bdbf6b33dd70f4573839fb444de8a1a884bd2b182fd1eb5807037099f8ef64f7",
     "roles.sql": "c0a5093bc98d6f160154404f1f41aa7215d3730463449a8805e5f08c423495c2",
 }
 PARTITION_FUNCTIONS = ["add_scene_tile_partition(bigint)", "finish_scene_tile_partition(bigint)",
