@@ -151,8 +151,9 @@ def verdict_layers(spec: dict[str, Any]) -> list[Any]:
     return [polygon_verdict, scene_verdict, month_verdict, polygons]
 
 
-def scl_layer(spec: dict[str, Any], scene: dict[str, Any]) -> Any:
-    """Return one scene's SCL raster with a paletted renderer and its date as temporal range."""
+def scl_layer(spec: dict[str, Any], scene: dict[str, Any], legend: str) -> Any:
+    """Return one scene's SCL raster with a paletted renderer, `legend` (scl_legend_image, the
+    same for every scene) as its legend, and its date as temporal range."""
     from qgis.core import QgsPalettedRasterRenderer, QgsRasterLayer
     from qgis.core import QgsRasterLayerTemporalProperties as Temporal
     from qgis.PyQt.QtGui import QColor
@@ -164,7 +165,7 @@ def scl_layer(spec: dict[str, Any], scene: dict[str, Any]) -> Any:
                                                f"{k['value']} {k['name']}")
                for k in spec["scl_classes"]]
     layer.setRenderer(QgsPalettedRasterRenderer(layer.dataProvider(), 1, classes))
-    layer.setLegendPlaceholderImage(scl_legend_image(spec["scl_classes"]))
+    layer.setLegendPlaceholderImage(legend)
     temporal = layer.temporalProperties()
     temporal.setMode(Temporal.ModeFixedTemporalRange)
     temporal.setFixedTemporalRange(_date_range(scene["acquired_on"]))
@@ -229,8 +230,9 @@ def build_project(spec: dict[str, Any]) -> Any:
     group = root.addGroup(SCL_GROUP)
     scenes = sorted(spec["scenes"], key=lambda s: (s["acquired_on"], s["id"]), reverse=True)
     scene_layers = {}
+    legend = scl_legend_image(spec["scl_classes"])
     for index, scene in enumerate(scenes):
-        layer = scene_layers[scene["id"]] = scl_layer(spec, scene)
+        layer = scene_layers[scene["id"]] = scl_layer(spec, scene, legend)
         project.addMapLayer(layer, False)
         _scene_node(group.addLayer(layer), newest=index == 0)
     observations = project_forms.complete(
