@@ -16,6 +16,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -227,6 +228,10 @@ class CountedPair(Base):
         Column("expected_pixels", Integer),
         *(Column(name, Integer, nullable=False, server_default=text("0")) for name in CLASS_COLUMNS),
         Column("counted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        # a scene's pairs (revision 0011): the refresh reads the pairs of its new scenes' dates,
+        # and deleting or editing a scene reads its pairs, scene by scene instead of every
+        # stored pair
+        Index("counted_pair_scene_id_idx", "scene_id"),
     )
 
 

@@ -1,0 +1,98 @@
+"""Overlapping tiles of one date, added to the verdicts one refresh at a time.
+
+Where tiles overlap, a polygon has several pairs on one date and one observation: the best pair
+(highest coverage, then most clear pixels, then lowest scene id). A refresh evaluates only the
+pairs of the new scene's date: an old pair that stays the best leaves the month as it was, a
+better new pair takes the old observation's place in the month, and when the old observation
+was the month's latest clear one and the new one is not clear, the month is read again. Each
+case must leave both verdict tables equal to their definition views. The scenes here have
+no-data patches (class 0: lower coverage) and clouds (class 8: not clear) at random, so that all
+three cases occur, which the test checks on the stored pairs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+from affine import Affine
+from shapely.geometry import box
+
+from sclzonal.counting.refresh import refresh
+from tests.helpers import cli_ok, to_crs, verdict_differences, write_polygons, write_raster
+
+# Three grids (offsets of a fraction of a pixel make each its own grid), overlapping by most of
+# their width; three dates, two in May and one in June.
+TILES = [Affine(20, 0, 500000, 0, -20, 5100000), Affine(20, 0, 500000 + 300 + 10, 0, -20, 5100000 - 10),
+         Affine(20, 0, 500000 + 600 + 5, 0, -20, 5100000 - 5)]
+DAYS = [dt.date(2024, 5, 20), dt.date(2024, 5, 25), dt.date(2024, 6, 2)]
+SIZE = 60  # pixels a side: a tile is 1,200 m wide
+
+
+def _fields() -> list[object]:
+    """Fields of 7 x 7 pixels in a row of columns across the three tiles."""
+    fields = []
+    for col in range(9):
+        for row in range(3):
+            x, y = 500000 + 30 + col * 190, 5100000 - 30 - row * 380
+            fields.append(to_crs(box(x, y - 140, x + 140, y), "EPSG:32633", "EPSG:4326"))
+    return fields
+
+
+def _scene(folder: Path, rng: np.random.Generator, tile: int, day: dt.date) -> Path:
+    classes = rng.choice(np.array([4, 4, 4, 5, 9], dtype=np.uint8), (SIZE, SIZE))
+    # clouds and no data in patches of random size and place, and in half the scenes no-data
+    # specks (coverage just under 1: such a clear pair loses to a cloudy one without specks)
+    for value in (8, 8, 8, 8, 8, 0, 0):
+        row, col, height, width = rng.integers(0, SIZE, 2).tolist() + rng.integers(5, 30, 2).tolist()
+        classes[row:row + height, col:col + width] = value
+    classes[rng.random((SIZE, SIZE)) < rng.choice([0.0, 0.03])] = 0
+    return write_raster(folder / f"scl_t{tile}_{day}.tif", classes, transform=TILES[tile], date=day)
+
+
+def _refresh(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        refresh(conn)
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_tiles_of_a_date_added_one_refresh_at_a_time_equal_the_definition(
+        seed: int, empty_conn: psycopg.Connection, database_url: str, tmp_path: Path) -> None:
+    rng = np.random.default_rng(seed)
+    fields = write_polygons(tmp_path / "fields.gpkg", _fields(), "EPSG:4326")
+    cli_ok(database_url, "polygons", "load", str(fields), "--id-field", "ident")
+    scenes = [_scene(tmp_path, rng, tile, day) for day in DAYS for tile in range(len(TILES))]
+    order = rng.permutation(len(scenes)).tolist()
+    for step, index in enumerate(order):
+        cli_ok(database_url, "scl", "load", str(scenes[index]))
+        if step % 4 != 2:  # mostly a refresh per scene; sometimes two scenes in one refresh
+            _refresh(database_url)
+            assert verdict_differences(empty_conn) == 0, f"after {scenes[index].name}"
+    _refresh(database_url)
+    assert verdict_differences(empty_conn) == 0
+
+    # The three cases happened: on some (polygon, date) with several pairs the observation is
+    # the first scene loaded, on some a later one; on some a later one that is not clear took
+    # the place of a clear one.
+    cases = empty_conn.execute("""
+        WITH pair AS (
+            SELECT sv.polygon_id, sv.acquired_on, sv.scene_id, sv.is_observation,
+                   sv.verdict NOT IN ('not_clear', 'partially_observed') AS clear
+            FROM sclzonal.scene_verdict AS sv
+        ), several AS (
+            SELECT p.polygon_id, p.acquired_on, min(p.scene_id) AS first_scene,
+                   bool_or(p.clear AND NOT p.is_observation) AS clear_passed_over
+            FROM pair AS p GROUP BY 1, 2 HAVING count(*) > 1
+        )
+        SELECT count(*) FILTER (WHERE o.scene_id = s.first_scene),
+               count(*) FILTER (WHERE o.scene_id > s.first_scene),
+               count(*) FILTER (WHERE o.scene_id > s.first_scene AND NOT o.clear
+                                AND s.clear_passed_over)
+        FROM several AS s
+        JOIN pair AS o ON o.polygon_id = s.polygon_id AND o.acquired_on = s.acquired_on
+                      AND o.is_observation
+        """).fetchone()
+    assert cases is not None and all(count > 0 for count in cases), cases
