@@ -217,6 +217,7 @@ DECLARE
     added_ids bigint[];
     added_dates date[];
     added_keys text[];
+    added_months date[];
     shared_ids bigint[];
     shared_dates date[];
     shared_keys text[];
@@ -336,8 +337,9 @@ BEGIN
         ON CONFLICT DO NOTHING;
         -- The keys whose observation is new, in months not made again whole.
         SELECT coalesce(array_agg(DISTINCT d.polygon_id), '{}'),
-               coalesce(array_agg(DISTINCT sclzonal.observation_key(d.polygon_id, d.acquired_on)), '{}')
-        INTO added_ids, added_keys
+               coalesce(array_agg(DISTINCT sclzonal.observation_key(d.polygon_id, d.acquired_on)), '{}'),
+               coalesce(array_agg(DISTINCT d.month_start), '{}')
+        INTO added_ids, added_keys, added_months
         FROM pg_temp.date_pair AS d
         WHERE NOT EXISTS (SELECT FROM pg_temp.month_remade AS r
                           WHERE r.polygon_id = d.polygon_id AND r.month_start = d.month_start)
@@ -425,6 +427,10 @@ BEGIN
                           GROUP BY u.key) AS e
                     WHERE e.evaluated > 0
                 ) AS t
+                -- a condition on the months, which PostgreSQL moves down to the scenes: the
+                -- counts are then read scene by scene (counted_pair_scene_id_idx) for those
+                -- months, not for every date of these polygons
+                WHERE a.month_start = ANY (added_months)
             )
             SELECT p.id, p.polygon_id, p.source, p.source_fid, p.name, p.month_start, p.month_end,
                    CASE WHEN p.latest_on IS NOT NULL THEN p.latest_verdict

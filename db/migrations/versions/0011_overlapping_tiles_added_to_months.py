@@ -35,7 +35,7 @@ depends_on = None
 
 SQL_FILES = {
     "verdict_months.sql": "2fc5b3cb6aa11a27bf59e191be4b340c381be231b7b9c500f1665ac994e2d3ed",
-    "verdict_refresh.sql": "8910e95e7d4f6a8b0968ee34f032b19812d6b1d066f9311f56ec1566631c8ab0",
+    "verdict_refresh.sql": "b5c4944153972091a046b54ad0293a8f1ce7594547485fd8d09a0cbafa15f43a",
 }
 
 
