@@ -37,31 +37,65 @@ COMMENT ON TABLE sclzonal.verdict_refresh_turn IS
     'Empty: refresh_polygon_verdict() locks it so that two refreshes take turns.';
 
 -- polygon_verdict rows of polygons whose counts changed only in some months, made while their
--- old rows are still there, after polygon_month_verdict has been brought up to date for those
--- polygons in those months (the months of the new counts): the same values as
--- polygon_verdict_between('-infinity', 'infinity', polygon_ids). Tallies are summed over the
--- polygons' months. The latest clear observation (max of the months' verdict_acquired_on) is
--- read, when it lies in one of those months, from polygon_observation for those polygons and
--- dates only (given to the query as lists, so the conditions reach the index of the counts);
--- when it lies in an older month, nothing about it changed and the old row's columns are kept.
+-- old rows are still there, after polygon_month_verdict has been brought up to date for them:
+-- the same values as polygon_verdict_between('-infinity', 'infinity', polygon_ids). Tallies are
+-- summed over the polygons' months. The latest clear observation (max of the months'
+-- verdict_acquired_on) is kept from the old row when it is the old row's and nothing about it
+-- changed: its (polygon, date) key is not among touched_keys (the observations this refresh
+-- added or replaced) and its month not among remade_month_keys ('<polygon id> <month start>',
+-- the months made again whole). Otherwise it is read from polygon_observation for those
+-- polygons and dates only (given to the query as lists, so the conditions reach the counts by
+-- scene): mostly the new scene's date, not every date of the months that changed.
+-- Revision 0010's version took (polygon_ids, changed_months) and read every polygon whose latest
+-- clear observation lay in a changed month, which took the dates of the whole month.
+DROP FUNCTION IF EXISTS sclzonal.polygon_verdict_from_months(bigint[], date[]);
 CREATE OR REPLACE FUNCTION sclzonal.polygon_verdict_from_months(polygon_ids bigint[],
-                                                                changed_months date[])
+                                                                touched_keys text[],
+                                                                remade_month_keys text[])
 RETURNS SETOF sclzonal.polygon_verdict
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     fresh_dates date[];
     fresh_keys text[];
 BEGIN
-    SELECT array_agg(DISTINCT d.latest_on),
-           array_agg(sclzonal.observation_key(d.polygon_id, d.latest_on))
+    SELECT coalesce(array_agg(DISTINCT d.latest_on), '{}'),
+           coalesce(array_agg(sclzonal.observation_key(d.polygon_id, d.latest_on)), '{}')
     INTO fresh_dates, fresh_keys
     FROM (SELECT m.polygon_id, max(m.verdict_acquired_on) AS latest_on
           FROM sclzonal.polygon_month_verdict AS m
           WHERE m.polygon_id = ANY (polygon_ids)
           GROUP BY m.polygon_id) AS d
-    WHERE date_trunc('month', d.latest_on)::date = ANY (changed_months);
+    LEFT JOIN (SELECT v.polygon_id, v.acquired_on FROM sclzonal.polygon_verdict AS v
+               WHERE v.polygon_id = ANY (polygon_ids)) AS v
+           ON v.polygon_id = d.polygon_id
+    WHERE d.latest_on IS NOT NULL
+      AND (v.acquired_on IS DISTINCT FROM d.latest_on
+           OR sclzonal.observation_key(d.polygon_id, d.latest_on) = ANY (touched_keys)
+           OR sclzonal.observation_key(d.polygon_id, date_trunc('month', d.latest_on)::date)
+              = ANY (remade_month_keys));
+    -- The latest clear observations read again, in a table of their own with statistics: in the
+    -- query below the planner estimated a handful of rows for them and joined them to the
+    -- polygons by a nested loop (50,000 x 50,000 comparisons: 560 s).
+    CREATE TEMPORARY TABLE fresh_observation ON COMMIT DROP AS
+    SELECT o.polygon_id, o.verdict, o.acquired_on, o.scene_id, o.coverage, o.clear_share,
+           o.rule_share, o.vegetation_share, o.total_pixels, o.clear_pixels,
+           o.expected_pixels, o.observed_pixels, o.rule_id, o.rule_revision, rr.label,
+           rr.classes, rr.min_share, rr.min_clear_share, rr.min_coverage, o.evaluated_rules,
+           so.source, so.description
+    FROM sclzonal.polygon_observation AS o
+    LEFT JOIN sclzonal.verdict_rule_revision AS rr
+           ON rr.rule_id = o.rule_id AND rr.revision = o.rule_revision
+    -- one scene looked up by its key per row (OFFSET 0 keeps the planner from joining the
+    -- view whole: with a low row estimate it formatted every scene's origin for every row)
+    LEFT JOIN LATERAL (SELECT s.source, s.description FROM sclzonal.scene_origin AS s
+                       WHERE s.scene_id = o.scene_id OFFSET 0) AS so ON true
+    WHERE o.polygon_id = ANY (polygon_ids) AND o.acquired_on = ANY (fresh_dates)
+      -- only each polygon's own latest date: this condition names the partition columns of
+      -- the observation's window, so it is applied before the rules are evaluated
+      AND sclzonal.observation_key(o.polygon_id, o.acquired_on) = ANY (fresh_keys);
+    ANALYZE pg_temp.fresh_observation;
     RETURN QUERY
     WITH tally AS (
         SELECT m.polygon_id,
@@ -85,24 +119,6 @@ BEGIN
             GROUP BY m.polygon_id, r.key
         ) AS h
         GROUP BY h.polygon_id
-    ), fresh AS (
-        SELECT o.polygon_id, o.verdict, o.acquired_on, o.scene_id, o.coverage, o.clear_share,
-               o.rule_share, o.vegetation_share, o.total_pixels, o.clear_pixels,
-               o.expected_pixels, o.observed_pixels, o.rule_id, o.rule_revision, rr.label,
-               rr.classes, rr.min_share, rr.min_clear_share, rr.min_coverage, o.evaluated_rules,
-               so.source, so.description
-        FROM sclzonal.polygon_observation AS o
-        JOIN tally AS t ON t.polygon_id = o.polygon_id AND t.latest_on = o.acquired_on
-        LEFT JOIN sclzonal.verdict_rule_revision AS rr
-               ON rr.rule_id = o.rule_id AND rr.revision = o.rule_revision
-        -- one scene looked up by its key per row (OFFSET 0 keeps the planner from joining the
-        -- view whole: with a low row estimate it formatted every scene's origin for every row)
-        LEFT JOIN LATERAL (SELECT s.source, s.description FROM sclzonal.scene_origin AS s
-                           WHERE s.scene_id = o.scene_id OFFSET 0) AS so ON true
-        WHERE o.polygon_id = ANY (polygon_ids) AND o.acquired_on = ANY (fresh_dates)
-          -- only each polygon's own latest date: this condition names the partition columns of
-          -- the observation's window, so it is applied before the rules are evaluated
-          AND sclzonal.observation_key(o.polygon_id, o.acquired_on) = ANY (fresh_keys)
     ), kept AS (
         SELECT v.polygon_id, v.verdict, v.acquired_on, v.scene_id, v.coverage, v.clear_share,
                v.rule_share, v.vegetation_share, v.pixels, v.clear_pixels, v.expected_pixels,
@@ -112,9 +128,9 @@ BEGIN
         FROM sclzonal.polygon_verdict AS v
         JOIN tally AS t ON t.polygon_id = v.polygon_id AND t.latest_on = v.acquired_on
         WHERE v.polygon_id = ANY (polygon_ids)
-          AND date_trunc('month', t.latest_on)::date <> ALL (changed_months)
+          AND sclzonal.observation_key(v.polygon_id, v.acquired_on) <> ALL (fresh_keys)
     ), latest AS (
-        SELECT * FROM fresh
+        SELECT * FROM pg_temp.fresh_observation
         UNION ALL
         SELECT * FROM kept
     ), uncountable AS (
@@ -143,6 +159,7 @@ BEGIN
     LEFT JOIN held AS h ON h.polygon_id = p.id
     LEFT JOIN uncountable AS u ON u.polygon_id = p.id
     WHERE p.id = ANY (polygon_ids);
+    DROP TABLE pg_temp.fresh_observation;
 END;
 $$;
 
@@ -213,7 +230,7 @@ AS $$
 DECLARE
     whole bigint[];
     in_months bigint[];
-    months date[];
+    remade_month_keys text[];
     added_ids bigint[];
     added_dates date[];
     added_keys text[];
@@ -477,17 +494,19 @@ BEGIN
     WHERE m.polygon_id = a.polygon_id AND m.month_start = a.month_start;
     INSERT INTO sclzonal.polygon_month_verdict SELECT * FROM pg_temp.month_added;
     -- Polygons with new or changed counts: their verdicts from their months.
-    SELECT coalesce(array_agg(DISTINCT c.polygon_id), '{}'),
-           coalesce(array_agg(DISTINCT c.month_start), '{}')
-    INTO in_months, months
-    FROM (SELECT r.polygon_id, r.month_start FROM pg_temp.month_remade AS r
+    SELECT coalesce(array_agg(DISTINCT c.polygon_id), '{}')
+    INTO in_months
+    FROM (SELECT r.polygon_id FROM pg_temp.month_remade AS r
           UNION ALL
-          SELECT a.polygon_id, a.month_start FROM pg_temp.month_added AS a) AS c;
+          SELECT a.polygon_id FROM pg_temp.month_added AS a) AS c;
+    SELECT coalesce(array_agg(sclzonal.observation_key(r.polygon_id, r.month_start)), '{}')
+    INTO remade_month_keys
+    FROM pg_temp.month_remade AS r;
     DROP TABLE pg_temp.month_remade, pg_temp.month_added, pg_temp.new_pair;
     DROP TABLE IF EXISTS pg_temp.date_pair, pg_temp.shared_pair, pg_temp.replaced_observation;
     IF cardinality(in_months) > 0 THEN
         CREATE TEMPORARY TABLE made_from_months ON COMMIT DROP AS
-        SELECT * FROM sclzonal.polygon_verdict_from_months(in_months, months);
+        SELECT * FROM sclzonal.polygon_verdict_from_months(in_months, added_keys, remade_month_keys);
         DELETE FROM sclzonal.polygon_verdict WHERE polygon_id = ANY (in_months);
         INSERT INTO sclzonal.polygon_verdict SELECT * FROM pg_temp.made_from_months;
         DROP TABLE pg_temp.made_from_months;
@@ -512,13 +531,13 @@ $$;
 -- Only the roles granted EXECUTE in sql/roles.sql (and the owner) may call them.
 REVOKE ALL ON FUNCTION sclzonal.refresh_polygon_verdict() FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.rebuild_polygon_verdict() FROM PUBLIC;
-REVOKE ALL ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[], date[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[], text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.analyze_verdicts_after(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.month_share(double precision, numeric, double precision, numeric, numeric, numeric) FROM PUBLIC;
 
 COMMENT ON FUNCTION sclzonal.refresh_polygon_verdict() IS
     'Make again the verdicts (polygon_verdict, polygon_month_verdict) of the polygons and months whose inputs changed, or all after a rule change, as their owner; returns how many polygons. Run by `sclzonal refresh`.';
-COMMENT ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[], date[]) IS
-    'polygon_verdict rows of polygons whose counts changed only in the given months, from their (up to date) polygon_month_verdict rows and their old rows; equals polygon_verdict_between over all dates.';
+COMMENT ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[], text[]) IS
+    'polygon_verdict rows of polygons whose counts changed in some observations (touched keys) or months (made again), from their (up to date) polygon_month_verdict rows and their old rows; equals polygon_verdict_between over all dates.';
 COMMENT ON FUNCTION sclzonal.rebuild_polygon_verdict() IS
     'Decide every verdict again from the definitions; returns how many polygons. `sclzonal refresh --rebuild-verdicts`.';

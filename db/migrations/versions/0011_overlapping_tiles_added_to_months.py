@@ -10,7 +10,10 @@ when the new pair is better the month gets it and loses the old observation; a n
 made from its new observations alone (sql/verdict_refresh.sql). The helper functions
 summed_share and summed_tallies give way to month_share and a subquery of the refresh, which
 also take away what was replaced; polygon_month_rows writes its class shares out instead of a
-subquery per row (sql/verdict_months.sql).
+subquery per row (sql/verdict_months.sql). polygon_verdict_from_months takes the observations
+and months the refresh changed instead of the months alone, and reads a polygon's latest clear
+observation again only when it is one of them: mostly the new scene's date, instead of every date
+of the months that changed.
 
 counted_pair gets an index by scene: the refresh's count of each new (polygon, date)'s pairs
 reads the pairs of the new scenes' dates instead of every stored pair (0.48 s -> under 0.15 s
@@ -35,7 +38,7 @@ depends_on = None
 
 SQL_FILES = {
     "verdict_months.sql": "2fc5b3cb6aa11a27bf59e191be4b340c381be231b7b9c500f1665ac994e2d3ed",
-    "verdict_refresh.sql": "b5c4944153972091a046b54ad0293a8f1ce7594547485fd8d09a0cbafa15f43a",
+    "verdict_refresh.sql": "1d3e721115ce48881e45811ea745f94bb21d056520a1792fb8d2e4ea99aaeab8",
 }
 
 
@@ -48,6 +51,7 @@ def downgrade() -> None:
     from alembic import context
 
     op.drop_index("counted_pair_scene_id_idx", "counted_pair", schema="sclzonal")
+    op.execute("DROP FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[], text[])")
     op.execute("DROP FUNCTION sclzonal.month_share(double precision, numeric, double precision,"
                " numeric, numeric, numeric)")
     recorded_0010 = context.script.get_revision("0010").module.SQL_FILES
