@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_national import bench_national, write_national_docs  # noqa: E402
 from bench_qgis_open import bench_qgis_open, qgis_open_report  # noqa: E402
+from bench_refresh_revisions import bench_refresh_revisions, refresh_revisions_table  # noqa: E402
 from bench_storage import bench_storage, storage_report  # noqa: E402
 from bench_support import (  # noqa: E402
     check_counts,
@@ -214,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--qgis-open", action="store_true",
                         help="only QGIS opening and drawing one scene: its own table against a "
                              "filtered table without raster constraints (scripts/bench_qgis_open.py)")
+    parser.add_argument("--refresh-revisions", type=int, default=None, metavar="SCENES",
+                        help="only this revision's verdict refresh against revision 0010's, after "
+                             "each of the last SCENES scenes of the database --national left "
+                             "(scripts/bench_refresh_revisions.py)")
     parser.add_argument("--polygons", type=int, default=None,
                         help="--national: field polygons (1,000,000); --storage: 200,000")
     parser.add_argument("--tiles", type=int, default=30, help="--national: tiles (grids)")
@@ -238,6 +243,15 @@ def main(argv: list[str] | None = None) -> int:
                                  seed=args.seed)
         (work / "qgis-open.json").write_text(json.dumps(opened, indent=2))
         print(qgis_open_report(opened))
+        return 0
+    if args.refresh_revisions:
+        params = conninfo_to_dict(server)
+        params["dbname"] = "sclzonal_bench_national"
+        compared = bench_refresh_revisions(make_conninfo(**params), SCLZONAL,
+                                           sorted((work / "national").glob("*.tif")),
+                                           scenes=args.refresh_revisions)
+        (work / "refresh-revisions.json").write_text(json.dumps(compared, indent=2))
+        print(refresh_revisions_table(compared))
         return 0
     if args.national:
         national = bench_national(lambda name: database_for(server, name), SCLZONAL,
