@@ -1,18 +1,22 @@
 -- Bringing sclzonal.polygon_verdict and sclzonal.polygon_month_verdict up to date, as their owner.
 --
 -- refresh_polygon_verdict() takes what the triggers of sql/verdict_staleness.sql noted:
---   * (polygon, month) pairs whose counts were added or changed (verdict_stale_month): those
---     months are made again from their definition, polygon_month_verdict_view, which then reads
---     only the observations of those polygons in those months;
+--   * (polygon, scene) pairs whose counts were added (verdict_new_pair): their observations are
+--     added to their months' stored rows, or, where another tile's pair of the same date was the
+--     observation, take its place or leave the month as it is (see the refresh below);
+--   * (polygon, month) pairs whose counts changed (verdict_stale_month): those months are made
+--     again from their definition, polygon_month_verdict_view, which then reads only the
+--     observations of those polygons;
 --   * polygons that changed otherwise (verdict_stale_polygon: their row, deleted counts, whether
 --     they can be counted, their scenes' origin): all their months are made again;
 --   * a request to decide everything again (verdict_rebuild_request, after a rule or class
 --     change): both tables are made again from their definition views.
 -- The polygons noted whole get their polygon_verdict rows from the definition; the others from
 -- their months (polygon_verdict_from_months below): sums of the months' tallies, and the latest
--- clear observation, read only when it lies in a month made again. A refresh after a new scene
--- thus costs the new scene's months, not the polygons' whole history. What this gives equals the definition,
--- polygon_verdict_view (tests/test_incremental_verdicts.py checks it after random sequences).
+-- clear observation, read again only when this refresh touched it. A refresh after a new scene
+-- thus costs the new scene's pairs (and the other pairs of their dates where tiles overlap), not
+-- the polygons' whole history. What this gives equals the definition, polygon_verdict_view
+-- (tests/test_incremental_verdicts.py and tests/test_overlapping_tiles.py check it).
 --
 -- It runs in the caller's transaction: readers see the old rows until it commits, never a
 -- half-updated table, and are never blocked (row locks only). Two refreshes take turns on a
@@ -242,6 +246,12 @@ DECLARE
     remade_months date[];
 BEGIN
     LOCK TABLE sclzonal.verdict_refresh_turn IN SHARE ROW EXCLUSIVE MODE;
+    -- Counts written meanwhile wait until this refresh commits (their trigger's insert into
+    -- verdict_new_pair does): where tiles overlap, a stored month is changed by taking away the
+    -- observation it was made from, so the refresh must see as stored every pair the months were
+    -- made from, and as new every other. Only this small table is locked: a lock on counted_pair
+    -- strong enough to keep writers out would also cancel its autovacuum at every refresh.
+    LOCK TABLE sclzonal.verdict_new_pair IN SHARE ROW EXCLUSIVE MODE;
     -- Everything again when asked, and when at least half the polygons are noted whole (a date's
     -- counts deleted, say): the definition views over all polygons then cost less than over a
     -- list of most of them (1,000,000 polygons noted whole: minutes, against 26 s for all).

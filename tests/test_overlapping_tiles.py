@@ -96,3 +96,19 @@ def test_tiles_of_a_date_added_one_refresh_at_a_time_equal_the_definition(
                       AND o.is_observation
         """).fetchone()
     assert cases is not None and all(count > 0 for count in cases), cases
+
+
+def test_counts_written_during_a_refresh_wait_for_it(empty_conn: psycopg.Connection,
+                                                     database_url: str) -> None:
+    """Counts committed while a refresh runs would be taken for stored ones by its later
+    statements, whose subtractions would then not match the stored months: they wait."""
+    with psycopg.connect(database_url) as refreshing, \
+            psycopg.connect(database_url, autocommit=True) as counting:
+        refreshing.execute("SELECT sclzonal.refresh_polygon_verdict()")  # its transaction stays open
+        counting.execute("SET lock_timeout = '300ms'")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            counting.execute("INSERT INTO sclzonal.counted_pair (polygon_id, scene_id) VALUES (1, 1)")
+        refreshing.commit()
+        counting.execute("INSERT INTO sclzonal.counted_pair (polygon_id, scene_id) VALUES (1, 1)")
+    assert empty_conn.execute("SELECT count(*) FROM sclzonal.verdict_new_pair").fetchone() == (1,)
+    empty_conn.execute("DELETE FROM sclzonal.counted_pair")
