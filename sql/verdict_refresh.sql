@@ -63,22 +63,26 @@ AS $$
 DECLARE
     fresh_dates date[];
     fresh_keys text[];
+    kept_ids bigint[];
 BEGIN
-    SELECT coalesce(array_agg(DISTINCT d.latest_on), '{}'),
-           coalesce(array_agg(sclzonal.observation_key(d.polygon_id, d.latest_on)), '{}')
-    INTO fresh_dates, fresh_keys
-    FROM (SELECT m.polygon_id, max(m.verdict_acquired_on) AS latest_on
-          FROM sclzonal.polygon_month_verdict AS m
-          WHERE m.polygon_id = ANY (polygon_ids)
-          GROUP BY m.polygon_id) AS d
-    LEFT JOIN (SELECT v.polygon_id, v.acquired_on FROM sclzonal.polygon_verdict AS v
-               WHERE v.polygon_id = ANY (polygon_ids)) AS v
-           ON v.polygon_id = d.polygon_id
-    WHERE d.latest_on IS NOT NULL
-      AND (v.acquired_on IS DISTINCT FROM d.latest_on
-           OR sclzonal.observation_key(d.polygon_id, d.latest_on) = ANY (touched_keys)
-           OR sclzonal.observation_key(d.polygon_id, date_trunc('month', d.latest_on)::date)
-              = ANY (remade_month_keys));
+    SELECT coalesce(array_agg(DISTINCT c.latest_on) FILTER (WHERE c.read_again), '{}'),
+           coalesce(array_agg(sclzonal.observation_key(c.polygon_id, c.latest_on))
+                        FILTER (WHERE c.read_again), '{}'),
+           coalesce(array_agg(c.polygon_id) FILTER (WHERE NOT c.read_again), '{}')
+    INTO fresh_dates, fresh_keys, kept_ids
+    FROM (SELECT d.polygon_id, d.latest_on,
+                 v.acquired_on IS DISTINCT FROM d.latest_on
+                 OR sclzonal.observation_key(d.polygon_id, d.latest_on) = ANY (touched_keys)
+                 OR sclzonal.observation_key(d.polygon_id, date_trunc('month', d.latest_on)::date)
+                    = ANY (remade_month_keys) AS read_again
+          FROM (SELECT m.polygon_id, max(m.verdict_acquired_on) AS latest_on
+                FROM sclzonal.polygon_month_verdict AS m
+                WHERE m.polygon_id = ANY (polygon_ids)
+                GROUP BY m.polygon_id) AS d
+          LEFT JOIN (SELECT v.polygon_id, v.acquired_on FROM sclzonal.polygon_verdict AS v
+                     WHERE v.polygon_id = ANY (polygon_ids)) AS v
+                 ON v.polygon_id = d.polygon_id
+          WHERE d.latest_on IS NOT NULL) AS c;
     -- The latest clear observations read again, in a table of their own with statistics: in the
     -- query below the planner estimated a handful of rows for them and joined them to the
     -- polygons by a nested loop (50,000 x 50,000 comparisons: 560 s).
@@ -130,9 +134,9 @@ BEGIN
                v.rule_min_share, v.rule_min_clear_share, v.rule_min_coverage, v.evaluated_rules,
                v.scene_source, v.scene_origin
         FROM sclzonal.polygon_verdict AS v
-        JOIN tally AS t ON t.polygon_id = v.polygon_id AND t.latest_on = v.acquired_on
-        WHERE v.polygon_id = ANY (polygon_ids)
-          AND sclzonal.observation_key(v.polygon_id, v.acquired_on) <> ALL (fresh_keys)
+        -- by a list, not a join: joined to the tallies with a low estimate, the planner chose
+        -- a nested loop (30,000 x 30,000 comparisons: 78 s at 1,000,000 polygons)
+        WHERE v.polygon_id = ANY (kept_ids)
     ), latest AS (
         SELECT * FROM pg_temp.fresh_observation
         UNION ALL
