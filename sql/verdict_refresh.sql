@@ -111,8 +111,7 @@ BEGIN
                sum(m.clear_observations)::integer AS clear_observations,
                sum(m.partial_observations)::integer AS partial_observations,
                min(m.first_observed_on) AS first_observed_on,
-               max(m.last_observed_on) AS last_observed_on,
-               max(m.verdict_acquired_on) AS latest_on
+               max(m.last_observed_on) AS last_observed_on
         FROM sclzonal.polygon_month_verdict AS m
         WHERE m.polygon_id = ANY (polygon_ids)
         GROUP BY m.polygon_id

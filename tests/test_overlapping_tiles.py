@@ -21,8 +21,8 @@ import pytest
 from affine import Affine
 from shapely.geometry import box
 
-from sclzonal.counting.refresh import refresh
 from tests.helpers import cli_ok, to_crs, verdict_differences, write_polygons, write_raster
+from tests.test_incremental_verdicts import _decided
 
 # Three grids (offsets of a fraction of a pixel make each its own grid), overlapping by most of
 # their width; three dates, two in May and one in June.
@@ -53,11 +53,6 @@ def _scene(folder: Path, rng: np.random.Generator, tile: int, day: dt.date) -> P
     return write_raster(folder / f"scl_t{tile}_{day}.tif", classes, transform=TILES[tile], date=day)
 
 
-def _refresh(url: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        refresh(conn)
-
-
 @pytest.mark.parametrize("seed", [3, 8])
 def test_tiles_of_a_date_added_one_refresh_at_a_time_equal_the_definition(
         seed: int, empty_conn: psycopg.Connection, database_url: str, tmp_path: Path) -> None:
@@ -69,9 +64,9 @@ def test_tiles_of_a_date_added_one_refresh_at_a_time_equal_the_definition(
     for step, index in enumerate(order):
         cli_ok(database_url, "scl", "load", str(scenes[index]))
         if step % 4 != 2:  # mostly a refresh per scene; sometimes two scenes in one refresh
-            _refresh(database_url)
+            _decided(database_url)
             assert verdict_differences(empty_conn) == 0, f"after {scenes[index].name}"
-    _refresh(database_url)
+    _decided(database_url)
     assert verdict_differences(empty_conn) == 0
 
     # The three cases happened: on some (polygon, date) with several pairs the observation is

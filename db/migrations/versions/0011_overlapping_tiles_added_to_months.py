@@ -38,7 +38,7 @@ depends_on = None
 
 SQL_FILES = {
     "verdict_months.sql": "2fc5b3cb6aa11a27bf59e191be4b340c381be231b7b9c500f1665ac994e2d3ed",
-    "verdict_refresh.sql": "ef36c0e53cf41ad91fe5e7c2918f70bc37290bf4440d24db479331b95e1a9c33",
+    "verdict_refresh.sql": "081f2689eb2a194648acdb54d73ba1a38067b7a4508b039debd228770ff69151",
 }
 
 
