@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from sclzonal.db.scl_classes import CLASS_COLUMNS
 from sclzonal.db.settings import SCHEMA
 
 NAMING = {
@@ -199,13 +200,6 @@ class SceneTile(Base):
     )
     rast: Mapped[Any] = mapped_column(Raster(spatial_index=True), nullable=False)
 
-
-SCL_CLASSES = range(12)
-"""The Sen2Cor SCL class values, 0 to 11."""
-
-CLASS_COLUMNS = tuple(f"class_{value}" for value in SCL_CLASSES)
-"""The columns of counted_pair holding the pixels of each class, in class order: the one list
-the model and the counting use (in SQL, sclzonal.class_pixels and sclzonal.pixels_of)."""
 
 
 class CountedPair(Base):

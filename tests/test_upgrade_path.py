@@ -20,7 +20,7 @@ from psycopg import sql
 from shapely import box
 
 from sclzonal.db import migrate
-from sclzonal.db.models import CLASS_COLUMNS
+from sclzonal.db.scl_classes import CLASS_COLUMNS
 from tests.conftest import migrated_database, url_for
 from tests.helpers import run_cli, to_crs, write_polygons, write_raster
 

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from sclzonal.db.models import CLASS_COLUMNS
+from sclzonal.db.scl_classes import CLASS_COLUMNS
 from tests.helpers import run_cli
 
 CLEAR = {2, 4, 5, 6, 7, 11}

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sclzonal.db.models import CLASS_COLUMNS
+from sclzonal.db.scl_classes import CLASS_COLUMNS
 from tests.helpers import run_cli
 
 # polygon -> {scene day in June 2024: {class: pixels}}

@@ -22,7 +22,7 @@ import shapely
 from sclzonal.counting import DEFAULT_COUNT_BATCH
 from sclzonal.counting.copy_binary import copy_integer_columns, copy_rows
 from sclzonal.counting.pixel_spans import Grid, PixelSpans, count_classes, spans_and_expected
-from sclzonal.db.models import CLASS_COLUMNS
+from sclzonal.db.scl_classes import CLASS_COLUMNS
 from sclzonal.ingest.raster_wkb import read_tile
 
 _SPAN = np.dtype("<i4")
