@@ -1,13 +1,13 @@
-"""The verdict refresh of this revision against revision 0010's, on the same data in one run
-(`scripts/bench --refresh-revisions`).
+"""The verdict refresh of this revision against the previous revision's, on the same data in one
+run (`scripts/bench --refresh-revisions`).
 
 Runs on the database the national benchmark leaves (`scripts/bench --national`, database
 sclzonal_bench_national; its generated scenes in the work folder). For each of the last SCENES
 scenes: the scene is deleted and its verdicts brought up to date, then loaded and counted again,
 so that the refresh after it has that scene's new pairs to add, with the season before it stored.
 That refresh then runs three times on the same state, each in its own transaction: once to warm
-the caches (rolled back), once with revision 0010's refresh functions (sql/ files as revision
-0010 applied them, created inside the transaction and rolled back with it), and once with this
+the caches (rolled back), once with the previous revision's refresh functions (sql/ files as that
+revision left them, created inside the transaction and rolled back with it), and once with this
 revision's (kept). The two measured runs see the same rows and the same caches.
 """
 
@@ -25,13 +25,30 @@ from sclzonal.counting.refresh import refresh_verdicts
 from sclzonal.db import migrate
 
 ROOT = Path(__file__).resolve().parents[1]
-OLD_REVISION_FILES = [("0009", "verdict_months.sql"), ("0010", "verdict_refresh.sql")]
-"""The refresh of revision 0010: its verdict_refresh.sql, and the polygon_month_rows it called."""
+OLD_REVISION = "0011"
+"""The revision whose refresh this one is measured against."""
+REFRESH_FILES = ("verdict_months.sql", "verdict_refresh.sql")
+"""The files that make the refresh: polygon_month_rows and the refresh's functions."""
+UNDO_THIS_REVISION = ("DROP VIEW sclzonal.polygon_month_verdict_view;"
+                      " DROP FUNCTION sclzonal.polygon_month_rows(bigint[], text[], date[]);")
+"""What must go before OLD_REVISION's files apply: this revision's polygon_month_rows has a third
+argument, and with both versions polygon_month_rows() would name either."""
 
 
 def _old_refresh_sql() -> bytes:
-    return "\n".join((ROOT / migrate.frozen_path(revision, name)).read_text()
-                     for revision, name in OLD_REVISION_FILES).encode()
+    """The refresh's files as OLD_REVISION left them (each as the newest revision up to it recorded)."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config(""))
+    recorded: dict[str, tuple[str, str]] = {}
+    for rev in reversed(list(script.walk_revisions("base", OLD_REVISION))):
+        for name, sha256 in getattr(rev.module, "SQL_FILES", {}).items():
+            recorded[name] = (rev.revision, sha256)
+    texts = [UNDO_THIS_REVISION]
+    for name in REFRESH_FILES:
+        revision, sha256 = recorded[name]
+        texts.append(migrate.recorded_sql(revision, name, sha256))
+    return "\n".join(texts).encode()
 
 
 def _timed_refresh(conn: psycopg.Connection, *, setup: bytes | None, keep: bool) -> tuple[float, int]:
@@ -68,10 +85,10 @@ def bench_refresh_revisions(url: str, sclzonal: str, scene_files: list[Path], *,
             old_seconds, _ = _timed_refresh(conn, setup=old_sql, keep=False)
             new_seconds, decided = _timed_refresh(conn, setup=None, keep=True)
             row = {"scene": path.name, "date": acquired_on.isoformat(), "pairs": pairs,
-                   "counting s": counting, "revision 0010 s": old_seconds,
+                   "counting s": counting, "previous revision s": old_seconds,
                    "this revision s": new_seconds, "polygons decided": decided}
             print(f"refresh revisions: {path.name}: {pairs} pairs counted in {counting:.1f} s; "
-                  f"verdicts: revision 0010 {old_seconds:.1f} s, this revision {new_seconds:.1f} s "
+                  f"verdicts: revision {OLD_REVISION} {old_seconds:.1f} s, this revision {new_seconds:.1f} s "
                   f"({new_seconds / old_seconds:.2f} x)", flush=True)
             rows.append(row)
     return rows
@@ -79,11 +96,12 @@ def bench_refresh_revisions(url: str, sclzonal: str, scene_files: list[Path], *,
 
 def refresh_revisions_table(rows: list[dict[str, Any]]) -> str:
     """The comparison as Markdown."""
-    lines = ["| scene | pairs counted | counting | verdicts, revision 0010 | verdicts, this revision "
-             "| this / 0010 | verdicts / counting |", "|---|---|---|---|---|---|---|"]
+    lines = [f"| scene | pairs counted | counting | verdicts, revision {OLD_REVISION} | verdicts, "
+             f"this revision | this / {OLD_REVISION} | verdicts / counting |",
+             "|---|---|---|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {row['scene']} | {row['pairs']:,} | {row['counting s']:.1f} s | "
-                     f"{row['revision 0010 s']:.1f} s | {row['this revision s']:.1f} s | "
-                     f"{row['this revision s'] / row['revision 0010 s']:.2f} | "
+                     f"{row['previous revision s']:.1f} s | {row['this revision s']:.1f} s | "
+                     f"{row['this revision s'] / row['previous revision s']:.2f} | "
                      f"{row['this revision s'] / row['counting s']:.1f} x |")
     return "\n".join(lines)

@@ -18,12 +18,14 @@
 -- is the table polygon_month_verdict (sql/verdict_tables.sql), kept equal to this view by
 -- `sclzonal refresh` with polygon_verdict.
 --
--- The rows are made by polygon_month_rows(polygon_ids, observation_keys): with both NULL, every
--- polygon from all its observations (the view); with polygon_ids, those polygons only; with
--- observation_keys ('<polygon id> <date>'), from those observations only, which is how a
--- refresh makes the part of a month that a new scene adds (sql/verdict_refresh.sql). A plain
--- SQL function, inlined into the query that calls it, so conditions on its rows still reach the
--- counts' index.
+-- The rows are made by polygon_month_rows(polygon_ids, observation_keys, observation_dates):
+-- with all NULL, every polygon from all its observations (the view); with polygon_ids, those
+-- polygons only; with observation_keys ('<polygon id> <date>'), from those observations only,
+-- which is how a refresh makes the part of a month that a new scene adds
+-- (sql/verdict_refresh.sql), and observation_dates, the keys' dates, lets the counts be read
+-- for the scenes of those dates only, not of every date of the months (the planner cannot see
+-- the dates inside the keys). A plain SQL function, inlined into the query that calls it, so
+-- conditions on its rows still reach the counts' index.
 -- The key of a polygon's observation of one date, '<polygon id> <date>'. Lists of these keys
 -- choose observations in polygon_month_rows and in the refresh (sql/verdict_refresh.sql); a
 -- condition `observation_key(polygon_id, acquired_on) = ANY (keys)` names only the partition
@@ -35,8 +37,13 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 SELECT polygon_id::text || ' ' || acquired_on::text
 $$;
 
+-- Revision 0011's version had no observation_dates; with both, polygon_month_rows() would name
+-- either, so the old one goes, and the view on it with it (made again below).
+DROP VIEW IF EXISTS sclzonal.polygon_month_verdict_view;
+DROP FUNCTION IF EXISTS sclzonal.polygon_month_rows(bigint[], text[]);
 CREATE OR REPLACE FUNCTION sclzonal.polygon_month_rows(polygon_ids bigint[] DEFAULT NULL,
-                                                       observation_keys text[] DEFAULT NULL)
+                                                       observation_keys text[] DEFAULT NULL,
+                                                       observation_dates date[] DEFAULT NULL)
 RETURNS TABLE (
     id bigint,
     polygon_id bigint,
@@ -89,6 +96,7 @@ WITH weights AS MATERIALIZED (
     WHERE (polygon_ids IS NULL OR o.polygon_id = ANY (polygon_ids))
       AND (observation_keys IS NULL
            OR sclzonal.observation_key(o.polygon_id, o.acquired_on) = ANY (observation_keys))
+      AND (observation_dates IS NULL OR o.acquired_on = ANY (observation_dates))
     GROUP BY o.polygon_id, date_trunc('month', o.acquired_on)::date
 )
 SELECT m.polygon_id * 100000 + extract(year FROM m.month_start)::bigint * 12
