@@ -134,6 +134,28 @@ def bench_sclzonal_counts(url: str, tifs: list[Path], repeats: int = 5) -> dict[
     return results
 
 
+def bench_end_to_end(url: str, scene: Path, runs: int) -> dict[str, float]:
+    """Time one new scene end to end as a scheduled job runs it: `scl load` and then `refresh`,
+    each a process of its own (start-up included), on a database whose polygons, grid and
+    verdicts are up to date; the median of `runs`. Before each run the scene is deleted and the
+    verdicts brought up to date, so each run adds the same scene to the same state."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        def forget_scene() -> None:
+            conn.execute("DELETE FROM sclzonal.scene WHERE reference LIKE %s",
+                         (f"%{scene.name}",))
+            refresh_verdicts(conn)
+
+        def load_and_refresh() -> None:
+            sclzonal_cli(url, "scl", "load", str(scene))
+            sclzonal_cli(url, "refresh")
+
+        forget_scene()
+        loaded = median_of(runs, forget_scene, lambda: sclzonal_cli(url, "scl", "load", str(scene)))
+        forget_scene()
+        both = median_of(runs, forget_scene, load_and_refresh)
+    return {"sclzonal scl load": loaded, "sclzonal scl load, then refresh": both}
+
+
 def bench_plain_sql(url: str) -> float:
     """Time the plain ST_Clip + ST_ValueCount query (the view that defines the counts)."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -216,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="only QGIS opening and drawing one scene: its own table against a "
                              "filtered table without raster constraints (scripts/bench_qgis_open.py)")
     parser.add_argument("--refresh-revisions", type=int, default=None, metavar="SCENES",
-                        help="only this revision's verdict refresh against revision 0010's, after "
+                        help="only this revision's verdict refresh against the previous one's, after "
                              "each of the last SCENES scenes of the database --national left "
                              "(scripts/bench_refresh_revisions.py)")
     parser.add_argument("--polygons", type=int, default=None,
@@ -288,6 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     counts.update(qgis)
     results.update(ingest=ingest, counts=counts, qgis_start_up=qgis_start_up,
                    count_mismatches=mismatches)
+    end_to_end = bench_end_to_end(url, data.scenes[1], args.runs)
+    if "raster2pgsql | psql" in ingest and qgis_start_up is not None:
+        end_to_end["raster2pgsql | psql, then QGIS native:zonalhistogram"] = (
+            ingest["raster2pgsql | psql"] + qgis_start_up
+            + counts["QGIS native:zonalhistogram (after start-up)"])
+    results["end_to_end"] = end_to_end
     if args.large:
         results["large"] = bench_large(server, work, args.seed)
     print(json.dumps(results, indent=2, default=str))

@@ -210,6 +210,13 @@ def results_table(results: dict[str, Any]) -> str:
                      f"{_fmt(results['qgis_start_up'])}.")
     lines.append(f"\nsclzonal's counts compared with an independent pixel-centre count "
                  f"(shapely + numpy): {results['count_mismatches']} polygon-scene pairs differ.")
+    if "end_to_end" in results:
+        whole = results["end_to_end"]
+        ours = whole["sclzonal scl load, then refresh"]
+        lines += ["", "| one new scene end to end, as processes (start-up included) | time | ratio |",
+                  "|---|---|---|"]
+        for name, seconds in sorted(whole.items(), key=lambda item: item[1]):
+            lines.append(f"| {_name(name)} | {_fmt(seconds)} | {seconds / ours:.1f} x sclzonal |")
     if "large" in results:
         lines += ["", "| --large | value |", "|---|---|"]
         for name, value in results["large"].items():
