@@ -153,7 +153,7 @@ def bench_end_to_end(url: str, scene: Path, runs: int) -> dict[str, float]:
         loaded = median_of(runs, forget_scene, lambda: sclzonal_cli(url, "scl", "load", str(scene)))
         forget_scene()
         both = median_of(runs, forget_scene, load_and_refresh)
-    return {"sclzonal scl load": loaded, "sclzonal scl load, then refresh": both}
+    return {"sclzonal scl load alone": loaded, "sclzonal scl load, then refresh": both}
 
 
 def bench_plain_sql(url: str) -> float:

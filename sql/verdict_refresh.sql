@@ -31,6 +31,11 @@
 -- running. Custom plans always: PL/pgSQL keeps its statements' plans for the session, and after
 -- five calls PostgreSQL may switch to a generic plan made without the lists' lengths; in a
 -- session that refreshed after every scene, the seventh refresh took 104 s instead of 6 s.
+-- Random page reads priced at 1.1, not 4: the refresh reads a few rows of each listed polygon
+-- or new scene from tables a scheduled refresh finds in memory, and at the default price the
+-- planner read every stored pair instead (three statements, each a sequential scan of 5.25
+-- million pairs at 1,000,000 polygons and 4 dates, 0.7-1.3 s, growing with the season; by
+-- index, 0.4-0.8 s; revision 0012).
 
 -- Refreshes take turns on this table, which holds nothing. Not on polygon_verdict itself: a
 -- lock of that strength there also conflicts with autovacuum, which PostgreSQL then cancels, so
@@ -234,6 +239,7 @@ SET search_path = pg_catalog, pg_temp
 SET jit = off
 SET plan_cache_mode = force_custom_plan
 SET work_mem = '64MB'
+SET random_page_cost = 1.1
 AS $$
 DECLARE
     whole bigint[];
@@ -438,9 +444,9 @@ BEGIN
                        CASE WHEN a.verdict_acquired_on >= o.verdict_acquired_on
                                  OR o.verdict_acquired_on IS NULL THEN a.verdict
                             ELSE o.verdict END AS latest_verdict
-                -- (the keys' dates given: the counts are then read scene by scene
-                -- (counted_pair_scene_id_idx) for the new scenes' dates, not for every date of
-                -- these polygons, nor of their months, which grew with each date of a month)
+                -- (the keys' dates given, which PostgreSQL moves down to the scenes: the counts
+                -- are then read for the new scenes' dates, by scene or by polygon, not for every
+                -- date of these polygons' months, which grew with each date of a month)
                 FROM sclzonal.polygon_month_rows(added_ids, added_keys, added_dates) AS a
                 -- the stored months of these polygons only, found by polygon (a plain join may
                 -- hash the whole month table)

@@ -16,6 +16,12 @@ refresh's month rows of a new scene's observations read the counts of that date'
 where they read every scene of the month, which grew with each date of a month
 (sql/verdict_months.sql). Its two-argument version and the view on it are made again.
 
+The refresh prices random page reads at 1.1 instead of 4: it reads a few rows of each listed
+polygon or new scene, and at the default price the planner read every stored pair in three of
+its statements (at 1,000,000 polygons and 4 dates, 5.25 million pairs each time). It counts
+the polygons only when some are noted whole (0.2 s a refresh at 1,000,000), and renews the
+verdict tables' statistics after rows inserted, not after rows updated in place.
+
 Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-04
@@ -35,7 +41,7 @@ depends_on = None
 SQL_FILES = {
     "verdict_months.sql": "3de009eef9eff67156529120af1b21dbc387f4c1a424d5d991ee493b093ed9b4",
     "verdict_tables.sql": "649f80c71ddd01f4a0e8f43fcc2f6e6f04516354add3695b55c4e98dffd6d1ac",
-    "verdict_refresh.sql": "25b02a14bfa13f7411a4645133dd956846433c28ddb4f34a233b50ae0ce400a7",
+    "verdict_refresh.sql": "814eb1a195872215fa9ff71e4a0f2ad8a52f9b21c4237690fb9dd13d80ecc9e8",
 }
 
 
