@@ -25,14 +25,14 @@ from sclzonal.counting.refresh import refresh_verdicts
 from sclzonal.db import migrate
 
 ROOT = Path(__file__).resolve().parents[1]
-OLD_REVISION = "0011"
+OLD_REVISION = "0012"
 """The revision whose refresh this one is measured against."""
-REFRESH_FILES = ("verdict_months.sql", "verdict_refresh.sql")
-"""The files that make the refresh: polygon_month_rows and the refresh's functions."""
-UNDO_THIS_REVISION = ("DROP VIEW sclzonal.polygon_month_verdict_view;"
-                      " DROP FUNCTION sclzonal.polygon_month_rows(bigint[], text[], date[]);")
-"""What must go before OLD_REVISION's files apply: this revision's polygon_month_rows has a third
-argument, and with both versions polygon_month_rows() would name either."""
+REFRESH_FILES = ("verdict_views.sql", "verdict_months.sql", "verdict_refresh.sql")
+"""The files that make the refresh: scene_verdict, polygon_month_rows and the refresh's functions."""
+UNDO_THIS_REVISION = ""
+"""What must go before OLD_REVISION's files apply (nothing since revision 0013: its files replace
+this revision's objects as they stand). The verdict tables' fill factor is not the refresh's
+code: both refreshes run on the same pages."""
 
 
 def _old_refresh_sql() -> bytes:

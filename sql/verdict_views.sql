@@ -13,7 +13,11 @@
 -- enough for none; 'partially_observed' when it covered too little for every rule.
 --
 -- held_rules and evaluated_rules list labels in priority order. The holding rule is found by
--- its rank (min over the rules that held), so no per-pair sort is needed.
+-- its rank, with what the verdict takes from it, in the pair's one pass over the rules: the
+-- least of the held rules' arrays [rank, id, revision, share] (arrays compare element by
+-- element, and ranks differ), its label by its rank from the rules' labels; so no per-pair sort
+-- and no join back to the rules (that join, a hash built for each pair, cost a quarter of this
+-- view's time: 6.0 s against 4.4 s for 656,000 pairs; revision 0013).
 --
 -- One observation per acquisition date: when several scenes of one date hold pixels of a
 -- polygon (overlapping tiles, two UTM zones, several fetch areas), the polygon's observation
@@ -46,6 +50,8 @@ WITH rules AS MATERIALIZED (
     FROM sclzonal.verdict_rule AS r
     WHERE r.enabled
     ORDER BY rank
+), rule_labels AS MATERIALIZED (
+    SELECT array_agg(ru.label ORDER BY ru.rank) AS by_rank FROM rules AS ru
 ), weights AS MATERIALIZED (
     SELECT * FROM sclzonal.class_weights_in_use
 ), pairs AS (
@@ -78,13 +84,13 @@ SELECT r.polygon_id,
        r.scene_id,
        r.acquired_on,
        CASE
-           WHEN h.id IS NOT NULL THEN h.label
+           WHEN e.held IS NOT NULL THEN rl.by_rank[e.held[1]::integer]
            WHEN e.evaluated_rules IS NOT NULL THEN 'other'
            WHEN e.covered_for_a_rule IS FALSE THEN 'partially_observed'
            ELSE 'not_clear'
        END AS verdict,
-       h.id AS rule_id,
-       sclzonal.pixels_of(r.pair, h.weights)::float8 / nullif(r.clear_pixels, 0) AS rule_share,
+       e.held[2]::integer AS rule_id,
+       e.held[4] AS rule_share,
        r.total_pixels,
        r.clear_pixels,
        r.clear_share,
@@ -93,27 +99,29 @@ SELECT r.polygon_id,
        r.observed_pixels,
        r.coverage,
        r.is_observation,
-       h.revision AS rule_revision,
+       e.held[3]::integer AS rule_revision,
        e.evaluated_rules,
        e.held_rules,
        r.vegetation_pixels,
        sclzonal.class_pixels(r.pair) AS class_pixels
 FROM ranked AS r
+CROSS JOIN rule_labels AS rl
 CROSS JOIN LATERAL (
-    SELECT min(o.rank) FILTER (WHERE o.outcome = 'held') AS held_rank,
+    -- the holding rule: [rank, id, revision, share] of the held rule of lowest rank
+    SELECT min(ARRAY[o.rank, o.id, o.revision, o.share]) FILTER (WHERE o.outcome = 'held') AS held,
            array_agg(o.label) FILTER (WHERE o.outcome = 'held') AS held_rules,
            array_agg(o.label) FILTER (WHERE o.outcome IN ('held', 'share_below_threshold'))
                AS evaluated_rules,
            bool_or(o.outcome <> 'partially_observed') AS covered_for_a_rule
     FROM (
-        SELECT ru.rank, ru.label,
-               sclzonal.rule_outcome(r.coverage, r.clear_pixels, r.clear_share,
-                                     sclzonal.pixels_of(r.pair, ru.weights)::float8 / nullif(r.clear_pixels, 0),
+        SELECT ru.rank, ru.id, ru.revision, ru.label, s.share,
+               sclzonal.rule_outcome(r.coverage, r.clear_pixels, r.clear_share, s.share,
                                      ru.min_coverage, ru.min_clear_share, ru.min_share) AS outcome
         FROM rules AS ru
+        CROSS JOIN LATERAL (SELECT sclzonal.pixels_of(r.pair, ru.weights)::float8
+                                   / nullif(r.clear_pixels, 0) AS share) AS s
     ) AS o
-) AS e
-LEFT JOIN rules AS h ON h.rank = e.held_rank;
+) AS e;
 
 COMMENT ON VIEW sclzonal.scene_verdict IS
     'Verdict per (polygon, scene) with at least one pixel: a rule label, other, not_clear or partially_observed; coverage; is_observation marks the pair used for the polygon on its date.';

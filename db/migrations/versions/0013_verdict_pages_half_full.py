@@ -1,0 +1,57 @@
+"""Verdict rows updated on their own pages; the holding rule found without a join.
+
+Both verdict tables fill their pages to half, not 80 % (sql/verdict_tables.sql). A new scene
+covers a region, and parcels are numbered region by region, so a refresh updates every row of
+a page at once: at 80 % one update in five found room on its page, and the others added an
+entry to every index of the table, the geometry's GiST among them. At half, a month row's
+update always stays on its page, and a polygon's does unless its verdict changed (the verdict
+column is indexed). The fill factor applies to pages written from now on: VACUUM FULL of both
+tables gives every page its room at once (docs/operations.md).
+
+A full rebuild (`sclzonal refresh --rebuild-verdicts`, a rule change) updates every row in place
+and deletes the rows of polygons and months that are gone, where it deleted every row and
+inserted it again, which left both tables twice their size until vacuum. The upserts write
+every column but the key, listed from the catalogue (sclzonal.upsert_set_list), and the month
+rows new to the table are counted as the upsert writes them (sql/verdict_refresh.sql).
+
+scene_verdict finds the holding rule of a pair in its one pass over the rules: the least of the
+held rules' [rank, id, revision, share], and the label by rank. It joined the rules again on
+the lowest held rank, and PostgreSQL built a hash of the rules for each pair to do it (6.0 s
+against 4.4 s for 656,000 pairs; sql/verdict_views.sql). Same rows.
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from sclzonal.db.migrate import apply_recorded_sql
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+SQL_FILES = {
+    "verdict_views.sql": "fd0090ad2d96cbc7e448b239ffa0bdd317c7896c24dc82e9e54e7b1f5640909d",
+    "verdict_tables.sql": "98a039bfbe540844473883483184c8861ccfdfefe0ada81fb9fb2390083aecea",
+    "verdict_refresh.sql": "4aa9bcf16d1599c63f29769c456df52725296ea96069129bdbc07261d9758131",
+}
+
+
+def upgrade() -> None:
+    apply_recorded_sql(op.get_bind(), revision, SQL_FILES)
+
+
+def downgrade() -> None:
+    from alembic import context
+
+    op.execute("DROP FUNCTION sclzonal.upsert_set_list(regclass, name)")
+    recorded_0012 = context.script.get_revision("0012").module.SQL_FILES
+    apply_recorded_sql(op.get_bind(), "0012",
+                       {name: recorded_0012[name] for name in ("verdict_tables.sql", "verdict_refresh.sql")})
+    recorded_0009 = context.script.get_revision("0009").module.SQL_FILES
+    apply_recorded_sql(op.get_bind(), "0009", {"verdict_views.sql": recorded_0009["verdict_views.sql"]})
