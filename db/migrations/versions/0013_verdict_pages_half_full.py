@@ -38,7 +38,7 @@ depends_on = None
 SQL_FILES = {
     "verdict_views.sql": "fd0090ad2d96cbc7e448b239ffa0bdd317c7896c24dc82e9e54e7b1f5640909d",
     "verdict_tables.sql": "98a039bfbe540844473883483184c8861ccfdfefe0ada81fb9fb2390083aecea",
-    "verdict_refresh.sql": "4aa9bcf16d1599c63f29769c456df52725296ea96069129bdbc07261d9758131",
+    "verdict_refresh.sql": "da2ffa1c0a8b398c60b78a2c42454bb7b9507300607250e8782e2a01ad6fad6e",
 }
 
 
