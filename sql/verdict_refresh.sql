@@ -296,22 +296,33 @@ BEGIN
         DELETE FROM sclzonal.verdict_new_pair;
         -- Every row updated in place (pages are half full, so the new versions fit beside the
         -- old), the rows of polygons and months that are gone deleted: deleting every row and
-        -- inserting it again (revision 0012) left both tables twice their size until vacuum.
-        EXECUTE format('INSERT INTO sclzonal.polygon_verdict AS v'
-                       ' SELECT * FROM sclzonal.polygon_verdict_view'
-                       ' ON CONFLICT (polygon_id) DO UPDATE SET %s', polygon_set_list);
-        DELETE FROM sclzonal.polygon_verdict AS v
-        WHERE NOT EXISTS (SELECT FROM sclzonal.polygon AS p WHERE p.id = v.polygon_id);
-        CREATE TEMPORARY TABLE month_written (id bigint) ON COMMIT DROP;
-        EXECUTE format('WITH written AS (INSERT INTO sclzonal.polygon_month_verdict AS m'
-                       ' SELECT * FROM sclzonal.polygon_month_verdict_view'
-                       ' ON CONFLICT (id) DO UPDATE SET %s RETURNING m.id)'
-                       ' INSERT INTO pg_temp.month_written SELECT w.id FROM written AS w',
-                       month_set_list);
-        ANALYZE pg_temp.month_written;
-        DELETE FROM sclzonal.polygon_month_verdict AS m
-        WHERE NOT EXISTS (SELECT FROM pg_temp.month_written AS w WHERE w.id = m.id);
-        DROP TABLE pg_temp.month_written;
+        -- inserting it again (revision 0012) left both tables twice their size until vacuum. A
+        -- first fill inserts: the upsert's check of each row cost a tenth more there (26.2 s
+        -- against 23.2 s for 200,000 polygons and 3 dates).
+        IF NOT EXISTS (SELECT FROM sclzonal.polygon_verdict) THEN
+            INSERT INTO sclzonal.polygon_verdict SELECT * FROM sclzonal.polygon_verdict_view;
+        ELSE
+            EXECUTE format('INSERT INTO sclzonal.polygon_verdict AS v'
+                           ' SELECT * FROM sclzonal.polygon_verdict_view'
+                           ' ON CONFLICT (polygon_id) DO UPDATE SET %s', polygon_set_list);
+            DELETE FROM sclzonal.polygon_verdict AS v
+            WHERE NOT EXISTS (SELECT FROM sclzonal.polygon AS p WHERE p.id = v.polygon_id);
+        END IF;
+        IF NOT EXISTS (SELECT FROM sclzonal.polygon_month_verdict) THEN
+            INSERT INTO sclzonal.polygon_month_verdict
+            SELECT * FROM sclzonal.polygon_month_verdict_view;
+        ELSE
+            CREATE TEMPORARY TABLE month_written (id bigint) ON COMMIT DROP;
+            EXECUTE format('WITH written AS (INSERT INTO sclzonal.polygon_month_verdict AS m'
+                           ' SELECT * FROM sclzonal.polygon_month_verdict_view'
+                           ' ON CONFLICT (id) DO UPDATE SET %s RETURNING m.id)'
+                           ' INSERT INTO pg_temp.month_written SELECT w.id FROM written AS w',
+                           month_set_list);
+            ANALYZE pg_temp.month_written;
+            DELETE FROM sclzonal.polygon_month_verdict AS m
+            WHERE NOT EXISTS (SELECT FROM pg_temp.month_written AS w WHERE w.id = m.id);
+            DROP TABLE pg_temp.month_written;
+        END IF;
         -- statistics for the refreshes that follow, which read these tables by polygon
         ANALYZE sclzonal.polygon_verdict, sclzonal.polygon_month_verdict;
         RETURN (SELECT count(*) FROM sclzonal.polygon_verdict);

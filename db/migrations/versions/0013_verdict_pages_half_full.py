@@ -38,7 +38,7 @@ depends_on = None
 SQL_FILES = {
     "verdict_views.sql": "fd0090ad2d96cbc7e448b239ffa0bdd317c7896c24dc82e9e54e7b1f5640909d",
     "verdict_tables.sql": "98a039bfbe540844473883483184c8861ccfdfefe0ada81fb9fb2390083aecea",
-    "verdict_refresh.sql": "da2ffa1c0a8b398c60b78a2c42454bb7b9507300607250e8782e2a01ad6fad6e",
+    "verdict_refresh.sql": "358246e25ceca0a07e2fed26367d7b432b4b7066596e1067aa8c4e8de1013e85",
 }
 
 
