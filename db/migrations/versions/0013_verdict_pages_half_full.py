@@ -2,17 +2,20 @@
 
 Both verdict tables fill their pages to half, not 80 % (sql/verdict_tables.sql). A new scene
 covers a region, and parcels are numbered region by region, so a refresh updates every row of
-a page at once: at 80 % one update in five found room on its page, and the others added an
-entry to every index of the table, the geometry's GiST among them. At half, a month row's
-update always stays on its page, and a polygon's does unless its verdict changed (the verdict
-column is indexed). The fill factor applies to pages written from now on: VACUUM FULL of both
-tables gives every page its room at once (docs/operations.md).
+a page at once: at 80 % one update in four or five found room on its page, and the others
+added an entry to every index of the table, the geometry's GiST among them. At half, 98 % of the
+month rows' updates stayed on their page in the national benchmark, and a polygon's does unless
+its verdict changed (the verdict column is indexed) or its row grew (its first observation).
+The fill factor applies to pages written from now on: VACUUM FULL of both tables gives every
+page its room at once (docs/operations.md).
 
 A full rebuild (`sclzonal refresh --rebuild-verdicts`, a rule change) updates every row in place
 and deletes the rows of polygons and months that are gone, where it deleted every row and
-inserted it again, which left both tables twice their size until vacuum. The upserts write
+inserted it again, which left both tables twice their size until vacuum; into empty tables it
+inserts (an upsert's check costs a tenth more). The upserts write
 every column but the key, listed from the catalogue (sclzonal.upsert_set_list), and the month
-rows new to the table are counted as the upsert writes them (sql/verdict_refresh.sql).
+rows new to the table are counted as the upsert writes them; a month's rule tallies are merged
+only when both the stored row and the new observations have some (sql/verdict_refresh.sql).
 
 scene_verdict finds the holding rule of a pair in its one pass over the rules: the least of the
 held rules' [rank, id, revision, share], and the label by rank. It joined the rules again on
