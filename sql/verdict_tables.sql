@@ -14,8 +14,9 @@
 -- its old version is pruned from the page when room runs short there, without waiting for vacuum.
 -- Half, because a scene covers a region, and parcel files number their parcels region by region:
 -- a new scene then updates every row of a page at once, and every one of them needs room there.
--- At 80 % (revision 0012) one update in five stayed on its page; at half, every update of a
--- month and every polygon's whose verdict did not change (revision 0013; docs/scaling.md).
+-- At 80 % (revision 0012) one update in four or five stayed on its page; at half, 98 % of the
+-- months' updates and those of polygons whose verdict did not change, unless a row grew (a
+-- polygon's first observation; revision 0013; docs/scaling.md).
 CREATE TABLE IF NOT EXISTS sclzonal.polygon_verdict AS
 SELECT * FROM sclzonal.polygon_verdict_view WITH NO DATA;
 

@@ -40,7 +40,7 @@ depends_on = None
 
 SQL_FILES = {
     "verdict_views.sql": "fd0090ad2d96cbc7e448b239ffa0bdd317c7896c24dc82e9e54e7b1f5640909d",
-    "verdict_tables.sql": "98a039bfbe540844473883483184c8861ccfdfefe0ada81fb9fb2390083aecea",
+    "verdict_tables.sql": "3353b6d5e0c002d2c90d08d6d8abcd0908e8c03b857673c51edde96b8a772d31",
     "verdict_refresh.sql": "358246e25ceca0a07e2fed26367d7b432b4b7066596e1067aa8c4e8de1013e85",
 }
 
