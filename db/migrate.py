@@ -18,6 +18,7 @@ from sclzonal.errors import UserError, first_line
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
     from sqlalchemy import Connection
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -166,6 +167,17 @@ def recorded_sql(revision: str, name: str, sha256: str) -> str:
         raise RuntimeError(f"{frozen_path(revision, name)} does not have the SHA-256 revision "
                            f"{revision} recorded ({sha256})")
     return text
+
+
+def newest_recording(script: ScriptDirectory, revision: str, name: str) -> tuple[str, str] | None:
+    """The newest revision up to `revision` (itself included) that applies sql/NAME, with the
+    SHA-256 it recorded; None when none does. What sql/NAME was at `revision` is then
+    recorded_sql(*that, ...)."""
+    for script_revision in script.iterate_revisions(revision, "base"):
+        recorded = getattr(script_revision.module, "SQL_FILES", {})
+        if name in recorded:
+            return script_revision.revision, recorded[name]
+    return None
 
 
 def _psycopg(bind: Connection) -> psycopg.Connection:

@@ -24,29 +24,24 @@ from sclzonal.counting.pairs import count_new_pairs, pending_pairs
 from sclzonal.counting.refresh import refresh_verdicts
 from sclzonal.db import migrate
 
-ROOT = Path(__file__).resolve().parents[1]
 OLD_REVISION = "0012"
 """The revision whose refresh this one is measured against."""
 REFRESH_FILES = ("verdict_views.sql", "verdict_months.sql", "verdict_refresh.sql")
 """The files that make the refresh: scene_verdict, polygon_month_rows and the refresh's functions."""
-UNDO_THIS_REVISION = ""
-"""What must go before OLD_REVISION's files apply (nothing since revision 0013: its files replace
-this revision's objects as they stand). The verdict tables' fill factor is not the refresh's
-code: both refreshes run on the same pages."""
 
 
 def _old_refresh_sql() -> bytes:
-    """The refresh's files as OLD_REVISION left them (each as the newest revision up to it recorded)."""
+    """The refresh's files as OLD_REVISION left them (each as the newest revision up to it
+    recorded it). They replace this revision's objects as they stand; should a revision change a
+    function's arguments, its version must be dropped first."""
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory.from_config(migrate.alembic_config(""))
-    recorded: dict[str, tuple[str, str]] = {}
-    for rev in reversed(list(script.walk_revisions("base", OLD_REVISION))):
-        for name, sha256 in getattr(rev.module, "SQL_FILES", {}).items():
-            recorded[name] = (rev.revision, sha256)
-    texts = [UNDO_THIS_REVISION]
+    texts = []
     for name in REFRESH_FILES:
-        revision, sha256 = recorded[name]
+        recording = migrate.newest_recording(script, OLD_REVISION, name)
+        assert recording is not None, f"no revision up to {OLD_REVISION} applies sql/{name}"
+        revision, sha256 = recording
         texts.append(migrate.recorded_sql(revision, name, sha256))
     return "\n".join(texts).encode()
 

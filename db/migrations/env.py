@@ -10,7 +10,7 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import text
 
 from sclzonal.db.connection import engine_for
-from sclzonal.db.migrate import ROLES_SQL, apply_recorded_sql, may_grant
+from sclzonal.db.migrate import ROLES_SQL, apply_recorded_sql, may_grant, newest_recording
 from sclzonal.db.models import Base
 from sclzonal.db.settings import SCHEMA
 
@@ -59,11 +59,10 @@ def renew_grants(connection: Any) -> None:
     current = context.get_context().get_current_revision()
     if current is None or not may_grant(connection):
         return
-    for script in context.script.iterate_revisions(current, "base"):
-        recorded = getattr(script.module, "SQL_FILES", {})
-        if ROLES_SQL in recorded:
-            apply_recorded_sql(connection, script.revision, {ROLES_SQL: recorded[ROLES_SQL]})
-            return
+    recording = newest_recording(context.script, current, ROLES_SQL)
+    if recording is not None:
+        revision, sha256 = recording
+        apply_recorded_sql(connection, revision, {ROLES_SQL: sha256})
 
 
 def run_migrations_online() -> None:

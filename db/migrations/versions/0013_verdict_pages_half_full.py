@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from sclzonal.db.migrate import apply_recorded_sql
+from sclzonal.db.migrate import apply_recorded_sql, newest_recording
 
 revision = "0013"
 down_revision = "0012"
@@ -53,8 +53,8 @@ def downgrade() -> None:
     from alembic import context
 
     op.execute("DROP FUNCTION sclzonal.upsert_set_list(regclass, name)")
-    recorded_0012 = context.script.get_revision("0012").module.SQL_FILES
-    apply_recorded_sql(op.get_bind(), "0012",
-                       {name: recorded_0012[name] for name in ("verdict_tables.sql", "verdict_refresh.sql")})
-    recorded_0009 = context.script.get_revision("0009").module.SQL_FILES
-    apply_recorded_sql(op.get_bind(), "0009", {"verdict_views.sql": recorded_0009["verdict_views.sql"]})
+    for name in SQL_FILES:  # each as revision 0012 left it
+        recording = newest_recording(context.script, down_revision, name)
+        assert recording is not None
+        revision_before, sha256 = recording
+        apply_recorded_sql(op.get_bind(), revision_before, {name: sha256})
