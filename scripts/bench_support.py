@@ -192,19 +192,21 @@ def _fmt(seconds: float) -> str:
     return f"{seconds:.3f} s" if seconds < 10 else f"{seconds:.1f} s"
 
 
+def _ratio_table(title: str, times: dict[str, float], ours: float) -> list[str]:
+    """A Markdown table of `times`, fastest first, each with its ratio to sclzonal's `ours`."""
+    lines = [f"| {title} | time | ratio |", "|---|---|---|"]
+    for name, seconds in sorted(times.items(), key=lambda item: item[1]):
+        lines.append(f"| {_name(name)} | {_fmt(seconds)} | {seconds / ours:.1f} x sclzonal |")
+    return lines
+
+
 def results_table(results: dict[str, Any]) -> str:
     """Return the results as Markdown tables with ratios."""
-    lines = ["| ingest, one 5490 x 5490 scene | time | ratio |", "|---|---|---|"]
     ingest = results["ingest"]
-    ours = ingest["sclzonal scl load"]
-    for name, seconds in sorted(ingest.items(), key=lambda item: item[1]):
-        lines.append(f"| {_name(name)} | {_fmt(seconds)} | {seconds / ours:.1f} x sclzonal |")
+    lines = _ratio_table("ingest, one 5490 x 5490 scene", ingest, ingest["sclzonal scl load"])
     counts = results["counts"]
-    warm = counts["sclzonal, new scene on a known grid"]
-    lines += ["", f"| counts, {results['polygons']:,} polygons on a new scene | time | "
-              "ratio |", "|---|---|---|"]
-    for name, seconds in sorted(counts.items(), key=lambda item: item[1]):
-        lines.append(f"| {_name(name)} | {_fmt(seconds)} | {seconds / warm:.1f} x sclzonal |")
+    lines += ["", *_ratio_table(f"counts, {results['polygons']:,} polygons on a new scene", counts,
+                                counts["sclzonal, new scene on a known grid"])]
     if results.get("qgis_start_up"):
         lines.append(f"\nQGIS start-up, measured with one polygon and subtracted: "
                      f"{_fmt(results['qgis_start_up'])}.")
@@ -212,11 +214,8 @@ def results_table(results: dict[str, Any]) -> str:
                  f"(shapely + numpy): {results['count_mismatches']} polygon-scene pairs differ.")
     if "end_to_end" in results:
         whole = results["end_to_end"]
-        ours = whole["sclzonal scl load, then refresh"]
-        lines += ["", "| one new scene end to end, as processes (start-up included) | time | ratio |",
-                  "|---|---|---|"]
-        for name, seconds in sorted(whole.items(), key=lambda item: item[1]):
-            lines.append(f"| {_name(name)} | {_fmt(seconds)} | {seconds / ours:.1f} x sclzonal |")
+        lines += ["", *_ratio_table("one new scene end to end, as processes (start-up included)",
+                                    whole, whole["sclzonal scl load, then refresh"])]
     if "large" in results:
         lines += ["", "| --large | value |", "|---|---|"]
         for name, value in results["large"].items():
