@@ -18,13 +18,15 @@
 -- is the table polygon_month_verdict (sql/verdict_tables.sql), kept equal to this view by
 -- `sclzonal refresh` with polygon_verdict.
 --
--- The rows are made by polygon_month_rows(polygon_ids, observation_keys, observation_dates):
+-- The rows are made by polygon_month_rows(polygon_ids, observation_keys, observation_scenes):
 -- with all NULL, every polygon from all its observations (the view); with polygon_ids, those
 -- polygons only; with observation_keys ('<polygon id> <date>'), from those observations only,
 -- which is how a refresh makes the part of a month that a new scene adds
--- (sql/verdict_refresh.sql), and observation_dates, the keys' dates, lets the counts be read
--- for the scenes of those dates only, not of every date of the months (the planner cannot see
--- the dates inside the keys). A plain SQL function, inlined into the query that calls it, so
+-- (sql/verdict_refresh.sql), and observation_scenes, scenes that hold every pair of those
+-- keys, lets the counts be read for those scenes only (scene_verdict_rows), not for every scene
+-- of the keys' dates (revision 0012 took the dates: all 30 tiles of a date, where the new
+-- scene's polygons had pairs in 2) nor of every date of the months (the planner cannot see the
+-- dates inside the keys). A plain SQL function, inlined into the query that calls it, so
 -- conditions on its rows still reach the counts' index.
 -- The key of a polygon's observation of one date, '<polygon id> <date>'. Lists of these keys
 -- choose observations in polygon_month_rows and in the refresh (sql/verdict_refresh.sql); a
@@ -37,13 +39,15 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 SELECT polygon_id::text || ' ' || acquired_on::text
 $$;
 
--- Revision 0011's version had no observation_dates; with both, polygon_month_rows() would name
--- either, so the old one goes, and the view on it with it (made again below).
+-- Revision 0011's version had two arguments and 0012's took dates; with two versions,
+-- polygon_month_rows() would name either, so the old ones go, and the view on them with them
+-- (made again below).
 DROP VIEW IF EXISTS sclzonal.polygon_month_verdict_view;
 DROP FUNCTION IF EXISTS sclzonal.polygon_month_rows(bigint[], text[]);
+DROP FUNCTION IF EXISTS sclzonal.polygon_month_rows(bigint[], text[], date[]);
 CREATE OR REPLACE FUNCTION sclzonal.polygon_month_rows(polygon_ids bigint[] DEFAULT NULL,
                                                        observation_keys text[] DEFAULT NULL,
-                                                       observation_dates date[] DEFAULT NULL)
+                                                       observation_scenes bigint[] DEFAULT NULL)
 RETURNS TABLE (
     id bigint,
     polygon_id bigint,
@@ -86,17 +90,20 @@ WITH weights AS MATERIALIZED (
                FILTER (WHERE o.evaluated_rules IS NOT NULL) AS rules_seen,
            sum(o.total_pixels) AS pixels,
            sum(o.clear_pixels) AS clear_pixels,
+           -- the divisor of the shares, a double once per month, not once per share: a numeric
+           -- goes to a double through its text (revision 0014)
+           nullif(sum(o.clear_pixels), 0)::float8 AS clear_divisor,
            sum(o.vegetation_pixels) AS vegetation_pixels,
            ARRAY[sum(o.class_pixels[1]), sum(o.class_pixels[2]), sum(o.class_pixels[3]),
                  sum(o.class_pixels[4]), sum(o.class_pixels[5]), sum(o.class_pixels[6]),
                  sum(o.class_pixels[7]), sum(o.class_pixels[8]), sum(o.class_pixels[9]),
                  sum(o.class_pixels[10]), sum(o.class_pixels[11]), sum(o.class_pixels[12])]
                AS class_sums
-    FROM sclzonal.polygon_observation AS o
-    WHERE (polygon_ids IS NULL OR o.polygon_id = ANY (polygon_ids))
+    FROM sclzonal.scene_verdict_rows(observation_scenes) AS o
+    WHERE o.is_observation
+      AND (polygon_ids IS NULL OR o.polygon_id = ANY (polygon_ids))
       AND (observation_keys IS NULL
            OR sclzonal.observation_key(o.polygon_id, o.acquired_on) = ANY (observation_keys))
-      AND (observation_dates IS NULL OR o.acquired_on = ANY (observation_dates))
     GROUP BY o.polygon_id, date_trunc('month', o.acquired_on)::date
 )
 SELECT m.polygon_id * 100000 + extract(year FROM m.month_start)::bigint * 12
@@ -108,20 +115,20 @@ SELECT m.polygon_id * 100000 + extract(year FROM m.month_start)::bigint * 12
             ELSE 'no_clear_observation' END AS verdict,
        m.latest_on AS verdict_acquired_on,
        m.observations, m.clear_observations, m.partial_observations, m.pixels, m.clear_pixels,
-       m.vegetation_pixels::float8 / nullif(m.clear_pixels, 0) AS vegetation_share,
+       m.vegetation_pixels::float8 / m.clear_divisor AS vegetation_share,
        -- class by class, written out: a subquery per row cost 8 us
-       ARRAY[CASE WHEN w.clear[1] = 1 THEN m.class_sums[1]::float8 / nullif(m.clear_pixels, 0) END,
-             CASE WHEN w.clear[2] = 1 THEN m.class_sums[2]::float8 / nullif(m.clear_pixels, 0) END,
-             CASE WHEN w.clear[3] = 1 THEN m.class_sums[3]::float8 / nullif(m.clear_pixels, 0) END,
-             CASE WHEN w.clear[4] = 1 THEN m.class_sums[4]::float8 / nullif(m.clear_pixels, 0) END,
-             CASE WHEN w.clear[5] = 1 THEN m.class_sums[5]::float8 / nullif(m.clear_pixels, 0) END,
-             CASE WHEN w.clear[6] = 1 THEN m.class_sums[6]::float8 / nullif(m.clear_pixels, 0) END,
-             CASE WHEN w.clear[7] = 1 THEN m.class_sums[7]::float8 / nullif(m.clear_pixels, 0) END,
-             CASE WHEN w.clear[8] = 1 THEN m.class_sums[8]::float8 / nullif(m.clear_pixels, 0) END,
-             CASE WHEN w.clear[9] = 1 THEN m.class_sums[9]::float8 / nullif(m.clear_pixels, 0) END,
-             CASE WHEN w.clear[10] = 1 THEN m.class_sums[10]::float8 / nullif(m.clear_pixels, 0) END,
-             CASE WHEN w.clear[11] = 1 THEN m.class_sums[11]::float8 / nullif(m.clear_pixels, 0) END,
-             CASE WHEN w.clear[12] = 1 THEN m.class_sums[12]::float8 / nullif(m.clear_pixels, 0) END]
+       ARRAY[CASE WHEN w.clear[1] = 1 THEN m.class_sums[1]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear[2] = 1 THEN m.class_sums[2]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear[3] = 1 THEN m.class_sums[3]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear[4] = 1 THEN m.class_sums[4]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear[5] = 1 THEN m.class_sums[5]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear[6] = 1 THEN m.class_sums[6]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear[7] = 1 THEN m.class_sums[7]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear[8] = 1 THEN m.class_sums[8]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear[9] = 1 THEN m.class_sums[9]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear[10] = 1 THEN m.class_sums[10]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear[11] = 1 THEN m.class_sums[11]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear[12] = 1 THEN m.class_sums[12]::float8 / m.clear_divisor END]
            AS class_shares,
        m.first_on AS first_observed_on,
        m.last_on AS last_observed_on,

@@ -42,7 +42,40 @@ SELECT CASE
 END
 $$;
 
-CREATE OR REPLACE VIEW sclzonal.scene_verdict AS
+-- The rows of scene_verdict, from the pairs of the scenes `scene_ids` only (NULL: every scene).
+-- A polygon's observation of a date is chosen among all its pairs of that date, so for a
+-- polygon whose pairs of a date all lie in those scenes, its rows of that date are the view's;
+-- the refresh passes the scenes that hold every pair of the polygons and dates it reads, and the
+-- counts are then read for those scenes only. The polygon and date of a pair are the columns
+-- of the observation's window, so a condition on them reaches the counts through the view; one
+-- on the scene cannot (it would change which pair is the observation): hence the argument. At
+-- 1,000,000 polygons over 30 tiles, a new scene's polygons have pairs in 2 of the 30 scenes of
+-- its date, and the refresh read the counts of all 30 for them (1.3 million pairs, to keep
+-- 43,000; revision 0014). A plain SQL function, inlined into the query that calls it.
+CREATE OR REPLACE FUNCTION sclzonal.scene_verdict_rows(scene_ids bigint[] DEFAULT NULL)
+RETURNS TABLE (
+    polygon_id bigint,
+    scene_id bigint,
+    acquired_on date,
+    verdict text,
+    rule_id integer,
+    rule_share double precision,
+    total_pixels bigint,
+    clear_pixels bigint,
+    clear_share double precision,
+    vegetation_share double precision,
+    expected_pixels integer,
+    observed_pixels bigint,
+    coverage double precision,
+    is_observation boolean,
+    rule_revision integer,
+    evaluated_rules text[],
+    held_rules text[],
+    vegetation_pixels bigint,
+    class_pixels integer[]
+)
+LANGUAGE sql STABLE
+AS $$
 WITH rules AS MATERIALIZED (
     SELECT (row_number() OVER (ORDER BY r.priority, r.id))::integer AS rank,
            r.id, r.label, r.priority, r.revision, r.min_share, r.min_clear_share, r.min_coverage,
@@ -65,6 +98,7 @@ WITH rules AS MATERIALIZED (
            sclzonal.pixels_of(cp, w.vegetation) AS vegetation_pixels
     FROM sclzonal.counted_pair AS cp
     CROSS JOIN weights AS w
+    WHERE scene_ids IS NULL OR cp.scene_id = ANY (scene_ids)
 ), measured AS (
     SELECT p.*,
            sc.acquired_on,
@@ -121,7 +155,29 @@ CROSS JOIN LATERAL (
         CROSS JOIN LATERAL (SELECT sclzonal.pixels_of(r.pair, ru.weights)::float8
                                    / nullif(r.clear_pixels, 0) AS share) AS s
     ) AS o
-) AS e;
+) AS e
+$$;
+
+COMMENT ON FUNCTION sclzonal.scene_verdict_rows(bigint[]) IS
+    'scene_verdict from the counts of the given scenes only (NULL: all): the view''s rows for each polygon and date whose pairs all lie in those scenes.';
+
+-- The view is the function's body with every scene, made from the function's text so that the
+-- two cannot differ. A view, not a call of the function: a view reads what it names with its
+-- owner's rights, and QGIS's reader role may read scene_verdict_layer (on this view) but not the
+-- counts, while an inlined function's body is read with the caller's.
+DO $$
+DECLARE
+    body text := (SELECT p.prosrc FROM pg_catalog.pg_proc AS p
+                  WHERE p.oid = 'sclzonal.scene_verdict_rows(bigint[])'::pg_catalog.regprocedure);
+    scene_condition text := 'WHERE scene_ids IS NULL OR cp.scene_id = ANY (scene_ids)';
+BEGIN
+    IF pg_catalog.strpos(body, scene_condition) = 0 THEN
+        RAISE EXCEPTION 'sclzonal: scene_verdict_rows no longer holds "%"', scene_condition;
+    END IF;
+    EXECUTE 'CREATE OR REPLACE VIEW sclzonal.scene_verdict AS '
+            || pg_catalog.replace(body, scene_condition, '-- every scene');
+END
+$$;
 
 COMMENT ON VIEW sclzonal.scene_verdict IS
     'Verdict per (polygon, scene) with at least one pixel: a rule label, other, not_clear or partially_observed; coverage; is_observation marks the pair used for the polygon on its date.';
