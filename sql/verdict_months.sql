@@ -132,12 +132,21 @@ SELECT m.polygon_id * 100000 + extract(year FROM m.month_start)::bigint * 12
            AS class_shares,
        m.first_on AS first_observed_on,
        m.last_on AS last_observed_on,
-       (SELECT jsonb_object_agg(t.label, jsonb_build_object('held', t.held, 'evaluated', t.evaluated))
-        FROM (SELECT e.label, count(*) AS evaluated,
-                     count(*) FILTER (WHERE r.seen -> 'held' ? e.label) AS held
-              FROM jsonb_array_elements(m.rules_seen) AS r(seen)
-              CROSS JOIN LATERAL jsonb_array_elements_text(r.seen -> 'evaluated') AS e(label)
-              GROUP BY e.label) AS t) AS rule_tallies,
+       -- a month of one clear observation (what a refresh adds, mostly) straight from its
+       -- lists; several, label by label (the grouping builds a hash table for each month: twice
+       -- the time; revision 0014)
+       CASE WHEN jsonb_array_length(m.rules_seen) = 1 THEN
+                (SELECT jsonb_object_agg(e.label,
+                                         jsonb_build_object('held', (m.rules_seen -> 0 -> 'held' ? e.label)::integer,
+                                                            'evaluated', 1))
+                 FROM jsonb_array_elements_text(m.rules_seen -> 0 -> 'evaluated') AS e(label))
+            ELSE (SELECT jsonb_object_agg(t.label, jsonb_build_object('held', t.held, 'evaluated', t.evaluated))
+                  FROM (SELECT e.label, count(*) AS evaluated,
+                               count(*) FILTER (WHERE r.seen -> 'held' ? e.label) AS held
+                        FROM jsonb_array_elements(m.rules_seen) AS r(seen)
+                        CROSS JOIN LATERAL jsonb_array_elements_text(r.seen -> 'evaluated') AS e(label)
+                        GROUP BY e.label) AS t)
+       END AS rule_tallies,
        p.geom
 FROM months AS m
 CROSS JOIN weights AS w

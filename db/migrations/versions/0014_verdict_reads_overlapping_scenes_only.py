@@ -33,8 +33,8 @@ depends_on = None
 
 SQL_FILES = {
     "verdict_views.sql": "539051532d1abeb66e23db5f214cf500ab29f43d73f9287023e29e16aed345ee",
-    "verdict_months.sql": "7685bc44e6404d57ba11ae2251204e410e04fdd567824c703ef609ae9df3e98f",
-    "verdict_refresh.sql": "0cbbd76a4bdf5e63fe51a63381dcf9f9eab6377901599efed045462e78681e92",
+    "verdict_months.sql": "8e94ef4045b2d36013d732ed98d0e0515d4ef114324acbe11697685819af9cb7",
+    "verdict_refresh.sql": "7c80c02ca2d5899b11d1758859ba9a5f3a58075a17264ab6f45f319c7162e392",
 }
 
 
