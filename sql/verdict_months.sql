@@ -68,7 +68,11 @@ RETURNS TABLE (
     first_observed_on date,
     last_observed_on date,
     rule_tallies jsonb,
-    geom geometry
+    geom geometry,
+    -- not columns of the month view: the pixel sums its shares come from, which a refresh adds
+    -- to a stored month as they are (sql/verdict_refresh.sql)
+    vegetation_pixels numeric,
+    class_pixels bigint[]
 )
 LANGUAGE sql STABLE
 AS $$
@@ -147,7 +151,9 @@ SELECT m.polygon_id * 100000 + extract(year FROM m.month_start)::bigint * 12
                         CROSS JOIN LATERAL jsonb_array_elements_text(r.seen -> 'evaluated') AS e(label)
                         GROUP BY e.label) AS t)
        END AS rule_tallies,
-       p.geom
+       p.geom,
+       m.vegetation_pixels,
+       m.class_sums
 FROM months AS m
 CROSS JOIN weights AS w
 JOIN sclzonal.polygon AS p ON p.id = m.polygon_id

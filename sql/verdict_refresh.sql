@@ -225,23 +225,26 @@ END;
 $$;
 
 -- A share of a month's clear pixels after a refresh: the stored month's share and clear pixels,
--- plus the new observations' share and clear pixels, minus the pixels of the class and the clear
--- pixels of the observations they replaced (removed_pixels, removed_clear). A part's pixels are
--- share * clear pixels, whole numbers that a double holds exactly, so the result divided as the
--- month view divides gives the same double. A part without clear pixels adds 0; a NULL share
--- with clear pixels (a class that is not clear) makes the result NULL, as in the view.
+-- plus the new observations' pixels and clear pixels, minus the pixels of the class and the clear
+-- pixels of the observations they replaced (removed_pixels, removed_clear). The stored part's
+-- pixels are share * clear pixels, whole numbers that a double holds exactly, so the result
+-- divided as the month view divides gives the same double. A stored part without clear pixels
+-- adds 0; a NULL share with clear pixels makes the result NULL, as in the view (the caller
+-- gives NULL for a class that is not clear).
 -- Pixel counts as bigint, not numeric (revision 0013 took numeric, the type of the sums): each
 -- numeric went through its conversion to double once or twice per call, 13 calls per month row
 -- (0.4 us a call).
+-- The new observations' part as pixels, not as a share (from polygon_month_rows' sums): a
+-- share made from the pixels and turned back into them cost two operations more per class.
 DROP FUNCTION IF EXISTS sclzonal.month_share(double precision, numeric, double precision, numeric,
                                              numeric, numeric);
 CREATE OR REPLACE FUNCTION sclzonal.month_share(stored_share double precision, stored_clear bigint,
-                                                added_share double precision, added_clear bigint,
+                                                added_pixels bigint, added_clear bigint,
                                                 removed_pixels bigint, removed_clear bigint)
 RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 SELECT (CASE WHEN stored_clear = 0 THEN 0 ELSE round(stored_share * stored_clear) END
-        + CASE WHEN added_clear = 0 THEN 0 ELSE round(added_share * added_clear) END
+        + added_pixels
         - removed_pixels)
        / nullif(stored_clear + added_clear - removed_clear, 0)::double precision
 $$;
@@ -483,7 +486,9 @@ BEGIN
                             AND w.is_observation AND NOT w.is_new);
         IF cardinality(added_ids) > 0 THEN
             INSERT INTO pg_temp.month_added
-            WITH removed_rules AS (
+            WITH clear_weights AS MATERIALIZED (
+                SELECT wi.clear FROM sclzonal.class_weights_in_use AS wi
+            ), removed_rules AS (
                 SELECT t.polygon_id, t.month_start,
                        jsonb_object_agg(t.label, jsonb_build_object('held', t.held,
                                                                     'evaluated', t.evaluated))
@@ -523,9 +528,10 @@ BEGIN
                        coalesce(o.clear_pixels, 0)::bigint AS stored_clear,
                        a.clear_pixels::bigint AS added_clear,
                        coalesce(x.clear_pixels, 0)::bigint AS removed_clear,
-                       o.vegetation_share AS stored_vegetation, a.vegetation_share AS added_vegetation,
+                       o.vegetation_share AS stored_vegetation,
+                       a.vegetation_pixels::bigint AS added_vegetation,
                        coalesce(x.vegetation_pixels, 0)::bigint AS removed_vegetation,
-                       o.class_shares AS stored_classes, a.class_shares AS added_classes,
+                       o.class_shares AS stored_classes, a.class_pixels AS added_classes,
                        x.class_pixels AS removed_classes,
                        least(o.first_observed_on, a.first_observed_on) AS first_observed_on,
                        greatest(o.last_observed_on, a.last_observed_on) AS last_observed_on,
@@ -585,21 +591,23 @@ BEGIN
                    p.pixels, p.stored_clear + p.added_clear - p.removed_clear,
                    sclzonal.month_share(p.stored_vegetation, p.stored_clear, p.added_vegetation,
                                         p.added_clear, p.removed_vegetation, p.removed_clear),
-                   -- class by class, written out: a subquery per row cost 25 us
-                   ARRAY[sclzonal.month_share(p.stored_classes[1], p.stored_clear, p.added_classes[1], p.added_clear, coalesce(p.removed_classes[1], 0), p.removed_clear),
-                         sclzonal.month_share(p.stored_classes[2], p.stored_clear, p.added_classes[2], p.added_clear, coalesce(p.removed_classes[2], 0), p.removed_clear),
-                         sclzonal.month_share(p.stored_classes[3], p.stored_clear, p.added_classes[3], p.added_clear, coalesce(p.removed_classes[3], 0), p.removed_clear),
-                         sclzonal.month_share(p.stored_classes[4], p.stored_clear, p.added_classes[4], p.added_clear, coalesce(p.removed_classes[4], 0), p.removed_clear),
-                         sclzonal.month_share(p.stored_classes[5], p.stored_clear, p.added_classes[5], p.added_clear, coalesce(p.removed_classes[5], 0), p.removed_clear),
-                         sclzonal.month_share(p.stored_classes[6], p.stored_clear, p.added_classes[6], p.added_clear, coalesce(p.removed_classes[6], 0), p.removed_clear),
-                         sclzonal.month_share(p.stored_classes[7], p.stored_clear, p.added_classes[7], p.added_clear, coalesce(p.removed_classes[7], 0), p.removed_clear),
-                         sclzonal.month_share(p.stored_classes[8], p.stored_clear, p.added_classes[8], p.added_clear, coalesce(p.removed_classes[8], 0), p.removed_clear),
-                         sclzonal.month_share(p.stored_classes[9], p.stored_clear, p.added_classes[9], p.added_clear, coalesce(p.removed_classes[9], 0), p.removed_clear),
-                         sclzonal.month_share(p.stored_classes[10], p.stored_clear, p.added_classes[10], p.added_clear, coalesce(p.removed_classes[10], 0), p.removed_clear),
-                         sclzonal.month_share(p.stored_classes[11], p.stored_clear, p.added_classes[11], p.added_clear, coalesce(p.removed_classes[11], 0), p.removed_clear),
-                         sclzonal.month_share(p.stored_classes[12], p.stored_clear, p.added_classes[12], p.added_clear, coalesce(p.removed_classes[12], 0), p.removed_clear)],
+                   -- class by class, written out: a subquery per row cost 25 us; NULL for a
+                   -- class that is not clear, as in the month view
+                   ARRAY[CASE WHEN w.clear[1] = 1 THEN sclzonal.month_share(p.stored_classes[1], p.stored_clear, p.added_classes[1], p.added_clear, coalesce(p.removed_classes[1], 0), p.removed_clear) END,
+                         CASE WHEN w.clear[2] = 1 THEN sclzonal.month_share(p.stored_classes[2], p.stored_clear, p.added_classes[2], p.added_clear, coalesce(p.removed_classes[2], 0), p.removed_clear) END,
+                         CASE WHEN w.clear[3] = 1 THEN sclzonal.month_share(p.stored_classes[3], p.stored_clear, p.added_classes[3], p.added_clear, coalesce(p.removed_classes[3], 0), p.removed_clear) END,
+                         CASE WHEN w.clear[4] = 1 THEN sclzonal.month_share(p.stored_classes[4], p.stored_clear, p.added_classes[4], p.added_clear, coalesce(p.removed_classes[4], 0), p.removed_clear) END,
+                         CASE WHEN w.clear[5] = 1 THEN sclzonal.month_share(p.stored_classes[5], p.stored_clear, p.added_classes[5], p.added_clear, coalesce(p.removed_classes[5], 0), p.removed_clear) END,
+                         CASE WHEN w.clear[6] = 1 THEN sclzonal.month_share(p.stored_classes[6], p.stored_clear, p.added_classes[6], p.added_clear, coalesce(p.removed_classes[6], 0), p.removed_clear) END,
+                         CASE WHEN w.clear[7] = 1 THEN sclzonal.month_share(p.stored_classes[7], p.stored_clear, p.added_classes[7], p.added_clear, coalesce(p.removed_classes[7], 0), p.removed_clear) END,
+                         CASE WHEN w.clear[8] = 1 THEN sclzonal.month_share(p.stored_classes[8], p.stored_clear, p.added_classes[8], p.added_clear, coalesce(p.removed_classes[8], 0), p.removed_clear) END,
+                         CASE WHEN w.clear[9] = 1 THEN sclzonal.month_share(p.stored_classes[9], p.stored_clear, p.added_classes[9], p.added_clear, coalesce(p.removed_classes[9], 0), p.removed_clear) END,
+                         CASE WHEN w.clear[10] = 1 THEN sclzonal.month_share(p.stored_classes[10], p.stored_clear, p.added_classes[10], p.added_clear, coalesce(p.removed_classes[10], 0), p.removed_clear) END,
+                         CASE WHEN w.clear[11] = 1 THEN sclzonal.month_share(p.stored_classes[11], p.stored_clear, p.added_classes[11], p.added_clear, coalesce(p.removed_classes[11], 0), p.removed_clear) END,
+                         CASE WHEN w.clear[12] = 1 THEN sclzonal.month_share(p.stored_classes[12], p.stored_clear, p.added_classes[12], p.added_clear, coalesce(p.removed_classes[12], 0), p.removed_clear) END],
                    p.first_observed_on, p.last_observed_on, p.rule_tallies, p.geom
-            FROM parts AS p;
+            FROM parts AS p
+            CROSS JOIN clear_weights AS w;
         END IF;
     END IF;
     ANALYZE pg_temp.month_remade;
@@ -673,7 +681,7 @@ REVOKE ALL ON FUNCTION sclzonal.rebuild_polygon_verdict() FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[], text[], bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.analyze_verdicts_after(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.upsert_set_list(regclass, name) FROM PUBLIC;
-REVOKE ALL ON FUNCTION sclzonal.month_share(double precision, bigint, double precision, bigint, bigint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sclzonal.month_share(double precision, bigint, bigint, bigint, bigint, bigint) FROM PUBLIC;
 
 COMMENT ON FUNCTION sclzonal.refresh_polygon_verdict() IS
     'Make again the verdicts (polygon_verdict, polygon_month_verdict) of the polygons and months whose inputs changed, or all after a rule change, as their owner; returns how many polygons. Run by `sclzonal refresh`.';

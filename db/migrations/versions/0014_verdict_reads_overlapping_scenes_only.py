@@ -33,8 +33,8 @@ depends_on = None
 
 SQL_FILES = {
     "verdict_views.sql": "539051532d1abeb66e23db5f214cf500ab29f43d73f9287023e29e16aed345ee",
-    "verdict_months.sql": "8e94ef4045b2d36013d732ed98d0e0515d4ef114324acbe11697685819af9cb7",
-    "verdict_refresh.sql": "7c80c02ca2d5899b11d1758859ba9a5f3a58075a17264ab6f45f319c7162e392",
+    "verdict_months.sql": "cb3b030b20f7746f937d797a19a00d83d0e4f1e66beead743cd9a0078c3b0ddb",
+    "verdict_refresh.sql": "1d61ee2f0a6c7ed656a835a589ce50fd55bdb0155c463572c1d873ed9b3367a1",
 }
 
 
@@ -49,8 +49,8 @@ def downgrade() -> None:
     op.execute("DROP VIEW sclzonal.polygon_month_verdict_view")
     op.execute("DROP FUNCTION sclzonal.polygon_month_rows(bigint[], text[], bigint[])")
     op.execute("DROP FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[], text[], bigint[])")
-    op.execute("DROP FUNCTION sclzonal.month_share(double precision, bigint, double precision, bigint,"
-               " bigint, bigint)")
+    op.execute("DROP FUNCTION sclzonal.month_share(double precision, bigint, bigint, bigint, bigint,"
+               " bigint)")
     for name in SQL_FILES:  # each as revision 0013 left it
         recording = newest_recording(context.script, down_revision, name)
         assert recording is not None
