@@ -24,7 +24,7 @@ from sclzonal.counting.pairs import count_new_pairs, pending_pairs
 from sclzonal.counting.refresh import refresh_verdicts
 from sclzonal.db import migrate
 
-OLD_REVISION = "0012"
+OLD_REVISION = "0013"
 """The revision whose refresh this one is measured against."""
 REFRESH_FILES = ("verdict_views.sql", "verdict_months.sql", "verdict_refresh.sql")
 """The files that make the refresh: scene_verdict, polygon_month_rows and the refresh's functions."""
@@ -32,12 +32,15 @@ REFRESH_FILES = ("verdict_views.sql", "verdict_months.sql", "verdict_refresh.sql
 
 def _old_refresh_sql() -> bytes:
     """The refresh's files as OLD_REVISION left them (each as the newest revision up to it
-    recorded it). They replace this revision's objects as they stand; should a revision change a
-    function's arguments, its version must be dropped first."""
+    recorded it). They replace this revision's objects as they stand, after the objects whose
+    arguments the revisions since changed are dropped (each revision's DROPPED_BEFORE_THE_OLD_FILES,
+    which its downgrade runs)."""
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory.from_config(migrate.alembic_config(""))
-    texts = []
+    texts = [f"{statement};" for revision in script.iterate_revisions("heads", OLD_REVISION)
+             if revision.revision != OLD_REVISION
+             for statement in getattr(revision.module, "DROPPED_BEFORE_THE_OLD_FILES", ())]
     for name in REFRESH_FILES:
         recording = migrate.newest_recording(script, OLD_REVISION, name)
         assert recording is not None, f"no revision up to {OLD_REVISION} applies sql/{name}"

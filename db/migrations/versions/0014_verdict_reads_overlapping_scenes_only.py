@@ -42,15 +42,22 @@ def upgrade() -> None:
     apply_recorded_sql(op.get_bind(), revision, SQL_FILES)
 
 
+DROPPED_BEFORE_THE_OLD_FILES = (
+    "DROP VIEW sclzonal.polygon_month_verdict_view",
+    "DROP FUNCTION sclzonal.polygon_month_rows(bigint[], text[], bigint[])",
+    "DROP FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[], text[], bigint[])",
+    "DROP FUNCTION sclzonal.month_share(double precision, bigint, bigint, bigint, bigint, bigint)",
+)
+"""The objects whose arguments or columns this revision changed: the files as revision 0013 left
+them make the old versions, which would stand beside these (scripts/bench --refresh-revisions
+drops them too)."""
+
+
 def downgrade() -> None:
     from alembic import context
 
-    # the functions whose arguments changed go first: the old files make the old versions
-    op.execute("DROP VIEW sclzonal.polygon_month_verdict_view")
-    op.execute("DROP FUNCTION sclzonal.polygon_month_rows(bigint[], text[], bigint[])")
-    op.execute("DROP FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[], text[], bigint[])")
-    op.execute("DROP FUNCTION sclzonal.month_share(double precision, bigint, bigint, bigint, bigint,"
-               " bigint)")
+    for statement in DROPPED_BEFORE_THE_OLD_FILES:
+        op.execute(statement)
     for name in SQL_FILES:  # each as revision 0013 left it
         recording = newest_recording(context.script, down_revision, name)
         assert recording is not None
