@@ -31,7 +31,8 @@ TILES = [Affine(20, 0, 500000, 0, -20, 5100000), Affine(20, 0, 500000 + 300 + 10
 # The same three in a row, each overlapping the next by a few hundred metres and the first and
 # the last apart, as a country's tiles are: the refresh reads the counts of the scenes that hold
 # pairs of the new scene's polygons only, here not the other end's.
-TILES_IN_A_ROW = [Affine(20, 0, 500000, 0, -20, 5100000), Affine(20, 0, 500000 + 900 + 10, 0, -20, 5100000 - 10),
+TILES_IN_A_ROW = [Affine(20, 0, 500000, 0, -20, 5100000),
+                  Affine(20, 0, 500000 + 900 + 10, 0, -20, 5100000 - 10),
                   Affine(20, 0, 500000 + 1800 + 5, 0, -20, 5100000 - 5)]
 DAYS = [dt.date(2024, 5, 20), dt.date(2024, 5, 25), dt.date(2024, 6, 2)]
 SIZE = 60  # pixels a side: a tile is 1,200 m wide
@@ -132,7 +133,8 @@ def test_scene_verdict_rows_of_some_scenes_are_the_views_where_they_hold_every_p
                 SELECT polygon_id, acquired_on FROM sclzonal.scene_verdict
                 GROUP BY polygon_id, acquired_on HAVING bool_and(scene_id = ANY (%(s)s))
             ), given AS (
-                SELECT r.* FROM sclzonal.scene_verdict_rows(%(s)s) AS r JOIN whole USING (polygon_id, acquired_on)
+                SELECT r.* FROM sclzonal.scene_verdict_rows(%(s)s) AS r
+                JOIN whole USING (polygon_id, acquired_on)
             ), expected AS (
                 SELECT v.* FROM sclzonal.scene_verdict AS v JOIN whole USING (polygon_id, acquired_on)
             )

@@ -1,4 +1,4 @@
-"""The verdict refresh reads the counts of the scenes that hold its polygons' pairs, not of every scene of their dates.
+"""The verdict refresh reads the counts of the scenes that hold its polygons' pairs only.
 
 scene_verdict's rows come from sclzonal.scene_verdict_rows(scene_ids), which reads the counts of
 the given scenes only (NULL: every scene; the view calls it so). A polygon's observation of a
