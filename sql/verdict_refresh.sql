@@ -52,12 +52,12 @@ COMMENT ON TABLE sclzonal.verdict_refresh_turn IS
 -- verdict_acquired_on) is kept from the old row when it is the old row's and nothing about it
 -- changed: its (polygon, date) key is not among touched_keys (the observations this refresh
 -- added or replaced) and its month not among remade_month_keys ('<polygon id> <month start>',
--- the months made again whole). Otherwise it is read from polygon_observation for those
--- polygons and dates only (given to the query as lists, so the conditions reach the counts by
--- scene): mostly the new scene's date, not every date of the months that changed.
--- Only the counts of some scenes are read for them: touched_scenes, which hold every pair of the
--- touched keys (the refresh knows them), and, for the other observations read again, the
--- scenes of those polygons' pairs on those dates, looked up in the pairs' key.
+-- the months made again whole). Otherwise it is evaluated again (scene_verdict_rows) for those
+-- polygons and dates only (given to the query as lists, so the conditions reach the counts):
+-- mostly the new scene's date, not every date of the months that changed; and from the counts
+-- of some scenes only: touched_scenes, which hold every pair of the touched keys (the refresh
+-- knows them), and, for the other observations read again, the scenes of those polygons'
+-- pairs on those dates, looked up in the pairs' key.
 -- Revision 0010's version took (polygon_ids, changed_months) and read every polygon whose latest
 -- clear observation lay in a changed month, which took the dates of the whole month; revision
 -- 0013's took no scenes and read every scene of the dates.
@@ -485,10 +485,14 @@ BEGIN
                           WHERE w.polygon_id = d.polygon_id AND w.acquired_on = d.acquired_on
                             AND w.is_observation AND NOT w.is_new);
         IF cardinality(added_ids) > 0 THEN
-            INSERT INTO pg_temp.month_added
-            WITH clear_weights AS MATERIALIZED (
-                SELECT wi.clear FROM sclzonal.class_weights_in_use AS wi
-            ), removed_rules AS (
+            -- What the replaced observations take away from their months, in a table keyed by
+            -- (polygon, month): the month rows of the new observations below are estimated from
+            -- the counts' statistics, which know the new scenes' ids only after the next ANALYZE
+            -- (1 row for 35,000), and joined to these sums as a subquery the planner went
+            -- through all of them for each month row (35,000 x 2,000 comparisons, twice: 80 s
+            -- instead of 1 s at 1,000,000 polygons); by the key, one lookup each.
+            CREATE TEMPORARY TABLE removed_month ON COMMIT DROP AS
+            WITH removed_rules AS (
                 SELECT t.polygon_id, t.month_start,
                        jsonb_object_agg(t.label, jsonb_build_object('held', t.held,
                                                                     'evaluated', t.evaluated))
@@ -515,6 +519,16 @@ BEGIN
                            AS class_pixels
                 FROM pg_temp.replaced_observation AS r
                 GROUP BY r.polygon_id, r.month_start
+            )
+            SELECT x.*, xr.rule_tallies
+            FROM removed AS x
+            LEFT JOIN removed_rules AS xr
+                   ON xr.polygon_id = x.polygon_id AND xr.month_start = x.month_start;
+            ALTER TABLE pg_temp.removed_month ADD PRIMARY KEY (polygon_id, month_start);
+            ANALYZE pg_temp.removed_month;
+            INSERT INTO pg_temp.month_added
+            WITH clear_weights AS MATERIALIZED (
+                SELECT wi.clear FROM sclzonal.class_weights_in_use AS wi
             ), parts AS (
                 SELECT a.id, a.polygon_id, a.source, a.source_fid, a.name, a.month_start,
                        a.month_end, a.geom,
@@ -542,7 +556,7 @@ BEGIN
                        -- The labels of the three sides are the keys of their union (||), each
                        -- summed from the three; grouping the three sides' entries built a hash
                        -- table for each month instead (twice the time; revision 0014).
-                       CASE WHEN xr.rule_tallies IS NULL
+                       CASE WHEN x.rule_tallies IS NULL
                                  AND (o.rule_tallies IS NULL OR a.rule_tallies IS NULL)
                             THEN coalesce(o.rule_tallies, a.rule_tallies)
                             ELSE (SELECT jsonb_object_agg(e.label, jsonb_build_object('held', e.held,
@@ -550,15 +564,15 @@ BEGIN
                                   FROM (SELECT k.label,
                                                coalesce((o.rule_tallies -> k.label ->> 'held')::bigint, 0)
                                                + coalesce((a.rule_tallies -> k.label ->> 'held')::bigint, 0)
-                                               - coalesce((xr.rule_tallies -> k.label ->> 'held')::bigint, 0)
+                                               - coalesce((x.rule_tallies -> k.label ->> 'held')::bigint, 0)
                                                    AS held,
                                                coalesce((o.rule_tallies -> k.label ->> 'evaluated')::bigint, 0)
                                                + coalesce((a.rule_tallies -> k.label ->> 'evaluated')::bigint, 0)
-                                               - coalesce((xr.rule_tallies -> k.label ->> 'evaluated')::bigint, 0)
+                                               - coalesce((x.rule_tallies -> k.label ->> 'evaluated')::bigint, 0)
                                                    AS evaluated
                                         FROM jsonb_object_keys(coalesce(o.rule_tallies, '{}')
                                                                || coalesce(a.rule_tallies, '{}')
-                                                               || coalesce(xr.rule_tallies, '{}')) AS k(label)) AS e
+                                                               || coalesce(x.rule_tallies, '{}')) AS k(label)) AS e
                                   WHERE e.evaluated > 0)
                        END AS rule_tallies,
                        -- the later of the two latest clear observations (a replaced one on the
@@ -578,10 +592,8 @@ BEGIN
                 LEFT JOIN (SELECT m.* FROM sclzonal.polygon_month_verdict AS m
                            WHERE m.polygon_id = ANY (added_ids)) AS o
                        ON o.polygon_id = a.polygon_id AND o.month_start = a.month_start
-                LEFT JOIN removed AS x
+                LEFT JOIN pg_temp.removed_month AS x
                        ON x.polygon_id = a.polygon_id AND x.month_start = a.month_start
-                LEFT JOIN removed_rules AS xr
-                       ON xr.polygon_id = a.polygon_id AND xr.month_start = a.month_start
             )
             SELECT p.id, p.polygon_id, p.source, p.source_fid, p.name, p.month_start, p.month_end,
                    CASE WHEN p.latest_on IS NOT NULL THEN p.latest_verdict
@@ -647,7 +659,8 @@ BEGIN
     INTO remade_month_keys
     FROM pg_temp.month_remade AS r;
     DROP TABLE pg_temp.month_remade, pg_temp.month_added, pg_temp.new_pair;
-    DROP TABLE IF EXISTS pg_temp.date_pair, pg_temp.shared_pair, pg_temp.replaced_observation;
+    DROP TABLE IF EXISTS pg_temp.date_pair, pg_temp.shared_pair, pg_temp.replaced_observation,
+                         pg_temp.removed_month;
     IF cardinality(in_months) > 0 THEN
         -- rewritten in place, as the months above (the function returns its rows whole before
         -- the first is written: PL/pgSQL gathers a RETURN QUERY's rows first)
