@@ -32,7 +32,7 @@ branch_labels = None
 depends_on = None
 
 SQL_FILES = {
-    "verdict_views.sql": "539051532d1abeb66e23db5f214cf500ab29f43d73f9287023e29e16aed345ee",
+    "verdict_views.sql": "2859f565683dac4606a23263dc8bab053f4e5f6fc1c3d387b7c12d195b9c900d",
     "verdict_months.sql": "cb3b030b20f7746f937d797a19a00d83d0e4f1e66beead743cd9a0078c3b0ddb",
     "verdict_refresh.sql": "2f65acaed2c227ac2574e53f5015749e152520150b793dfc18648f830891a9cd",
 }
