@@ -12,8 +12,20 @@ polygon_month_rows and polygon_verdict_from_months take scenes (observation_scen
 touched_scenes) instead of dates (sql/verdict_views.sql, sql/verdict_months.sql,
 sql/verdict_refresh.sql).
 
-month_share takes pixel counts as bigint, and the month rows divide by a double made once per
-month: a numeric goes to a double through its text. Same values.
+The scenes are chosen on the scene's id (scene.id), not the count's: while every scene is among
+the counts' most common scene ids, a scene loaded after their last ANALYZE gets no rows, and the
+refresh's joins of 35,000 new month rows estimated at 1 went by nested loop (46-82 s instead of
+4 s on about one refresh in two of the national benchmark's first date). What replaced
+observations take from their months is in a temporary table keyed by (polygon, month) for the
+same reason.
+
+The pairs per (polygon, date) are read from the pairs' key between the first and the last scene
+id of the new scene's date, not over each polygon's whole season. A month's new part is added as
+pixel sums (polygon_month_rows gives vegetation_pixels and class_pixels beyond the view's
+columns), month_share takes bigint (a numeric goes to a double through its text), the month
+rows divide by a double made once per month, and rule tallies are merged over the keys of the
+union of the JSON objects instead of grouping their entries (a hash table per month row); a
+month of one observation takes its tallies from its lists. Same values.
 
 Revision ID: 0014
 Revises: 0013
