@@ -194,6 +194,23 @@ def apply_recorded_sql(bind: Connection, revision: str, files: Mapping[str, str]
         driver_connection.execute(recorded_sql(revision, name, sha256).encode("utf-8"))
 
 
+def sql_as_of(script: ScriptDirectory, revision: str, name: str) -> str:
+    """The text of sql/NAME as `revision` left it (the newest recording up to it)."""
+    recording = newest_recording(script, revision, name)
+    if recording is None:
+        raise RuntimeError(f"no revision up to {revision} applies sql/{name}")
+    return recorded_sql(recording[0], name, recording[1])
+
+
+def apply_sql_as_of(bind: Connection, script: ScriptDirectory, revision: str,
+                    names: Iterable[str]) -> None:
+    """Run each sql/NAME as `revision` left it: what a revision's downgrade runs to put back
+    the files it changed."""
+    driver_connection = _psycopg(bind)
+    for name in names:
+        driver_connection.execute(sql_as_of(script, revision, name).encode("utf-8"))
+
+
 def may_grant(bind: Connection) -> bool:
     """Return whether the migrating role owns schema sclzonal (or is a superuser): only then can
     it set the grants (a loader role running a no-op `db upgrade` cannot)."""

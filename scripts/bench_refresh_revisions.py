@@ -41,11 +41,7 @@ def _old_refresh_sql() -> bytes:
     texts = [f"{statement};" for revision in script.iterate_revisions("heads", OLD_REVISION)
              if revision.revision != OLD_REVISION
              for statement in getattr(revision.module, "DROPPED_BEFORE_THE_OLD_FILES", ())]
-    for name in REFRESH_FILES:
-        recording = migrate.newest_recording(script, OLD_REVISION, name)
-        assert recording is not None, f"no revision up to {OLD_REVISION} applies sql/{name}"
-        revision, sha256 = recording
-        texts.append(migrate.recorded_sql(revision, name, sha256))
+    texts += [migrate.sql_as_of(script, OLD_REVISION, name) for name in REFRESH_FILES]
     return "\n".join(texts).encode()
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from sclzonal.db.migrate import apply_recorded_sql, newest_recording
+from sclzonal.db.migrate import apply_recorded_sql, apply_sql_as_of
 
 revision = "0013"
 down_revision = "0012"
@@ -53,8 +53,4 @@ def downgrade() -> None:
     from alembic import context
 
     op.execute("DROP FUNCTION sclzonal.upsert_set_list(regclass, name)")
-    for name in SQL_FILES:  # each as revision 0012 left it
-        recording = newest_recording(context.script, down_revision, name)
-        assert recording is not None
-        revision_before, sha256 = recording
-        apply_recorded_sql(op.get_bind(), revision_before, {name: sha256})
+    apply_sql_as_of(op.get_bind(), context.script, down_revision, SQL_FILES)

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from sclzonal.db.migrate import apply_recorded_sql, newest_recording
+from sclzonal.db.migrate import apply_recorded_sql, apply_sql_as_of
 
 revision = "0014"
 down_revision = "0013"
@@ -70,9 +70,5 @@ def downgrade() -> None:
 
     for statement in DROPPED_BEFORE_THE_OLD_FILES:
         op.execute(statement)
-    for name in SQL_FILES:  # each as revision 0013 left it
-        recording = newest_recording(context.script, down_revision, name)
-        assert recording is not None
-        revision_before, sha256 = recording
-        apply_recorded_sql(op.get_bind(), revision_before, {name: sha256})
+    apply_sql_as_of(op.get_bind(), context.script, down_revision, SQL_FILES)
     op.execute("DROP FUNCTION sclzonal.scene_verdict_rows(bigint[])")
