@@ -39,6 +39,22 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 SELECT polygon_id::text || ' ' || acquired_on::text
 $$;
 
+-- A month row's key, polygon_id * 100000 + year * 12 + month - 1, and the month's last day:
+-- polygon_month_rows makes its rows with them, and the refresh the month rows it adds
+-- (sql/verdict_refresh.sql). Inlined where they are called.
+CREATE OR REPLACE FUNCTION sclzonal.month_row_id(polygon_id bigint, month_start date)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT polygon_id * 100000 + extract(year FROM month_start)::bigint * 12
+       + extract(month FROM month_start)::bigint - 1
+$$;
+
+CREATE OR REPLACE FUNCTION sclzonal.month_last_day(month_start date)
+RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT (month_start + interval '1 month' - interval '1 day')::date
+$$;
+
 -- Revision 0011's version had two arguments and 0012's took dates; with two versions,
 -- polygon_month_rows() would name either, so the old ones go, and the view on them with them
 -- (made again below).
@@ -110,10 +126,9 @@ WITH weights AS MATERIALIZED (
            OR sclzonal.observation_key(o.polygon_id, o.acquired_on) = ANY (observation_keys))
     GROUP BY o.polygon_id, date_trunc('month', o.acquired_on)::date
 )
-SELECT m.polygon_id * 100000 + extract(year FROM m.month_start)::bigint * 12
-           + extract(month FROM m.month_start)::bigint - 1 AS id,
+SELECT sclzonal.month_row_id(m.polygon_id, m.month_start) AS id,
        m.polygon_id, p.source, p.source_fid, p.name, m.month_start,
-       (m.month_start + interval '1 month' - interval '1 day')::date AS month_end,
+       sclzonal.month_last_day(m.month_start) AS month_end,
        CASE WHEN m.latest_verdict IS NOT NULL THEN m.latest_verdict
             WHEN m.partial_observations = m.observations THEN 'partially_observed'
             ELSE 'no_clear_observation' END AS verdict,

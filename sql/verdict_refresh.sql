@@ -52,41 +52,42 @@ COMMENT ON TABLE sclzonal.verdict_refresh_turn IS
 -- verdict_acquired_on) is kept from the old row when it is the old row's and nothing about it
 -- changed: its (polygon, date) key is not among touched_keys (the observations this refresh
 -- added or replaced) and its month not among remade_month_keys ('<polygon id> <month start>',
--- the months made again whole). Otherwise it is evaluated again (scene_verdict_rows) for those
--- polygons and dates only (given to the query as lists, so the conditions reach the counts):
--- mostly the new scene's date, not every date of the months that changed; and from the counts
--- of some scenes only: touched_scenes, which hold every pair of the touched keys (the refresh
--- knows them), and, for the other observations read again, the scenes of those polygons'
--- pairs on those dates, looked up in the pairs' key.
+-- the months made again whole). Otherwise it is read again: a touched one as the refresh
+-- evaluated it, from the temporary table pg_temp.evaluated_pair that refresh_polygon_verdict
+-- fills (the pairs of the keys with new counts, evaluated once for all the refresh's uses); the
+-- others from scene_verdict_rows, for those polygons and dates only (given to the query as
+-- lists, so the conditions reach the counts) and from the counts of the scenes of those
+-- polygons' pairs on those dates, looked up in the pairs' key.
 -- Revision 0010's version took (polygon_ids, changed_months) and read every polygon whose latest
 -- clear observation lay in a changed month, which took the dates of the whole month; revision
--- 0013's took no scenes and read every scene of the dates.
+-- 0013's took no scenes and read every scene of the dates; revision 0014's took the touched
+-- keys' scenes (touched_scenes) and evaluated those observations again.
 DROP FUNCTION IF EXISTS sclzonal.polygon_verdict_from_months(bigint[], date[]);
-DROP FUNCTION IF EXISTS sclzonal.polygon_verdict_from_months(bigint[], text[], text[]);
+DROP FUNCTION IF EXISTS sclzonal.polygon_verdict_from_months(bigint[], text[], text[], bigint[]);
 CREATE OR REPLACE FUNCTION sclzonal.polygon_verdict_from_months(polygon_ids bigint[],
                                                                 touched_keys text[],
-                                                                remade_month_keys text[],
-                                                                touched_scenes bigint[])
+                                                                remade_month_keys text[])
 RETURNS SETOF sclzonal.polygon_verdict
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    fresh_dates date[];
     fresh_keys text[];
     kept_ids bigint[];
     other_ids bigint[];
     other_dates date[];
-    read_scenes bigint[] := touched_scenes;
+    other_keys text[];
+    other_scenes bigint[] := '{}';
 BEGIN
-    SELECT coalesce(array_agg(DISTINCT c.latest_on) FILTER (WHERE c.read_again), '{}'),
-           coalesce(array_agg(sclzonal.observation_key(c.polygon_id, c.latest_on))
-                        FILTER (WHERE c.read_again), '{}'),
+    SELECT coalesce(array_agg(sclzonal.observation_key(c.polygon_id, c.latest_on))
+                        FILTER (WHERE c.touched), '{}'),
            coalesce(array_agg(c.polygon_id) FILTER (WHERE NOT c.read_again), '{}'),
            coalesce(array_agg(c.polygon_id) FILTER (WHERE c.read_again AND NOT c.touched), '{}'),
            coalesce(array_agg(DISTINCT c.latest_on) FILTER (WHERE c.read_again AND NOT c.touched),
-                    '{}')
-    INTO fresh_dates, fresh_keys, kept_ids, other_ids, other_dates
+                    '{}'),
+           coalesce(array_agg(sclzonal.observation_key(c.polygon_id, c.latest_on))
+                        FILTER (WHERE c.read_again AND NOT c.touched), '{}')
+    INTO fresh_keys, kept_ids, other_ids, other_dates, other_keys
     FROM (SELECT t.*, t.touched OR t.moved OR t.remade AS read_again
           FROM (SELECT d.polygon_id, d.latest_on,
                        v.acquired_on IS DISTINCT FROM d.latest_on AS moved,
@@ -106,8 +107,8 @@ BEGIN
     -- the scenes of the other observations read again (their latest clear one moved to another
     -- date, or their month was made again), from the index of the pairs (polygon, scene)
     IF cardinality(other_ids) > 0 THEN
-        SELECT read_scenes || coalesce(array_agg(DISTINCT cp.scene_id), '{}')
-        INTO read_scenes
+        SELECT coalesce(array_agg(DISTINCT cp.scene_id), '{}')
+        INTO other_scenes
         FROM sclzonal.counted_pair AS cp
         JOIN sclzonal.scene AS s ON s.id = cp.scene_id
         WHERE cp.polygon_id = ANY (other_ids) AND s.acquired_on = ANY (other_dates)
@@ -126,17 +127,33 @@ BEGIN
            o.expected_pixels, o.observed_pixels, o.rule_id, o.rule_revision, rr.label,
            rr.classes, rr.min_share, rr.min_clear_share, rr.min_coverage, o.evaluated_rules,
            so.source, so.description
-    FROM sclzonal.scene_verdict_rows(read_scenes) AS o
+    FROM (-- the touched ones as the refresh evaluated them (refresh_polygon_verdict's
+          -- evaluated_pair), the others from the counts of their scenes
+          SELECT e.polygon_id, e.verdict, e.acquired_on, e.scene_id, e.coverage, e.clear_share,
+                 e.rule_share, e.vegetation_share, e.total_pixels, e.clear_pixels,
+                 e.expected_pixels, e.observed_pixels, e.rule_id, e.rule_revision,
+                 e.evaluated_rules
+          FROM pg_temp.evaluated_pair AS e
+          WHERE e.is_observation
+            AND sclzonal.observation_key(e.polygon_id, e.acquired_on) = ANY (fresh_keys)
+          UNION ALL
+          SELECT v.polygon_id, v.verdict, v.acquired_on, v.scene_id, v.coverage, v.clear_share,
+                 v.rule_share, v.vegetation_share, v.total_pixels, v.clear_pixels,
+                 v.expected_pixels, v.observed_pixels, v.rule_id, v.rule_revision,
+                 v.evaluated_rules
+          FROM sclzonal.scene_verdict_rows(other_scenes) AS v
+          WHERE cardinality(other_ids) > 0
+            AND v.is_observation AND v.polygon_id = ANY (other_ids)
+            AND v.acquired_on = ANY (other_dates)
+            -- only each polygon's own latest date: this condition names the partition columns
+            -- of the observation's window, so it is applied before the rules are evaluated
+            AND sclzonal.observation_key(v.polygon_id, v.acquired_on) = ANY (other_keys)) AS o
     LEFT JOIN sclzonal.verdict_rule_revision AS rr
            ON rr.rule_id = o.rule_id AND rr.revision = o.rule_revision
     -- one scene looked up by its key per row (OFFSET 0 keeps the planner from joining the
     -- view whole: with a low row estimate it formatted every scene's origin for every row)
     LEFT JOIN LATERAL (SELECT s.source, s.description FROM sclzonal.scene_origin AS s
-                       WHERE s.scene_id = o.scene_id OFFSET 0) AS so ON true
-    WHERE o.is_observation AND o.polygon_id = ANY (polygon_ids) AND o.acquired_on = ANY (fresh_dates)
-      -- only each polygon's own latest date: this condition names the partition columns of
-      -- the observation's window, so it is applied before the rules are evaluated
-      AND sclzonal.observation_key(o.polygon_id, o.acquired_on) = ANY (fresh_keys);
+                       WHERE s.scene_id = o.scene_id OFFSET 0) AS so ON true;
     ANALYZE pg_temp.fresh_observation;
     RETURN QUERY
     WITH tally AS (
@@ -225,28 +242,27 @@ END;
 $$;
 
 -- A share of a month's clear pixels after a refresh: the stored month's share and clear pixels,
--- plus the new observations' pixels and clear pixels, minus the pixels of the class and the clear
--- pixels of the observations they replaced (removed_pixels, removed_clear). The stored part's
--- pixels are share * clear pixels, whole numbers that a double holds exactly, so the result
--- divided as the month view divides gives the same double. A stored part without clear pixels
--- adds 0; a NULL share with clear pixels makes the result NULL, as in the view (the caller
--- gives NULL for a class that is not clear).
+-- plus the change's pixels of the class and clear pixels (the new observations' less those of
+-- the observations they replaced). The stored part's pixels are share * clear pixels, whole
+-- numbers that a double holds exactly, so the result divided as the month view divides gives
+-- the same double. A stored part without clear pixels adds 0; a NULL share with clear pixels
+-- makes the result NULL, as in the view (the caller gives NULL for a class that is not clear).
 -- Pixel counts as bigint, not numeric (revision 0013 took numeric, the type of the sums): each
 -- numeric went through its conversion to double once or twice per call, 13 calls per month row
--- (0.4 us a call).
--- The new observations' part as pixels, not as a share (from polygon_month_rows' sums): a
--- share made from the pixels and turned back into them cost two operations more per class.
+-- (0.4 us a call). The change's part as pixels, not as a share: a share made from the pixels
+-- and turned back into them cost two operations more per class. Revision 0014's version took
+-- the added and the removed parts apart.
 DROP FUNCTION IF EXISTS sclzonal.month_share(double precision, numeric, double precision, numeric,
                                              numeric, numeric);
+DROP FUNCTION IF EXISTS sclzonal.month_share(double precision, bigint, bigint, bigint, bigint,
+                                             bigint);
 CREATE OR REPLACE FUNCTION sclzonal.month_share(stored_share double precision, stored_clear bigint,
-                                                added_pixels bigint, added_clear bigint,
-                                                removed_pixels bigint, removed_clear bigint)
+                                                changed_pixels bigint, changed_clear bigint)
 RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 SELECT (CASE WHEN stored_clear = 0 THEN 0 ELSE round(stored_share * stored_clear) END
-        + added_pixels
-        - removed_pixels)
-       / nullif(stored_clear + added_clear - removed_clear, 0)::double precision
+        + changed_pixels)
+       / nullif(stored_clear + changed_clear, 0)::double precision
 $$;
 
 -- The SET list of an upsert into `target` that writes every column but `key_column` from the row
@@ -307,8 +323,6 @@ DECLARE
     added_keys text[];
     polygon_set_list text := sclzonal.upsert_set_list('sclzonal.polygon_verdict', 'polygon_id');
     month_set_list text := sclzonal.upsert_set_list('sclzonal.polygon_month_verdict', 'id');
-    shared_ids bigint[];
-    shared_dates date[];
     shared_keys text[];
     remade_ids bigint[];
     remade_months date[];
@@ -399,6 +413,9 @@ BEGIN
     FROM pg_temp.new_pair AS n;
     CREATE TEMPORARY TABLE month_added ON COMMIT DROP AS
     SELECT * FROM sclzonal.polygon_month_verdict WITH NO DATA;
+    -- (filled below, and read by polygon_verdict_from_months)
+    CREATE TEMPORARY TABLE evaluated_pair ON COMMIT DROP AS
+    SELECT sv.*, false AS is_new FROM sclzonal.scene_verdict_rows('{}') AS sv WITH NO DATA;
     IF cardinality(added_ids) > 0 THEN
         -- How many stored pairs, new or old, with or without pixels, each of these (polygon,
         -- date) has: more than one where tiles overlap; and in which scenes. Read from the
@@ -428,27 +445,30 @@ BEGIN
         INTO pair_scenes
         FROM pg_temp.date_pair AS d
         CROSS JOIN LATERAL unnest(d.scenes) AS u(scene_id);
-        SELECT coalesce(array_agg(DISTINCT d.polygon_id), '{}'),
-               coalesce(array_agg(DISTINCT d.acquired_on), '{}'),
-               coalesce(array_agg(sclzonal.observation_key(d.polygon_id, d.acquired_on)), '{}')
-        INTO shared_ids, shared_dates, shared_keys
+        SELECT coalesce(array_agg(sclzonal.observation_key(d.polygon_id, d.acquired_on)), '{}')
+        INTO shared_keys
         FROM pg_temp.date_pair AS d
         WHERE d.pairs > 1
           AND NOT EXISTS (SELECT FROM pg_temp.month_remade AS r
                           WHERE r.polygon_id = d.polygon_id AND r.month_start = d.month_start);
-        -- Every pair with pixels of the (polygon, date) keys that have several, evaluated
-        -- (scene_verdict, its window reading those keys only), new or old.
-        CREATE TEMPORARY TABLE shared_pair ON COMMIT DROP AS
-        SELECT sv.polygon_id, sv.scene_id, sv.acquired_on,
-               date_trunc('month', sv.acquired_on)::date AS month_start, sv.is_observation,
-               sv.coverage, sv.verdict, sv.total_pixels, sv.clear_pixels, sv.vegetation_pixels,
-               sv.class_pixels, sv.evaluated_rules, sv.held_rules,
+        -- Every pair with pixels of the keys with new counts, new or old, evaluated once
+        -- (scene_verdict_rows over the scenes that hold them, its window reading these keys
+        -- only): the overlapping keys' pairs below, the new observations added to their months,
+        -- and the latest clear observations polygon_verdict_from_months reads again all come from
+        -- here (revision 0014 evaluated them three times, the scenes' counts read each time).
+        INSERT INTO pg_temp.evaluated_pair
+        SELECT sv.*,
                EXISTS (SELECT FROM pg_temp.new_pair AS n
-                       WHERE n.polygon_id = sv.polygon_id AND n.scene_id = sv.scene_id) AS is_new
+                       WHERE n.polygon_id = sv.polygon_id AND n.scene_id = sv.scene_id)
         FROM sclzonal.scene_verdict_rows(pair_scenes) AS sv
-        WHERE cardinality(shared_keys) > 0
-          AND sv.polygon_id = ANY (shared_ids) AND sv.acquired_on = ANY (shared_dates)
-          AND sclzonal.observation_key(sv.polygon_id, sv.acquired_on) = ANY (shared_keys);
+        WHERE sv.polygon_id = ANY (added_ids) AND sv.acquired_on = ANY (pair_dates)
+          AND sclzonal.observation_key(sv.polygon_id, sv.acquired_on) = ANY (added_keys);
+        ANALYZE pg_temp.evaluated_pair;
+        -- the pairs of the (polygon, date) keys that have several
+        CREATE TEMPORARY TABLE shared_pair ON COMMIT DROP AS
+        SELECT e.*, date_trunc('month', e.acquired_on)::date AS month_start
+        FROM pg_temp.evaluated_pair AS e
+        WHERE sclzonal.observation_key(e.polygon_id, e.acquired_on) = ANY (shared_keys);
         -- The observation such a key had before this refresh (the best old pair, ranked as
         -- scene_verdict ranks), where a new pair is now the observation.
         CREATE TEMPORARY TABLE replaced_observation ON COMMIT DROP AS
@@ -485,138 +505,148 @@ BEGIN
                           WHERE w.polygon_id = d.polygon_id AND w.acquired_on = d.acquired_on
                             AND w.is_observation AND NOT w.is_new);
         IF cardinality(added_ids) > 0 THEN
-            -- What the replaced observations take away from their months, in a table keyed by
-            -- (polygon, month): the month rows of the new observations below are estimated from
-            -- the counts' statistics, which know the new scenes' ids only after the next ANALYZE
-            -- (1 row for 35,000), and joined to these sums as a subquery the planner went
-            -- through all of them for each month row (35,000 x 2,000 comparisons, twice: 80 s
-            -- instead of 1 s at 1,000,000 polygons); by the key, one lookup each.
-            CREATE TEMPORARY TABLE removed_month ON COMMIT DROP AS
-            WITH removed_rules AS (
-                SELECT t.polygon_id, t.month_start,
-                       jsonb_object_agg(t.label, jsonb_build_object('held', t.held,
-                                                                    'evaluated', t.evaluated))
-                           AS rule_tallies
-                FROM (SELECT r.polygon_id, r.month_start, e.label, count(*) AS evaluated,
-                             count(*) FILTER (WHERE e.label = ANY (r.held_rules)) AS held
-                      FROM pg_temp.replaced_observation AS r
-                      CROSS JOIN LATERAL unnest(r.evaluated_rules) AS e(label)
-                      GROUP BY r.polygon_id, r.month_start, e.label) AS t
-                GROUP BY t.polygon_id, t.month_start
-            ), removed AS (
-                SELECT r.polygon_id, r.month_start,
-                       count(*)::integer AS observations,
-                       count(*) FILTER (WHERE r.verdict NOT IN ('not_clear', 'partially_observed'))::integer
-                           AS clear_observations,
-                       count(*) FILTER (WHERE r.verdict = 'partially_observed')::integer
-                           AS partial_observations,
-                       sum(r.total_pixels) AS pixels, sum(r.clear_pixels) AS clear_pixels,
-                       sum(r.vegetation_pixels) AS vegetation_pixels,
-                       ARRAY[sum(r.class_pixels[1]), sum(r.class_pixels[2]), sum(r.class_pixels[3]),
-                             sum(r.class_pixels[4]), sum(r.class_pixels[5]), sum(r.class_pixels[6]),
-                             sum(r.class_pixels[7]), sum(r.class_pixels[8]), sum(r.class_pixels[9]),
-                             sum(r.class_pixels[10]), sum(r.class_pixels[11]), sum(r.class_pixels[12])]
-                           AS class_pixels
-                FROM pg_temp.replaced_observation AS r
-                GROUP BY r.polygon_id, r.month_start
-            )
-            SELECT x.*, xr.rule_tallies
-            FROM removed AS x
-            LEFT JOIN removed_rules AS xr
-                   ON xr.polygon_id = x.polygon_id AND xr.month_start = x.month_start;
-            ALTER TABLE pg_temp.removed_month ADD PRIMARY KEY (polygon_id, month_start);
-            ANALYZE pg_temp.removed_month;
             INSERT INTO pg_temp.month_added
             WITH clear_weights AS MATERIALIZED (
                 SELECT wi.clear FROM sclzonal.class_weights_in_use AS wi
+            ), changed AS (
+                -- the observations the months gain (the new ones, evaluated above) and those they
+                -- lose (the ones the new took the place of, -1)
+                SELECT e.polygon_id, date_trunc('month', e.acquired_on)::date AS month_start,
+                       1 AS sign, e.acquired_on, e.verdict, e.total_pixels, e.clear_pixels,
+                       e.vegetation_pixels, e.class_pixels, e.evaluated_rules, e.held_rules
+                FROM pg_temp.evaluated_pair AS e
+                WHERE e.is_observation
+                  AND sclzonal.observation_key(e.polygon_id, e.acquired_on) = ANY (added_keys)
+                UNION ALL
+                SELECT r.polygon_id, r.month_start, -1, r.acquired_on, r.verdict, r.total_pixels,
+                       r.clear_pixels, r.vegetation_pixels, r.class_pixels, r.evaluated_rules,
+                       r.held_rules
+                FROM pg_temp.replaced_observation AS r
+                WHERE sclzonal.observation_key(r.polygon_id, r.acquired_on) = ANY (added_keys)
+            ), change AS (
+                -- Each month's change: counts and pixels summed with their signs; the latest
+                -- clear observation and the dates from the gained ones (a lost observation has
+                -- the date of the one that took its place); the rule tallies of one observation
+                -- made from its lists, of several summed label by label (a month gains several
+                -- only when scenes of several dates are refreshed at once, or tiles overlap).
+                SELECT c.polygon_id, c.month_start,
+                       sum(c.sign)::integer AS observations,
+                       coalesce(sum(c.sign) FILTER (WHERE c.verdict NOT IN ('not_clear',
+                                                                            'partially_observed')),
+                                0)::integer AS clear_observations,
+                       coalesce(sum(c.sign) FILTER (WHERE c.verdict = 'partially_observed'), 0)::integer
+                           AS partial_observations,
+                       sum(c.sign * c.total_pixels) AS pixels,
+                       sum(c.sign * c.clear_pixels)::bigint AS clear_pixels,
+                       sum(c.sign * c.vegetation_pixels)::bigint AS vegetation_pixels,
+                       ARRAY[sum(c.sign * c.class_pixels[1]), sum(c.sign * c.class_pixels[2]), sum(c.sign * c.class_pixels[3]),
+                             sum(c.sign * c.class_pixels[4]), sum(c.sign * c.class_pixels[5]), sum(c.sign * c.class_pixels[6]),
+                             sum(c.sign * c.class_pixels[7]), sum(c.sign * c.class_pixels[8]), sum(c.sign * c.class_pixels[9]),
+                             sum(c.sign * c.class_pixels[10]), sum(c.sign * c.class_pixels[11]), sum(c.sign * c.class_pixels[12])]::bigint[]
+                           AS class_pixels,
+                       max(c.acquired_on) FILTER (WHERE c.sign = 1
+                                                    AND c.verdict NOT IN ('not_clear', 'partially_observed'))
+                           AS latest_on,
+                       (array_agg(c.verdict ORDER BY c.acquired_on DESC)
+                           FILTER (WHERE c.sign = 1
+                                   AND c.verdict NOT IN ('not_clear', 'partially_observed')))[1]
+                           AS latest_verdict,
+                       min(c.acquired_on) AS first_observed_on,
+                       max(c.acquired_on) AS last_observed_on,
+                       jsonb_agg(c.rule_tallies) FILTER (WHERE c.rule_tallies IS NOT NULL)
+                           AS tally_list
+                FROM (SELECT c.*,
+                             -- each observation's rule tallies, with its sign
+                             (SELECT jsonb_object_agg(l.label, jsonb_build_object(
+                                         'held', c.sign * coalesce(l.label = ANY (c.held_rules), false)::integer,
+                                         'evaluated', c.sign))
+                              FROM unnest(c.evaluated_rules) AS l(label)) AS rule_tallies
+                      FROM changed AS c) AS c
+                GROUP BY c.polygon_id, c.month_start
             ), parts AS (
-                SELECT a.id, a.polygon_id, a.source, a.source_fid, a.name, a.month_start,
-                       a.month_end, a.geom,
-                       coalesce(o.observations, 0) + a.observations - coalesce(x.observations, 0)
-                           AS observations,
-                       coalesce(o.clear_observations, 0) + a.clear_observations
-                           - coalesce(x.clear_observations, 0) AS clear_observations,
+                SELECT a.polygon_id, a.month_start, x.source, x.source_fid, x.name, x.geom,
+                       coalesce(o.observations, 0) + a.observations AS observations,
+                       coalesce(o.clear_observations, 0) + a.clear_observations AS clear_observations,
                        coalesce(o.partial_observations, 0) + a.partial_observations
-                           - coalesce(x.partial_observations, 0) AS partial_observations,
-                       coalesce(o.pixels, 0) + a.pixels - coalesce(x.pixels, 0) AS pixels,
+                           AS partial_observations,
+                       coalesce(o.pixels, 0) + a.pixels AS pixels,
                        coalesce(o.clear_pixels, 0)::bigint AS stored_clear,
-                       a.clear_pixels::bigint AS added_clear,
-                       coalesce(x.clear_pixels, 0)::bigint AS removed_clear,
+                       a.clear_pixels AS changed_clear,
                        o.vegetation_share AS stored_vegetation,
-                       a.vegetation_pixels::bigint AS added_vegetation,
-                       coalesce(x.vegetation_pixels, 0)::bigint AS removed_vegetation,
-                       o.class_shares AS stored_classes, a.class_pixels AS added_classes,
-                       x.class_pixels AS removed_classes,
+                       a.vegetation_pixels AS changed_vegetation,
+                       o.class_shares AS stored_classes, a.class_pixels AS changed_classes,
                        least(o.first_observed_on, a.first_observed_on) AS first_observed_on,
                        greatest(o.last_observed_on, a.last_observed_on) AS last_observed_on,
-                       -- rule_tallies: stored plus added minus removed, label by label; a label
-                       -- no longer evaluated on any observation left out, none at all NULL, as in
-                       -- the month view (a subquery, not a function: a function call per row cost
-                       -- 40 us); one side's own when the other has none and nothing is taken away.
-                       -- The labels of the three sides are the keys of their union (||), each
-                       -- summed from the three; grouping the three sides' entries built a hash
+                       -- rule_tallies: stored plus changed, label by label; a label no longer
+                       -- evaluated on any observation left out, none at all NULL, as in the month
+                       -- view (a subquery, not a function: a function call per row cost 40 us);
+                       -- one side's own when the other has none. The labels of the two sides are
+                       -- the keys of their union (||); grouping the sides' entries built a hash
                        -- table for each month instead (twice the time; revision 0014).
-                       CASE WHEN x.rule_tallies IS NULL
-                                 AND (o.rule_tallies IS NULL OR a.rule_tallies IS NULL)
+                       CASE WHEN o.rule_tallies IS NULL OR a.rule_tallies IS NULL
                             THEN coalesce(o.rule_tallies, a.rule_tallies)
                             ELSE (SELECT jsonb_object_agg(e.label, jsonb_build_object('held', e.held,
                                                                                       'evaluated', e.evaluated))
                                   FROM (SELECT k.label,
                                                coalesce((o.rule_tallies -> k.label ->> 'held')::bigint, 0)
                                                + coalesce((a.rule_tallies -> k.label ->> 'held')::bigint, 0)
-                                               - coalesce((x.rule_tallies -> k.label ->> 'held')::bigint, 0)
                                                    AS held,
                                                coalesce((o.rule_tallies -> k.label ->> 'evaluated')::bigint, 0)
                                                + coalesce((a.rule_tallies -> k.label ->> 'evaluated')::bigint, 0)
-                                               - coalesce((x.rule_tallies -> k.label ->> 'evaluated')::bigint, 0)
                                                    AS evaluated
-                                        FROM jsonb_object_keys(coalesce(o.rule_tallies, '{}')
-                                                               || coalesce(a.rule_tallies, '{}')
-                                                               || coalesce(x.rule_tallies, '{}')) AS k(label)) AS e
+                                        FROM jsonb_object_keys(o.rule_tallies || a.rule_tallies) AS k(label)) AS e
                                   WHERE e.evaluated > 0)
                        END AS rule_tallies,
                        -- the later of the two latest clear observations (a replaced one on the
                        -- stored latest date is the new one's when both are clear)
-                       CASE WHEN a.verdict_acquired_on >= o.verdict_acquired_on
-                                 OR o.verdict_acquired_on IS NULL THEN a.verdict_acquired_on
+                       CASE WHEN a.latest_on >= o.verdict_acquired_on
+                                 OR o.verdict_acquired_on IS NULL THEN a.latest_on
                             ELSE o.verdict_acquired_on END AS latest_on,
-                       CASE WHEN a.verdict_acquired_on >= o.verdict_acquired_on
-                                 OR o.verdict_acquired_on IS NULL THEN a.verdict
+                       CASE WHEN a.latest_on >= o.verdict_acquired_on
+                                 OR o.verdict_acquired_on IS NULL THEN a.latest_verdict
                             ELSE o.verdict END AS latest_verdict
-                -- (the scenes that hold the keys' pairs given: the counts are then read for those
-                -- scenes only, not for every scene of the keys' dates nor every date of these
-                -- polygons' months, which grew with each date of a month)
-                FROM sclzonal.polygon_month_rows(added_ids, added_keys, pair_scenes) AS a
+                FROM (SELECT ch.*,
+                             CASE WHEN jsonb_array_length(ch.tally_list) = 1 THEN ch.tally_list -> 0
+                                  ELSE (SELECT jsonb_object_agg(t.label, jsonb_build_object('held', t.held,
+                                                                                            'evaluated', t.evaluated))
+                                        FROM (SELECT r.key AS label, sum((r.value ->> 'held')::bigint) AS held,
+                                                     sum((r.value ->> 'evaluated')::bigint) AS evaluated
+                                              FROM jsonb_array_elements(ch.tally_list) AS l(tallies)
+                                              CROSS JOIN LATERAL jsonb_each(l.tallies) AS r
+                                              GROUP BY r.key) AS t)
+                             END AS rule_tallies
+                      FROM change AS ch) AS a
+                JOIN sclzonal.polygon AS x ON x.id = a.polygon_id
                 -- the stored months of these polygons only, found by polygon (a plain join may
                 -- hash the whole month table)
                 LEFT JOIN (SELECT m.* FROM sclzonal.polygon_month_verdict AS m
                            WHERE m.polygon_id = ANY (added_ids)) AS o
                        ON o.polygon_id = a.polygon_id AND o.month_start = a.month_start
-                LEFT JOIN pg_temp.removed_month AS x
-                       ON x.polygon_id = a.polygon_id AND x.month_start = a.month_start
             )
-            SELECT p.id, p.polygon_id, p.source, p.source_fid, p.name, p.month_start, p.month_end,
+            SELECT sclzonal.month_row_id(p.polygon_id, p.month_start), p.polygon_id, p.source,
+                   p.source_fid, p.name, p.month_start, sclzonal.month_last_day(p.month_start),
                    CASE WHEN p.latest_on IS NOT NULL THEN p.latest_verdict
                         WHEN p.partial_observations = p.observations THEN 'partially_observed'
                         ELSE 'no_clear_observation' END,
                    p.latest_on, p.observations, p.clear_observations, p.partial_observations,
-                   p.pixels, p.stored_clear + p.added_clear - p.removed_clear,
-                   sclzonal.month_share(p.stored_vegetation, p.stored_clear, p.added_vegetation,
-                                        p.added_clear, p.removed_vegetation, p.removed_clear),
+                   p.pixels, p.stored_clear + p.changed_clear,
+                   sclzonal.month_share(p.stored_vegetation, p.stored_clear, p.changed_vegetation,
+                                        p.changed_clear),
                    -- class by class, written out: a subquery per row cost 25 us; NULL for a
                    -- class that is not clear, as in the month view
-                   ARRAY[CASE WHEN w.clear[1] = 1 THEN sclzonal.month_share(p.stored_classes[1], p.stored_clear, p.added_classes[1], p.added_clear, coalesce(p.removed_classes[1], 0), p.removed_clear) END,
-                         CASE WHEN w.clear[2] = 1 THEN sclzonal.month_share(p.stored_classes[2], p.stored_clear, p.added_classes[2], p.added_clear, coalesce(p.removed_classes[2], 0), p.removed_clear) END,
-                         CASE WHEN w.clear[3] = 1 THEN sclzonal.month_share(p.stored_classes[3], p.stored_clear, p.added_classes[3], p.added_clear, coalesce(p.removed_classes[3], 0), p.removed_clear) END,
-                         CASE WHEN w.clear[4] = 1 THEN sclzonal.month_share(p.stored_classes[4], p.stored_clear, p.added_classes[4], p.added_clear, coalesce(p.removed_classes[4], 0), p.removed_clear) END,
-                         CASE WHEN w.clear[5] = 1 THEN sclzonal.month_share(p.stored_classes[5], p.stored_clear, p.added_classes[5], p.added_clear, coalesce(p.removed_classes[5], 0), p.removed_clear) END,
-                         CASE WHEN w.clear[6] = 1 THEN sclzonal.month_share(p.stored_classes[6], p.stored_clear, p.added_classes[6], p.added_clear, coalesce(p.removed_classes[6], 0), p.removed_clear) END,
-                         CASE WHEN w.clear[7] = 1 THEN sclzonal.month_share(p.stored_classes[7], p.stored_clear, p.added_classes[7], p.added_clear, coalesce(p.removed_classes[7], 0), p.removed_clear) END,
-                         CASE WHEN w.clear[8] = 1 THEN sclzonal.month_share(p.stored_classes[8], p.stored_clear, p.added_classes[8], p.added_clear, coalesce(p.removed_classes[8], 0), p.removed_clear) END,
-                         CASE WHEN w.clear[9] = 1 THEN sclzonal.month_share(p.stored_classes[9], p.stored_clear, p.added_classes[9], p.added_clear, coalesce(p.removed_classes[9], 0), p.removed_clear) END,
-                         CASE WHEN w.clear[10] = 1 THEN sclzonal.month_share(p.stored_classes[10], p.stored_clear, p.added_classes[10], p.added_clear, coalesce(p.removed_classes[10], 0), p.removed_clear) END,
-                         CASE WHEN w.clear[11] = 1 THEN sclzonal.month_share(p.stored_classes[11], p.stored_clear, p.added_classes[11], p.added_clear, coalesce(p.removed_classes[11], 0), p.removed_clear) END,
-                         CASE WHEN w.clear[12] = 1 THEN sclzonal.month_share(p.stored_classes[12], p.stored_clear, p.added_classes[12], p.added_clear, coalesce(p.removed_classes[12], 0), p.removed_clear) END],
+                   ARRAY[
+                         CASE WHEN w.clear[1] = 1 THEN sclzonal.month_share(p.stored_classes[1], p.stored_clear, p.changed_classes[1], p.changed_clear) END,
+                         CASE WHEN w.clear[2] = 1 THEN sclzonal.month_share(p.stored_classes[2], p.stored_clear, p.changed_classes[2], p.changed_clear) END,
+                         CASE WHEN w.clear[3] = 1 THEN sclzonal.month_share(p.stored_classes[3], p.stored_clear, p.changed_classes[3], p.changed_clear) END,
+                         CASE WHEN w.clear[4] = 1 THEN sclzonal.month_share(p.stored_classes[4], p.stored_clear, p.changed_classes[4], p.changed_clear) END,
+                         CASE WHEN w.clear[5] = 1 THEN sclzonal.month_share(p.stored_classes[5], p.stored_clear, p.changed_classes[5], p.changed_clear) END,
+                         CASE WHEN w.clear[6] = 1 THEN sclzonal.month_share(p.stored_classes[6], p.stored_clear, p.changed_classes[6], p.changed_clear) END,
+                         CASE WHEN w.clear[7] = 1 THEN sclzonal.month_share(p.stored_classes[7], p.stored_clear, p.changed_classes[7], p.changed_clear) END,
+                         CASE WHEN w.clear[8] = 1 THEN sclzonal.month_share(p.stored_classes[8], p.stored_clear, p.changed_classes[8], p.changed_clear) END,
+                         CASE WHEN w.clear[9] = 1 THEN sclzonal.month_share(p.stored_classes[9], p.stored_clear, p.changed_classes[9], p.changed_clear) END,
+                         CASE WHEN w.clear[10] = 1 THEN sclzonal.month_share(p.stored_classes[10], p.stored_clear, p.changed_classes[10], p.changed_clear) END,
+                         CASE WHEN w.clear[11] = 1 THEN sclzonal.month_share(p.stored_classes[11], p.stored_clear, p.changed_classes[11], p.changed_clear) END,
+                         CASE WHEN w.clear[12] = 1 THEN sclzonal.month_share(p.stored_classes[12], p.stored_clear, p.changed_classes[12], p.changed_clear) END],
                    p.first_observed_on, p.last_observed_on, p.rule_tallies, p.geom
             FROM parts AS p
             CROSS JOIN clear_weights AS w;
@@ -659,19 +689,19 @@ BEGIN
     INTO remade_month_keys
     FROM pg_temp.month_remade AS r;
     DROP TABLE pg_temp.month_remade, pg_temp.month_added, pg_temp.new_pair;
-    DROP TABLE IF EXISTS pg_temp.date_pair, pg_temp.shared_pair, pg_temp.replaced_observation,
-                         pg_temp.removed_month;
+    DROP TABLE IF EXISTS pg_temp.date_pair, pg_temp.shared_pair, pg_temp.replaced_observation;
     IF cardinality(in_months) > 0 THEN
         -- rewritten in place, as the months above (the function returns its rows whole before
         -- the first is written: PL/pgSQL gathers a RETURN QUERY's rows first)
         EXECUTE format('INSERT INTO sclzonal.polygon_verdict AS v'
-                       ' SELECT * FROM sclzonal.polygon_verdict_from_months($1, $2, $3, $4)'
+                       ' SELECT * FROM sclzonal.polygon_verdict_from_months($1, $2, $3)'
                        ' ON CONFLICT (polygon_id) DO UPDATE SET %s', polygon_set_list)
-        USING in_months, added_keys, remade_month_keys, pair_scenes;
+        USING in_months, added_keys, remade_month_keys;
         -- (their polygon_verdict rows are all updated: every polygon has one since it was
         -- loaded, made when it was noted whole)
         PERFORM sclzonal.analyze_verdicts_after(new_month_rows + cardinality(remade_month_keys));
     END IF;
+    DROP TABLE pg_temp.evaluated_pair;
     RETURN cardinality(whole) + cardinality(in_months);
 END;
 $$;
@@ -691,14 +721,14 @@ $$;
 -- Only the roles granted EXECUTE in sql/roles.sql (and the owner) may call them.
 REVOKE ALL ON FUNCTION sclzonal.refresh_polygon_verdict() FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.rebuild_polygon_verdict() FROM PUBLIC;
-REVOKE ALL ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[], text[], bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[], text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.analyze_verdicts_after(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.upsert_set_list(regclass, name) FROM PUBLIC;
-REVOKE ALL ON FUNCTION sclzonal.month_share(double precision, bigint, bigint, bigint, bigint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sclzonal.month_share(double precision, bigint, bigint, bigint) FROM PUBLIC;
 
 COMMENT ON FUNCTION sclzonal.refresh_polygon_verdict() IS
     'Make again the verdicts (polygon_verdict, polygon_month_verdict) of the polygons and months whose inputs changed, or all after a rule change, as their owner; returns how many polygons. Run by `sclzonal refresh`.';
-COMMENT ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[], text[], bigint[]) IS
+COMMENT ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[], text[]) IS
     'polygon_verdict rows of polygons whose counts changed in some observations (touched keys) or months (made again), from their (up to date) polygon_month_verdict rows and their old rows; equals polygon_verdict_between over all dates.';
 COMMENT ON FUNCTION sclzonal.rebuild_polygon_verdict() IS
     'Decide every verdict again from the definitions; returns how many polygons. `sclzonal refresh --rebuild-verdicts`.';
