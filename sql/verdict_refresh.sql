@@ -78,6 +78,7 @@ DECLARE
     other_dates date[];
     other_keys text[];
     other_scenes bigint[] := '{}';
+    fresh_scenes bigint[];
 BEGIN
     SELECT coalesce(array_agg(sclzonal.observation_key(c.polygon_id, c.latest_on))
                         FILTER (WHERE c.touched), '{}'),
@@ -125,8 +126,7 @@ BEGIN
     SELECT o.polygon_id, o.verdict, o.acquired_on, o.scene_id, o.coverage, o.clear_share,
            o.rule_share, o.vegetation_share, o.total_pixels, o.clear_pixels,
            o.expected_pixels, o.observed_pixels, o.rule_id, o.rule_revision, rr.label,
-           rr.classes, rr.min_share, rr.min_clear_share, rr.min_coverage, o.evaluated_rules,
-           so.source, so.description
+           rr.classes, rr.min_share, rr.min_clear_share, rr.min_coverage, o.evaluated_rules
     FROM (-- the touched ones as the refresh evaluated them (refresh_polygon_verdict's
           -- evaluated_pair), the others from the counts of their scenes
           SELECT e.polygon_id, e.verdict, e.acquired_on, e.scene_id, e.coverage, e.clear_share,
@@ -149,11 +149,16 @@ BEGIN
             -- of the observation's window, so it is applied before the rules are evaluated
             AND sclzonal.observation_key(v.polygon_id, v.acquired_on) = ANY (other_keys)) AS o
     LEFT JOIN sclzonal.verdict_rule_revision AS rr
-           ON rr.rule_id = o.rule_id AND rr.revision = o.rule_revision
-    -- one scene looked up by its key per row (OFFSET 0 keeps the planner from joining the
-    -- view whole: with a low row estimate it formatted every scene's origin for every row)
-    LEFT JOIN LATERAL (SELECT s.source, s.description FROM sclzonal.scene_origin AS s
-                       WHERE s.scene_id = o.scene_id OFFSET 0) AS so ON true;
+           ON rr.rule_id = o.rule_id AND rr.revision = o.rule_revision;
+    -- each scene's origin made once, for the scenes of these observations (a handful), and
+    -- looked up by the scene: made per row it cost 4 us a row; joined as a view under a low row
+    -- estimate, the planner formatted every scene's origin for every row
+    SELECT coalesce(array_agg(DISTINCT f.scene_id), '{}') INTO fresh_scenes
+    FROM pg_temp.fresh_observation AS f;
+    CREATE TEMPORARY TABLE fresh_origin ON COMMIT DROP AS
+    SELECT s.scene_id, s.source, s.description FROM sclzonal.scene_origin AS s
+    WHERE s.scene_id = ANY (fresh_scenes);
+    ANALYZE pg_temp.fresh_origin;
     ANALYZE pg_temp.fresh_observation;
     RETURN QUERY
     WITH tally AS (
@@ -188,7 +193,9 @@ BEGIN
         -- a nested loop (30,000 x 30,000 comparisons: 78 s at 1,000,000 polygons)
         WHERE v.polygon_id = ANY (kept_ids)
     ), latest AS (
-        SELECT * FROM pg_temp.fresh_observation
+        SELECT f.*, fo.source, fo.description
+        FROM pg_temp.fresh_observation AS f
+        LEFT JOIN pg_temp.fresh_origin AS fo ON fo.scene_id = f.scene_id
         UNION ALL
         SELECT * FROM kept
     ), uncountable AS (
@@ -217,7 +224,7 @@ BEGIN
     LEFT JOIN held AS h ON h.polygon_id = p.id
     LEFT JOIN uncountable AS u ON u.polygon_id = p.id
     WHERE p.id = ANY (polygon_ids);
-    DROP TABLE pg_temp.fresh_observation;
+    DROP TABLE pg_temp.fresh_observation, pg_temp.fresh_origin;
 END;
 $$;
 
@@ -514,15 +521,20 @@ BEGIN
                 SELECT e.polygon_id, date_trunc('month', e.acquired_on)::date AS month_start,
                        1 AS sign, e.acquired_on, e.verdict, e.total_pixels, e.clear_pixels,
                        e.vegetation_pixels, e.class_pixels, e.evaluated_rules, e.held_rules
+                -- (a new pair that is its date's observation, in a month not made again whole: the
+                -- keys of added_keys with pixels, found without making their text)
                 FROM pg_temp.evaluated_pair AS e
-                WHERE e.is_observation
-                  AND sclzonal.observation_key(e.polygon_id, e.acquired_on) = ANY (added_keys)
+                WHERE e.is_observation AND e.is_new
+                  AND NOT EXISTS (SELECT FROM pg_temp.month_remade AS mr
+                                  WHERE mr.polygon_id = e.polygon_id
+                                    AND mr.month_start = date_trunc('month', e.acquired_on)::date)
                 UNION ALL
                 SELECT r.polygon_id, r.month_start, -1, r.acquired_on, r.verdict, r.total_pixels,
                        r.clear_pixels, r.vegetation_pixels, r.class_pixels, r.evaluated_rules,
                        r.held_rules
                 FROM pg_temp.replaced_observation AS r
-                WHERE sclzonal.observation_key(r.polygon_id, r.acquired_on) = ANY (added_keys)
+                WHERE NOT EXISTS (SELECT FROM pg_temp.month_remade AS mr
+                                  WHERE mr.polygon_id = r.polygon_id AND mr.month_start = r.month_start)
             ), change AS (
                 -- Each month's change: counts and pixels summed with their signs; the latest
                 -- clear observation and the dates from the gained ones (a lost observation has
@@ -561,10 +573,17 @@ BEGIN
                                          'held', c.sign * coalesce(l.label = ANY (c.held_rules), false)::integer,
                                          'evaluated', c.sign))
                               FROM unnest(c.evaluated_rules) AS l(label)) AS rule_tallies
-                      FROM changed AS c) AS c
+                      -- (OFFSET 0: made once per row, not once per mention below)
+                      FROM changed AS c OFFSET 0) AS c
                 GROUP BY c.polygon_id, c.month_start
             ), parts AS (
-                SELECT a.polygon_id, a.month_start, x.source, x.source_fid, x.name, x.geom,
+                SELECT a.polygon_id, a.month_start,
+                       -- the polygon's columns from its stored month, else from the polygon (a
+                       -- polygon whose row changed is made again whole, above)
+                       CASE WHEN o.id IS NULL THEN x.source ELSE o.source END AS source,
+                       CASE WHEN o.id IS NULL THEN x.source_fid ELSE o.source_fid END AS source_fid,
+                       CASE WHEN o.id IS NULL THEN x.name ELSE o.name END AS name,
+                       CASE WHEN o.id IS NULL THEN x.geom ELSE o.geom END AS geom,
                        coalesce(o.observations, 0) + a.observations AS observations,
                        coalesce(o.clear_observations, 0) + a.clear_observations AS clear_observations,
                        coalesce(o.partial_observations, 0) + a.partial_observations
@@ -615,13 +634,17 @@ BEGIN
                                               CROSS JOIN LATERAL jsonb_each(l.tallies) AS r
                                               GROUP BY r.key) AS t)
                              END AS rule_tallies
-                      FROM change AS ch) AS a
-                JOIN sclzonal.polygon AS x ON x.id = a.polygon_id
+                      FROM change AS ch OFFSET 0) AS a
                 -- the stored months of these polygons only, found by polygon (a plain join may
                 -- hash the whole month table)
                 LEFT JOIN (SELECT m.* FROM sclzonal.polygon_month_verdict AS m
                            WHERE m.polygon_id = ANY (added_ids)) AS o
                        ON o.polygon_id = a.polygon_id AND o.month_start = a.month_start
+                -- looked up for a month not stored only (the condition on o gates the lookup;
+                -- OFFSET 0 keeps it a subquery, which the planner would otherwise join whole)
+                LEFT JOIN LATERAL (SELECT p.source, p.source_fid, p.name, p.geom
+                                   FROM sclzonal.polygon AS p
+                                   WHERE p.id = a.polygon_id AND o.id IS NULL OFFSET 0) AS x ON true
             )
             SELECT sclzonal.month_row_id(p.polygon_id, p.month_start), p.polygon_id, p.source,
                    p.source_fid, p.name, p.month_start, sclzonal.month_last_day(p.month_start),

@@ -32,7 +32,7 @@ depends_on = None
 
 SQL_FILES = {
     "verdict_months.sql": "5d0df0a37c02f6c8ee26bfef7321198a04207dbb333035e72f050fc483f07636",
-    "verdict_refresh.sql": "a8e9e78e969cbf31f79c3fca53f287fbc10643746e8f3e56df993028bc703abe",
+    "verdict_refresh.sql": "0e0c2a80e742c52a938a91aa28c9b17e3c2c3d5c89efd5866e7c55b250dd9602",
 }
 
 
