@@ -93,7 +93,8 @@ RETURNS TABLE (
 LANGUAGE sql STABLE
 AS $$
 WITH weights AS MATERIALIZED (
-    SELECT w.clear FROM sclzonal.class_weights_in_use AS w
+    -- the clear classes as bits (bit k for class k)
+    SELECT sclzonal.class_mask(w.clear) AS clear FROM sclzonal.class_weights_in_use AS w
 ), months AS (
     SELECT o.polygon_id,
            date_trunc('month', o.acquired_on)::date AS month_start,
@@ -136,18 +137,18 @@ SELECT sclzonal.month_row_id(m.polygon_id, m.month_start) AS id,
        m.observations, m.clear_observations, m.partial_observations, m.pixels, m.clear_pixels,
        m.vegetation_pixels::float8 / m.clear_divisor AS vegetation_share,
        -- class by class, written out: a subquery per row cost 8 us
-       ARRAY[CASE WHEN w.clear[1] = 1 THEN m.class_sums[1]::float8 / m.clear_divisor END,
-             CASE WHEN w.clear[2] = 1 THEN m.class_sums[2]::float8 / m.clear_divisor END,
-             CASE WHEN w.clear[3] = 1 THEN m.class_sums[3]::float8 / m.clear_divisor END,
-             CASE WHEN w.clear[4] = 1 THEN m.class_sums[4]::float8 / m.clear_divisor END,
-             CASE WHEN w.clear[5] = 1 THEN m.class_sums[5]::float8 / m.clear_divisor END,
-             CASE WHEN w.clear[6] = 1 THEN m.class_sums[6]::float8 / m.clear_divisor END,
-             CASE WHEN w.clear[7] = 1 THEN m.class_sums[7]::float8 / m.clear_divisor END,
-             CASE WHEN w.clear[8] = 1 THEN m.class_sums[8]::float8 / m.clear_divisor END,
-             CASE WHEN w.clear[9] = 1 THEN m.class_sums[9]::float8 / m.clear_divisor END,
-             CASE WHEN w.clear[10] = 1 THEN m.class_sums[10]::float8 / m.clear_divisor END,
-             CASE WHEN w.clear[11] = 1 THEN m.class_sums[11]::float8 / m.clear_divisor END,
-             CASE WHEN w.clear[12] = 1 THEN m.class_sums[12]::float8 / m.clear_divisor END]
+       ARRAY[CASE WHEN w.clear >> 0 & 1 = 1 THEN m.class_sums[1]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear >> 1 & 1 = 1 THEN m.class_sums[2]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear >> 2 & 1 = 1 THEN m.class_sums[3]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear >> 3 & 1 = 1 THEN m.class_sums[4]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear >> 4 & 1 = 1 THEN m.class_sums[5]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear >> 5 & 1 = 1 THEN m.class_sums[6]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear >> 6 & 1 = 1 THEN m.class_sums[7]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear >> 7 & 1 = 1 THEN m.class_sums[8]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear >> 8 & 1 = 1 THEN m.class_sums[9]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear >> 9 & 1 = 1 THEN m.class_sums[10]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear >> 10 & 1 = 1 THEN m.class_sums[11]::float8 / m.clear_divisor END,
+             CASE WHEN w.clear >> 11 & 1 = 1 THEN m.class_sums[12]::float8 / m.clear_divisor END]
            AS class_shares,
        m.first_on AS first_observed_on,
        m.last_on AS last_observed_on,

@@ -514,7 +514,8 @@ BEGIN
         IF cardinality(added_ids) > 0 THEN
             INSERT INTO pg_temp.month_added
             WITH clear_weights AS MATERIALIZED (
-                SELECT wi.clear FROM sclzonal.class_weights_in_use AS wi
+                -- the clear classes as bits (bit k for class k)
+                SELECT sclzonal.class_mask(wi.clear) AS clear FROM sclzonal.class_weights_in_use AS wi
             ), changed AS (
                 -- the observations the months gain (the new ones, evaluated above) and those they
                 -- lose (the ones the new took the place of, -1)
@@ -658,18 +659,18 @@ BEGIN
                    -- class by class, written out: a subquery per row cost 25 us; NULL for a
                    -- class that is not clear, as in the month view
                    ARRAY[
-                         CASE WHEN w.clear[1] = 1 THEN sclzonal.month_share(p.stored_classes[1], p.stored_clear, p.changed_classes[1], p.changed_clear) END,
-                         CASE WHEN w.clear[2] = 1 THEN sclzonal.month_share(p.stored_classes[2], p.stored_clear, p.changed_classes[2], p.changed_clear) END,
-                         CASE WHEN w.clear[3] = 1 THEN sclzonal.month_share(p.stored_classes[3], p.stored_clear, p.changed_classes[3], p.changed_clear) END,
-                         CASE WHEN w.clear[4] = 1 THEN sclzonal.month_share(p.stored_classes[4], p.stored_clear, p.changed_classes[4], p.changed_clear) END,
-                         CASE WHEN w.clear[5] = 1 THEN sclzonal.month_share(p.stored_classes[5], p.stored_clear, p.changed_classes[5], p.changed_clear) END,
-                         CASE WHEN w.clear[6] = 1 THEN sclzonal.month_share(p.stored_classes[6], p.stored_clear, p.changed_classes[6], p.changed_clear) END,
-                         CASE WHEN w.clear[7] = 1 THEN sclzonal.month_share(p.stored_classes[7], p.stored_clear, p.changed_classes[7], p.changed_clear) END,
-                         CASE WHEN w.clear[8] = 1 THEN sclzonal.month_share(p.stored_classes[8], p.stored_clear, p.changed_classes[8], p.changed_clear) END,
-                         CASE WHEN w.clear[9] = 1 THEN sclzonal.month_share(p.stored_classes[9], p.stored_clear, p.changed_classes[9], p.changed_clear) END,
-                         CASE WHEN w.clear[10] = 1 THEN sclzonal.month_share(p.stored_classes[10], p.stored_clear, p.changed_classes[10], p.changed_clear) END,
-                         CASE WHEN w.clear[11] = 1 THEN sclzonal.month_share(p.stored_classes[11], p.stored_clear, p.changed_classes[11], p.changed_clear) END,
-                         CASE WHEN w.clear[12] = 1 THEN sclzonal.month_share(p.stored_classes[12], p.stored_clear, p.changed_classes[12], p.changed_clear) END],
+                         CASE WHEN w.clear >> 0 & 1 = 1 THEN sclzonal.month_share(p.stored_classes[1], p.stored_clear, p.changed_classes[1], p.changed_clear) END,
+                         CASE WHEN w.clear >> 1 & 1 = 1 THEN sclzonal.month_share(p.stored_classes[2], p.stored_clear, p.changed_classes[2], p.changed_clear) END,
+                         CASE WHEN w.clear >> 2 & 1 = 1 THEN sclzonal.month_share(p.stored_classes[3], p.stored_clear, p.changed_classes[3], p.changed_clear) END,
+                         CASE WHEN w.clear >> 3 & 1 = 1 THEN sclzonal.month_share(p.stored_classes[4], p.stored_clear, p.changed_classes[4], p.changed_clear) END,
+                         CASE WHEN w.clear >> 4 & 1 = 1 THEN sclzonal.month_share(p.stored_classes[5], p.stored_clear, p.changed_classes[5], p.changed_clear) END,
+                         CASE WHEN w.clear >> 5 & 1 = 1 THEN sclzonal.month_share(p.stored_classes[6], p.stored_clear, p.changed_classes[6], p.changed_clear) END,
+                         CASE WHEN w.clear >> 6 & 1 = 1 THEN sclzonal.month_share(p.stored_classes[7], p.stored_clear, p.changed_classes[7], p.changed_clear) END,
+                         CASE WHEN w.clear >> 7 & 1 = 1 THEN sclzonal.month_share(p.stored_classes[8], p.stored_clear, p.changed_classes[8], p.changed_clear) END,
+                         CASE WHEN w.clear >> 8 & 1 = 1 THEN sclzonal.month_share(p.stored_classes[9], p.stored_clear, p.changed_classes[9], p.changed_clear) END,
+                         CASE WHEN w.clear >> 9 & 1 = 1 THEN sclzonal.month_share(p.stored_classes[10], p.stored_clear, p.changed_classes[10], p.changed_clear) END,
+                         CASE WHEN w.clear >> 10 & 1 = 1 THEN sclzonal.month_share(p.stored_classes[11], p.stored_clear, p.changed_classes[11], p.changed_clear) END,
+                         CASE WHEN w.clear >> 11 & 1 = 1 THEN sclzonal.month_share(p.stored_classes[12], p.stored_clear, p.changed_classes[12], p.changed_clear) END],
                    p.first_observed_on, p.last_observed_on, p.rule_tallies, p.geom
             FROM parts AS p
             CROSS JOIN clear_weights AS w;

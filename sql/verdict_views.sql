@@ -79,23 +79,27 @@ AS $$
 WITH rules AS MATERIALIZED (
     SELECT (row_number() OVER (ORDER BY r.priority, r.id))::integer AS rank,
            r.id, r.label, r.priority, r.revision, r.min_share, r.min_clear_share, r.min_coverage,
-           sclzonal.class_weights(r.classes) AS weights
+           sclzonal.class_mask(sclzonal.class_weights(r.classes)) AS class_mask
     FROM sclzonal.verdict_rule AS r
     WHERE r.enabled
     ORDER BY rank
 ), rule_labels AS MATERIALIZED (
     SELECT array_agg(ru.label ORDER BY ru.rank) AS by_rank FROM rules AS ru
 ), weights AS MATERIALIZED (
-    SELECT * FROM sclzonal.class_weights_in_use
+    -- as bits, for pixels_in
+    SELECT sclzonal.class_mask(wi.every_class) AS every_class, sclzonal.class_mask(wi.clear) AS clear,
+           sclzonal.class_mask(wi.vegetation) AS vegetation,
+           sclzonal.class_mask(wi.observed) AS observed
+    FROM sclzonal.class_weights_in_use AS wi
 ), pairs AS (
     SELECT cp AS pair,
            cp.polygon_id,
            cp.scene_id,
            cp.expected_pixels,
-           sclzonal.pixels_of(cp, w.every_class) AS total_pixels,
-           sclzonal.pixels_of(cp, w.clear) AS clear_pixels,
-           sclzonal.pixels_of(cp, w.observed) AS observed_pixels,
-           sclzonal.pixels_of(cp, w.vegetation) AS vegetation_pixels
+           sclzonal.pixels_in(cp, w.every_class) AS total_pixels,
+           sclzonal.pixels_in(cp, w.clear) AS clear_pixels,
+           sclzonal.pixels_in(cp, w.observed) AS observed_pixels,
+           sclzonal.pixels_in(cp, w.vegetation) AS vegetation_pixels
     FROM sclzonal.counted_pair AS cp
     CROSS JOIN weights AS w
 ), measured AS (
@@ -156,7 +160,7 @@ CROSS JOIN LATERAL (
                sclzonal.rule_outcome(r.coverage, r.clear_pixels, r.clear_share, s.share,
                                      ru.min_coverage, ru.min_clear_share, ru.min_share) AS outcome
         FROM rules AS ru
-        CROSS JOIN LATERAL (SELECT sclzonal.pixels_of(r.pair, ru.weights)::float8
+        CROSS JOIN LATERAL (SELECT sclzonal.pixels_in(r.pair, ru.class_mask)::float8
                                    / nullif(r.clear_pixels, 0) AS share) AS s
     ) AS o
 ) AS e

@@ -57,6 +57,27 @@ SELECT pair.class_0::bigint * weights[1] + pair.class_1 * weights[2] + pair.clas
        + pair.class_9 * weights[10] + pair.class_10 * weights[11] + pair.class_11 * weights[12]
 $$;
 
+-- The same sum with the classes as the bits of an integer (bit k for class k, from class_mask):
+-- what the views that evaluate many pairs use. An array read from a row (the weights of a
+-- query's CTE) is copied at each subscript, 12 per sum: 1.1 us a sum, against 0.4 us by bits
+-- (60,000 pairs; revision 0015). NULL when class_mask is NULL, as pixels_of with NULL weights.
+CREATE OR REPLACE FUNCTION sclzonal.pixels_in(pair sclzonal.counted_pair, class_mask integer)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT pair.class_0::bigint * (class_mask >> 0 & 1) + pair.class_1 * (class_mask >> 1 & 1) + pair.class_2 * (class_mask >> 2 & 1)
+       + pair.class_3 * (class_mask >> 3 & 1) + pair.class_4 * (class_mask >> 4 & 1) + pair.class_5 * (class_mask >> 5 & 1)
+       + pair.class_6 * (class_mask >> 6 & 1) + pair.class_7 * (class_mask >> 7 & 1) + pair.class_8 * (class_mask >> 8 & 1)
+       + pair.class_9 * (class_mask >> 9 & 1) + pair.class_10 * (class_mask >> 10 & 1) + pair.class_11 * (class_mask >> 11 & 1)
+$$;
+
+-- The weights of class_weights as bits: bit k set when weights[k + 1] = 1 (NULL for NULL).
+CREATE OR REPLACE FUNCTION sclzonal.class_mask(weights integer[]) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE WHEN weights IS NOT NULL THEN
+    (SELECT coalesce(sum(1 << k), 0)::integer FROM generate_series(0, 11) AS k
+     WHERE weights[k + 1] = 1) END
+$$;
+
 -- weights[k + 1] = 1 when class k is one of `classes`, else 0 (all NULL when `classes` is NULL).
 CREATE OR REPLACE FUNCTION sclzonal.class_weights(classes smallint[]) RETURNS integer[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -107,14 +128,18 @@ $$;
 -- in the clear pixels, so editing that rule's classes changes it.
 CREATE OR REPLACE VIEW sclzonal.zonal_class_summary AS
 WITH weights AS MATERIALIZED (
-    SELECT * FROM sclzonal.class_weights_in_use
+    -- as bits, for pixels_in
+    SELECT sclzonal.class_mask(wi.every_class) AS every_class, sclzonal.class_mask(wi.clear) AS clear,
+           sclzonal.class_mask(wi.vegetation) AS vegetation,
+           sclzonal.class_mask(wi.observed) AS observed
+    FROM sclzonal.class_weights_in_use AS wi
 ), totals AS (
     SELECT cp.*,
            sclzonal.class_pixels(cp) AS class_pixels,
-           sclzonal.pixels_of(cp, w.every_class) AS total_pixels,
-           sclzonal.pixels_of(cp, w.clear) AS clear_pixels,
-           sclzonal.pixels_of(cp, w.vegetation) AS vegetation_pixels,
-           sclzonal.pixels_of(cp, w.observed) AS observed_pixels
+           sclzonal.pixels_in(cp, w.every_class) AS total_pixels,
+           sclzonal.pixels_in(cp, w.clear) AS clear_pixels,
+           sclzonal.pixels_in(cp, w.vegetation) AS vegetation_pixels,
+           sclzonal.pixels_in(cp, w.observed) AS observed_pixels
     FROM sclzonal.counted_pair AS cp
     CROSS JOIN weights AS w
 )

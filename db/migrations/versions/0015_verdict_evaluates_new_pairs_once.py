@@ -31,8 +31,10 @@ branch_labels = None
 depends_on = None
 
 SQL_FILES = {
-    "verdict_months.sql": "5d0df0a37c02f6c8ee26bfef7321198a04207dbb333035e72f050fc483f07636",
-    "verdict_refresh.sql": "0e0c2a80e742c52a938a91aa28c9b17e3c2c3d5c89efd5866e7c55b250dd9602",
+    "zonal_views.sql": "45203da33a90ddeb7647dee4bfb72ad57d6f20a195d1bb8cbd1e9529ef954f39",
+    "verdict_views.sql": "0bdbde58cecd4eb84a0e6b43b31b72fd0fcc80198581066bbd0936f08b3169be",
+    "verdict_months.sql": "fa52c8968a6ecb568acd1d237b4f9fba79071aec785a38e588d2cc8f3ab886cf",
+    "verdict_refresh.sql": "73e3e151eaa8d9d7f51d4b888c5c24e68a8a3f385159b4a526d798469abfd2b8",
 }
 
 
@@ -55,5 +57,6 @@ def downgrade() -> None:
     for statement in DROPPED_BEFORE_THE_OLD_FILES:
         op.execute(statement)
     apply_sql_as_of(op.get_bind(), context.script, down_revision, SQL_FILES)
-    op.execute("DROP FUNCTION sclzonal.month_row_id(bigint, date)")
-    op.execute("DROP FUNCTION sclzonal.month_last_day(date)")
+    for function in ("month_row_id(bigint, date)", "month_last_day(date)",
+                     "pixels_in(sclzonal.counted_pair, integer)", "class_mask(integer[])"):
+        op.execute(f"DROP FUNCTION sclzonal.{function}")
