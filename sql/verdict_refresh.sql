@@ -47,32 +47,34 @@ COMMENT ON TABLE sclzonal.verdict_refresh_turn IS
 
 -- polygon_verdict rows of polygons whose counts changed only in some months, made while their
 -- old rows are still there, after polygon_month_verdict has been brought up to date for them:
--- the same values as polygon_verdict_between('-infinity', 'infinity', polygon_ids). Tallies are
--- summed over the polygons' months. The latest clear observation (max of the months'
--- verdict_acquired_on) is kept from the old row when it is the old row's and nothing about it
--- changed: its (polygon, date) key is not among touched_keys (the observations this refresh
--- added or replaced) and its month not among remade_month_keys ('<polygon id> <month start>',
--- the months made again whole). Otherwise it is read again: a touched one as the refresh
--- evaluated it, from the temporary table pg_temp.evaluated_pair that refresh_polygon_verdict
--- fills (the pairs of the keys with new counts, evaluated once for all the refresh's uses); the
--- others from scene_verdict_rows, for those polygons and dates only (given to the query as
--- lists, so the conditions reach the counts) and from the counts of the scenes of those
--- polygons' pairs on those dates, looked up in the pairs' key.
+-- the same values as polygon_verdict_between('-infinity', 'infinity', polygon_ids).
+-- Their months are read once, into a table of per-polygon sums (tallies, the date of the
+-- latest clear observation: the latest of the months' verdict_acquired_on, and the months' rule
+-- tallies). The latest clear observation is then:
+--   * taken from pg_temp.evaluated_pair, the pairs refresh_polygon_verdict evaluated (the
+--     (polygon, date) keys with new counts, every pair of them, evaluated once for all the
+--     refresh's uses), when its (polygon, date) is there: most polygons, the new scene's date;
+--   * else kept from the old row when it is the old row's date and its month was not made again
+--     whole (remade_month_keys: '<polygon id> <month start>');
+--   * else read again from scene_verdict_rows for those polygons and dates only (given to the
+--     query as lists, so the conditions reach the counts), from the counts of the scenes of
+--     those polygons' pairs on those dates, looked up in the pairs' key.
+-- The old rows are read for the polygons of the last two cases only.
 -- Revision 0010's version took (polygon_ids, changed_months) and read every polygon whose latest
--- clear observation lay in a changed month, which took the dates of the whole month; revision
--- 0013's took no scenes and read every scene of the dates; revision 0014's took the touched
--- keys' scenes (touched_scenes) and evaluated those observations again.
+-- clear observation lay in a changed month; revision 0013's took the touched keys and read every
+-- scene of their dates; revision 0014's took the touched keys' scenes and evaluated those
+-- observations again, and read the months three times and every old row.
 DROP FUNCTION IF EXISTS sclzonal.polygon_verdict_from_months(bigint[], date[]);
+DROP FUNCTION IF EXISTS sclzonal.polygon_verdict_from_months(bigint[], text[], text[]);
 DROP FUNCTION IF EXISTS sclzonal.polygon_verdict_from_months(bigint[], text[], text[], bigint[]);
 CREATE OR REPLACE FUNCTION sclzonal.polygon_verdict_from_months(polygon_ids bigint[],
-                                                                touched_keys text[],
                                                                 remade_month_keys text[])
 RETURNS SETOF sclzonal.polygon_verdict
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    fresh_keys text[];
+    unevaluated_ids bigint[];
     kept_ids bigint[];
     other_ids bigint[];
     other_dates date[];
@@ -80,34 +82,55 @@ DECLARE
     other_scenes bigint[] := '{}';
     fresh_scenes bigint[];
 BEGIN
-    SELECT coalesce(array_agg(sclzonal.observation_key(c.polygon_id, c.latest_on))
-                        FILTER (WHERE c.touched), '{}'),
-           coalesce(array_agg(c.polygon_id) FILTER (WHERE NOT c.read_again), '{}'),
-           coalesce(array_agg(c.polygon_id) FILTER (WHERE c.read_again AND NOT c.touched), '{}'),
-           coalesce(array_agg(DISTINCT c.latest_on) FILTER (WHERE c.read_again AND NOT c.touched),
-                    '{}'),
+    CREATE TEMPORARY TABLE polygon_tally ON COMMIT DROP AS
+    SELECT m.polygon_id,
+           sum(m.observations)::integer AS observations,
+           sum(m.clear_observations)::integer AS clear_observations,
+           sum(m.partial_observations)::integer AS partial_observations,
+           min(m.first_observed_on) AS first_observed_on,
+           max(m.last_observed_on) AS last_observed_on,
+           max(m.verdict_acquired_on) AS latest_on,
+           array_agg(m.rule_tallies) FILTER (WHERE m.rule_tallies IS NOT NULL) AS month_tallies
+    FROM sclzonal.polygon_month_verdict AS m
+    WHERE m.polygon_id = ANY (polygon_ids)
+    GROUP BY m.polygon_id;
+    -- (statistics: the queries below join it to the polygons, by nested loop under a low
+    -- estimate)
+    ANALYZE pg_temp.polygon_tally;
+    -- The latest clear observations in the evaluated pairs. In a table of their own with
+    -- statistics: joined in the query below with an estimate of a handful of rows, the planner
+    -- joined them to the polygons by a nested loop (50,000 x 50,000 comparisons: 560 s).
+    CREATE TEMPORARY TABLE fresh_observation ON COMMIT DROP AS
+    SELECT e.polygon_id, e.verdict, e.acquired_on, e.scene_id, e.coverage, e.clear_share,
+           e.rule_share, e.vegetation_share, e.total_pixels, e.clear_pixels, e.expected_pixels,
+           e.observed_pixels, e.rule_id, e.rule_revision, e.evaluated_rules
+    FROM pg_temp.polygon_tally AS t
+    JOIN pg_temp.evaluated_pair AS e
+      ON e.polygon_id = t.polygon_id AND e.acquired_on = t.latest_on AND e.is_observation;
+    SELECT coalesce(array_agg(t.polygon_id), '{}') INTO unevaluated_ids
+    FROM pg_temp.polygon_tally AS t
+    WHERE t.latest_on IS NOT NULL
+      AND NOT EXISTS (SELECT FROM pg_temp.fresh_observation AS f WHERE f.polygon_id = t.polygon_id);
+    -- the others: kept, or read again when the latest date moved or its month was made again
+    SELECT coalesce(array_agg(c.polygon_id) FILTER (WHERE NOT c.read_again), '{}'),
+           coalesce(array_agg(c.polygon_id) FILTER (WHERE c.read_again), '{}'),
+           coalesce(array_agg(DISTINCT c.latest_on) FILTER (WHERE c.read_again), '{}'),
            coalesce(array_agg(sclzonal.observation_key(c.polygon_id, c.latest_on))
-                        FILTER (WHERE c.read_again AND NOT c.touched), '{}')
-    INTO fresh_keys, kept_ids, other_ids, other_dates, other_keys
-    FROM (SELECT t.*, t.touched OR t.moved OR t.remade AS read_again
-          FROM (SELECT d.polygon_id, d.latest_on,
-                       v.acquired_on IS DISTINCT FROM d.latest_on AS moved,
-                       sclzonal.observation_key(d.polygon_id, d.latest_on) = ANY (touched_keys)
-                           AS touched,
-                       sclzonal.observation_key(d.polygon_id,
-                                                date_trunc('month', d.latest_on)::date)
-                           = ANY (remade_month_keys) AS remade
-          FROM (SELECT m.polygon_id, max(m.verdict_acquired_on) AS latest_on
-                FROM sclzonal.polygon_month_verdict AS m
-                WHERE m.polygon_id = ANY (polygon_ids)
-                GROUP BY m.polygon_id) AS d
+                        FILTER (WHERE c.read_again), '{}')
+    INTO kept_ids, other_ids, other_dates, other_keys
+    FROM (SELECT t.polygon_id, t.latest_on,
+                 v.acquired_on IS DISTINCT FROM t.latest_on
+                 OR (cardinality(remade_month_keys) > 0
+                     AND sclzonal.observation_key(t.polygon_id,
+                                                  date_trunc('month', t.latest_on)::date)
+                         = ANY (remade_month_keys)) AS read_again
+          FROM pg_temp.polygon_tally AS t
           LEFT JOIN (SELECT v.polygon_id, v.acquired_on FROM sclzonal.polygon_verdict AS v
-                     WHERE v.polygon_id = ANY (polygon_ids)) AS v
-                 ON v.polygon_id = d.polygon_id
-          WHERE d.latest_on IS NOT NULL) AS t) AS c;
-    -- the scenes of the other observations read again (their latest clear one moved to another
-    -- date, or their month was made again), from the index of the pairs (polygon, scene)
+                     WHERE v.polygon_id = ANY (unevaluated_ids)) AS v
+                 ON v.polygon_id = t.polygon_id
+          WHERE t.polygon_id = ANY (unevaluated_ids)) AS c;
     IF cardinality(other_ids) > 0 THEN
+        -- their scenes, from the index of the pairs (polygon, scene)
         SELECT coalesce(array_agg(DISTINCT cp.scene_id), '{}')
         INTO other_scenes
         FROM sclzonal.counted_pair AS cp
@@ -118,38 +141,19 @@ BEGIN
                                    WHERE f.acquired_on = ANY (other_dates))
                               AND (SELECT max(l.id) FROM sclzonal.scene AS l
                                    WHERE l.acquired_on = ANY (other_dates));
+        INSERT INTO pg_temp.fresh_observation
+        SELECT v.polygon_id, v.verdict, v.acquired_on, v.scene_id, v.coverage, v.clear_share,
+               v.rule_share, v.vegetation_share, v.total_pixels, v.clear_pixels,
+               v.expected_pixels, v.observed_pixels, v.rule_id, v.rule_revision,
+               v.evaluated_rules
+        FROM sclzonal.scene_verdict_rows(other_scenes) AS v
+        WHERE v.is_observation AND v.polygon_id = ANY (other_ids)
+          AND v.acquired_on = ANY (other_dates)
+          -- only each polygon's own latest date: this condition names the partition columns
+          -- of the observation's window, so it is applied before the rules are evaluated
+          AND sclzonal.observation_key(v.polygon_id, v.acquired_on) = ANY (other_keys);
     END IF;
-    -- The latest clear observations read again, in a table of their own with statistics: in the
-    -- query below the planner estimated a handful of rows for them and joined them to the
-    -- polygons by a nested loop (50,000 x 50,000 comparisons: 560 s).
-    CREATE TEMPORARY TABLE fresh_observation ON COMMIT DROP AS
-    SELECT o.polygon_id, o.verdict, o.acquired_on, o.scene_id, o.coverage, o.clear_share,
-           o.rule_share, o.vegetation_share, o.total_pixels, o.clear_pixels,
-           o.expected_pixels, o.observed_pixels, o.rule_id, o.rule_revision, rr.label,
-           rr.classes, rr.min_share, rr.min_clear_share, rr.min_coverage, o.evaluated_rules
-    FROM (-- the touched ones as the refresh evaluated them (refresh_polygon_verdict's
-          -- evaluated_pair), the others from the counts of their scenes
-          SELECT e.polygon_id, e.verdict, e.acquired_on, e.scene_id, e.coverage, e.clear_share,
-                 e.rule_share, e.vegetation_share, e.total_pixels, e.clear_pixels,
-                 e.expected_pixels, e.observed_pixels, e.rule_id, e.rule_revision,
-                 e.evaluated_rules
-          FROM pg_temp.evaluated_pair AS e
-          WHERE e.is_observation
-            AND sclzonal.observation_key(e.polygon_id, e.acquired_on) = ANY (fresh_keys)
-          UNION ALL
-          SELECT v.polygon_id, v.verdict, v.acquired_on, v.scene_id, v.coverage, v.clear_share,
-                 v.rule_share, v.vegetation_share, v.total_pixels, v.clear_pixels,
-                 v.expected_pixels, v.observed_pixels, v.rule_id, v.rule_revision,
-                 v.evaluated_rules
-          FROM sclzonal.scene_verdict_rows(other_scenes) AS v
-          WHERE cardinality(other_ids) > 0
-            AND v.is_observation AND v.polygon_id = ANY (other_ids)
-            AND v.acquired_on = ANY (other_dates)
-            -- only each polygon's own latest date: this condition names the partition columns
-            -- of the observation's window, so it is applied before the rules are evaluated
-            AND sclzonal.observation_key(v.polygon_id, v.acquired_on) = ANY (other_keys)) AS o
-    LEFT JOIN sclzonal.verdict_rule_revision AS rr
-           ON rr.rule_id = o.rule_id AND rr.revision = o.rule_revision;
+    ANALYZE pg_temp.fresh_observation;
     -- each scene's origin made once, for the scenes of these observations (a handful), and
     -- looked up by the scene: made per row it cost 4 us a row; joined as a view under a low row
     -- estimate, the planner formatted every scene's origin for every row
@@ -159,27 +163,16 @@ BEGIN
     SELECT s.scene_id, s.source, s.description FROM sclzonal.scene_origin AS s
     WHERE s.scene_id = ANY (fresh_scenes);
     ANALYZE pg_temp.fresh_origin;
-    ANALYZE pg_temp.fresh_observation;
     RETURN QUERY
-    WITH tally AS (
-        SELECT m.polygon_id,
-               sum(m.observations)::integer AS observations,
-               sum(m.clear_observations)::integer AS clear_observations,
-               sum(m.partial_observations)::integer AS partial_observations,
-               min(m.first_observed_on) AS first_observed_on,
-               max(m.last_observed_on) AS last_observed_on
-        FROM sclzonal.polygon_month_verdict AS m
-        WHERE m.polygon_id = ANY (polygon_ids)
-        GROUP BY m.polygon_id
-    ), held AS (
+    WITH held AS (
         SELECT h.polygon_id, jsonb_object_agg(h.label, h.held::float8 / h.evaluated) AS shares
         FROM (
-            SELECT m.polygon_id, r.key AS label, sum((r.value ->> 'evaluated')::bigint) AS evaluated,
+            SELECT t.polygon_id, r.key AS label, sum((r.value ->> 'evaluated')::bigint) AS evaluated,
                    sum((r.value ->> 'held')::bigint) AS held
-            FROM sclzonal.polygon_month_verdict AS m
-            CROSS JOIN LATERAL jsonb_each(m.rule_tallies) AS r
-            WHERE m.polygon_id = ANY (polygon_ids)
-            GROUP BY m.polygon_id, r.key
+            FROM pg_temp.polygon_tally AS t
+            CROSS JOIN LATERAL unnest(t.month_tallies) AS mt(tallies)
+            CROSS JOIN LATERAL jsonb_each(mt.tallies) AS r
+            GROUP BY t.polygon_id, r.key
         ) AS h
         GROUP BY h.polygon_id
     ), kept AS (
@@ -193,8 +186,14 @@ BEGIN
         -- a nested loop (30,000 x 30,000 comparisons: 78 s at 1,000,000 polygons)
         WHERE v.polygon_id = ANY (kept_ids)
     ), latest AS (
-        SELECT f.*, fo.source, fo.description
+        SELECT f.polygon_id, f.verdict, f.acquired_on, f.scene_id, f.coverage, f.clear_share,
+               f.rule_share, f.vegetation_share, f.total_pixels, f.clear_pixels,
+               f.expected_pixels, f.observed_pixels, f.rule_id, f.rule_revision, rr.label,
+               rr.classes, rr.min_share, rr.min_clear_share, rr.min_coverage, f.evaluated_rules,
+               fo.source, fo.description
         FROM pg_temp.fresh_observation AS f
+        LEFT JOIN sclzonal.verdict_rule_revision AS rr
+               ON rr.rule_id = f.rule_id AND rr.revision = f.rule_revision
         LEFT JOIN pg_temp.fresh_origin AS fo ON fo.scene_id = f.scene_id
         UNION ALL
         SELECT * FROM kept
@@ -219,12 +218,12 @@ BEGIN
            l.rule_id, l.rule_revision, l.label, l.classes, l.min_share, l.min_clear_share,
            l.min_coverage, l.evaluated_rules, l.source, l.description, u.problem, p.geom
     FROM sclzonal.polygon AS p
-    LEFT JOIN tally AS t ON t.polygon_id = p.id
+    LEFT JOIN pg_temp.polygon_tally AS t ON t.polygon_id = p.id
     LEFT JOIN latest AS l ON l.polygon_id = p.id
     LEFT JOIN held AS h ON h.polygon_id = p.id
     LEFT JOIN uncountable AS u ON u.polygon_id = p.id
     WHERE p.id = ANY (polygon_ids);
-    DROP TABLE pg_temp.fresh_observation, pg_temp.fresh_origin;
+    DROP TABLE pg_temp.polygon_tally, pg_temp.fresh_observation, pg_temp.fresh_origin;
 END;
 $$;
 
@@ -718,9 +717,9 @@ BEGIN
         -- rewritten in place, as the months above (the function returns its rows whole before
         -- the first is written: PL/pgSQL gathers a RETURN QUERY's rows first)
         EXECUTE format('INSERT INTO sclzonal.polygon_verdict AS v'
-                       ' SELECT * FROM sclzonal.polygon_verdict_from_months($1, $2, $3)'
+                       ' SELECT * FROM sclzonal.polygon_verdict_from_months($1, $2)'
                        ' ON CONFLICT (polygon_id) DO UPDATE SET %s', polygon_set_list)
-        USING in_months, added_keys, remade_month_keys;
+        USING in_months, remade_month_keys;
         -- (their polygon_verdict rows are all updated: every polygon has one since it was
         -- loaded, made when it was noted whole)
         PERFORM sclzonal.analyze_verdicts_after(new_month_rows + cardinality(remade_month_keys));
@@ -745,14 +744,14 @@ $$;
 -- Only the roles granted EXECUTE in sql/roles.sql (and the owner) may call them.
 REVOKE ALL ON FUNCTION sclzonal.refresh_polygon_verdict() FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.rebuild_polygon_verdict() FROM PUBLIC;
-REVOKE ALL ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.analyze_verdicts_after(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.upsert_set_list(regclass, name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sclzonal.month_share(double precision, bigint, bigint, bigint) FROM PUBLIC;
 
 COMMENT ON FUNCTION sclzonal.refresh_polygon_verdict() IS
     'Make again the verdicts (polygon_verdict, polygon_month_verdict) of the polygons and months whose inputs changed, or all after a rule change, as their owner; returns how many polygons. Run by `sclzonal refresh`.';
-COMMENT ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[], text[]) IS
-    'polygon_verdict rows of polygons whose counts changed in some observations (touched keys) or months (made again), from their (up to date) polygon_month_verdict rows and their old rows; equals polygon_verdict_between over all dates.';
+COMMENT ON FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[]) IS
+    'polygon_verdict rows of polygons whose counts changed in some observations or months (made again), from their (up to date) polygon_month_verdict rows, the pairs the refresh evaluated (pg_temp.evaluated_pair) and their old rows; equals polygon_verdict_between over all dates.';
 COMMENT ON FUNCTION sclzonal.rebuild_polygon_verdict() IS
     'Decide every verdict again from the definitions; returns how many polygons. `sclzonal refresh --rebuild-verdicts`.';

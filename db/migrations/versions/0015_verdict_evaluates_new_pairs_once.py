@@ -34,7 +34,7 @@ SQL_FILES = {
     "zonal_views.sql": "45203da33a90ddeb7647dee4bfb72ad57d6f20a195d1bb8cbd1e9529ef954f39",
     "verdict_views.sql": "0bdbde58cecd4eb84a0e6b43b31b72fd0fcc80198581066bbd0936f08b3169be",
     "verdict_months.sql": "fa52c8968a6ecb568acd1d237b4f9fba79071aec785a38e588d2cc8f3ab886cf",
-    "verdict_refresh.sql": "73e3e151eaa8d9d7f51d4b888c5c24e68a8a3f385159b4a526d798469abfd2b8",
+    "verdict_refresh.sql": "65a098c2f36ad5c9b32266a9a5c959c0ef7faabddea0a81f7af5f7bf5f737957",
 }
 
 
@@ -43,7 +43,7 @@ def upgrade() -> None:
 
 
 DROPPED_BEFORE_THE_OLD_FILES = (
-    "DROP FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[], text[])",
+    "DROP FUNCTION sclzonal.polygon_verdict_from_months(bigint[], text[])",
     "DROP FUNCTION sclzonal.month_share(double precision, bigint, bigint, bigint)",
 )
 """The objects whose arguments this revision changed: the files as revision 0014 left them make
