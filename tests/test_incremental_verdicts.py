@@ -125,6 +125,25 @@ def test_new_scenes_are_added_to_their_months(loaded: str, conn: psycopg.Connect
     assert months[0] < months[1] < months[2] and months[3] == months[2] == months[4], months
 
 
+def test_changed_counts_of_the_latest_clear_observation_are_read_again(
+        loaded: str, conn: psycopg.Connection, scenes: list[Path]) -> None:
+    """Counts changed in place (as `refresh` fills expected pixels of old pairs) on each
+    polygon's latest clear date: its month is made again, and the polygon's latest observation,
+    same date, is read again, not kept from the old row."""
+    cli_ok(loaded, "scl", "load", str(scenes[2]))
+    _decided(loaded)
+    before = dict(conn.execute("SELECT polygon_id, coverage FROM sclzonal.polygon_verdict"
+                               " WHERE acquired_on = '2024-07-11'").fetchall())
+    assert len(before) >= 2
+    conn.execute("UPDATE sclzonal.counted_pair SET expected_pixels = expected_pixels + 1"
+                 " WHERE scene_id = (SELECT max(id) FROM sclzonal.scene)")
+    assert _decided(loaded) >= len(before)
+    after = dict(conn.execute("SELECT polygon_id, coverage FROM sclzonal.polygon_verdict"
+                              " WHERE acquired_on = '2024-07-11'").fetchall())
+    assert after.keys() == before.keys() and all(after[k] < before[k] for k in before)
+    assert verdict_differences(conn) == 0
+
+
 def test_verdicts_of_a_refresh_are_seen_whole_or_not_at_all(loaded: str, conn: psycopg.Connection) -> None:
     _decided(loaded)
     conn.execute("UPDATE sclzonal.polygon SET name = name || ' (edited)'")
