@@ -21,8 +21,9 @@
 -- The rows are made by polygon_month_rows(polygon_ids, observation_keys, observation_scenes):
 -- with all NULL, every polygon from all its observations (the view); with polygon_ids, those
 -- polygons only; with observation_keys ('<polygon id> <date>'), from those observations only,
--- which is how a refresh makes the part of a month that a new scene adds
--- (sql/verdict_refresh.sql), and observation_scenes, scenes that hold every pair of those
+-- which is how revision 0014's refresh made the part of a month that a new scene adds (the
+-- refresh now sums it from the pairs it evaluated, sql/verdict_refresh.sql), and
+-- observation_scenes, scenes that hold every pair of those
 -- keys, lets the counts be read for those scenes only (scene_verdict_rows), not for every scene
 -- of the keys' dates (revision 0012 took the dates: all 30 tiles of a date, where the new
 -- scene's polygons had pairs in 2) nor of every date of the months (the planner cannot see the
@@ -85,8 +86,8 @@ RETURNS TABLE (
     last_observed_on date,
     rule_tallies jsonb,
     geom geometry,
-    -- not columns of the month view: the pixel sums its shares come from, which a refresh adds
-    -- to a stored month as they are (sql/verdict_refresh.sql)
+    -- not columns of the month view: the pixel sums its shares come from (revision 0014's
+    -- refresh added them to a stored month)
     vegetation_pixels numeric,
     class_pixels bigint[]
 )

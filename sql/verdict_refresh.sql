@@ -13,7 +13,7 @@
 --     change): both tables are made again from their definition views.
 -- The polygons noted whole get their polygon_verdict rows from the definition; the others from
 -- their months (polygon_verdict_from_months below): sums of the months' tallies, and the latest
--- clear observation, read again only when this refresh touched it. A refresh after a new scene
+-- clear observation, taken from the pairs this refresh evaluated, else kept or read again. A refresh after a new scene
 -- thus costs the new scene's pairs (and the other pairs of their dates where tiles overlap), not
 -- the polygons' whole history. What this gives equals the definition, polygon_verdict_view
 -- (tests/test_incremental_verdicts.py and tests/test_overlapping_tiles.py check it).
@@ -295,10 +295,13 @@ DROP FUNCTION IF EXISTS sclzonal.summed_tallies(jsonb, jsonb);
 --     a date took the place of a clear observation that was the month's latest clear one and is
 --     not clear itself (which clear observation is now the latest is known only by reading the
 --     month again);
---   * month_added: every other (polygon, month) with new counts: the month row of the new
---     observations alone (polygon_month_rows over their (polygon, date) keys), added to the
---     stored row, if any, less the observations they took the place of: counts and pixels
---     summed, shares from the summed pixels, the later verdict kept, rule tallies summed.
+--   * month_added: every other (polygon, month) with new counts: the month's change (the new
+--     observations, less the observations they took the place of) added to the stored row, if
+--     any: counts and pixels summed, shares from the summed pixels, the later verdict kept, rule
+--     tallies summed.
+-- Every pair of the (polygon, date) keys with new counts is evaluated once (evaluated_pair,
+-- scene_verdict_rows over the scenes that hold them); the overlapping keys' pairs, the months'
+-- changes and polygon_verdict_from_months's latest clear observations all read that table.
 -- A (polygon, date) with more than one pair (overlapping tiles of one day) has one observation,
 -- the best pair (sql/verdict_views.sql). When a new pair arrives there, the pairs of that date
 -- alone are evaluated: if an old pair stays the best, the month does not change; if the new pair
