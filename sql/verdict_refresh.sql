@@ -503,10 +503,9 @@ BEGIN
                AND r.verdict NOT IN ('not_clear', 'partially_observed')
                AND r.new_verdict IN ('not_clear', 'partially_observed'))
         ON CONFLICT DO NOTHING;
-        -- The keys whose observation is new, in months not made again whole.
-        SELECT coalesce(array_agg(DISTINCT d.polygon_id), '{}'),
-               coalesce(array_agg(DISTINCT sclzonal.observation_key(d.polygon_id, d.acquired_on)), '{}')
-        INTO added_ids, added_keys
+        -- The polygons of the keys whose observation is new, in months not made again whole.
+        SELECT coalesce(array_agg(DISTINCT d.polygon_id), '{}')
+        INTO added_ids
         FROM pg_temp.date_pair AS d
         WHERE NOT EXISTS (SELECT FROM pg_temp.month_remade AS r
                           WHERE r.polygon_id = d.polygon_id AND r.month_start = d.month_start)
@@ -525,7 +524,7 @@ BEGIN
                        1 AS sign, e.acquired_on, e.verdict, e.total_pixels, e.clear_pixels,
                        e.vegetation_pixels, e.class_pixels, e.evaluated_rules, e.held_rules
                 -- (a new pair that is its date's observation, in a month not made again whole: the
-                -- keys of added_keys with pixels, found without making their text)
+                -- keys above, those with pixels, found by the pair's flags, not by a list of keys)
                 FROM pg_temp.evaluated_pair AS e
                 WHERE e.is_observation AND e.is_new
                   AND NOT EXISTS (SELECT FROM pg_temp.month_remade AS mr
