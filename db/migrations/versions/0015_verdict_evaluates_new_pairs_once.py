@@ -48,7 +48,7 @@ SQL_FILES = {
     "verdict_views.sql": "0bdbde58cecd4eb84a0e6b43b31b72fd0fcc80198581066bbd0936f08b3169be",
     "verdict_months.sql": "540ca0955d5d0eaee1e77aaf58c4dafe47d06be614e185934d6264265c38fef1",
     "verdict_tables.sql": "12f929949aa3ba216edb76e6a664bf7b00a0adacfa5ba54e6fa68f7a518b9968",
-    "verdict_refresh.sql": "e97e2550036d538afd5ddef9d1a58cbb381a9d79b6e5eb029dac723c922a00b4",
+    "verdict_refresh.sql": "8ffe108b9579c1003489d275842ed1d3aad5f84a4569f9720ae717690ad949f0",
 }
 
 
