@@ -13,7 +13,9 @@ the refresh's temporary table evaluated_pair, and all three read them there
 - polygon_verdict_from_months(polygon_ids, remade_month_keys) reads the months once, takes the
   latest clear observation from the evaluated pairs when its date is there, and reads the old
   rows of the other polygons only (it took the touched keys and their scenes, read the months
-  three times and every old row); scene origins are formatted once per scene.
+  three times and every old row); scene origins are formatted once per scene;
+- the refresh's temporary tables get statistics for the columns its queries join and filter on
+  only (ANALYZE of their arrays and JSON took 0.3 s of a 2.7 s refresh).
 
 pixels_in(pair, class_mask) sums the pixels of the classes given as the bits of an integer
 (class_mask(weights) makes it): scene_verdict_rows, zonal_class_summary and the month rows use
