@@ -13,8 +13,8 @@
 --     change): both tables are made again from their definition views.
 -- The polygons noted whole get their polygon_verdict rows from the definition; the others from
 -- their months (polygon_verdict_from_months below): sums of the months' tallies, and the latest
--- clear observation, taken from the pairs this refresh evaluated, else kept or read again. A refresh after a new scene
--- thus costs the new scene's pairs (and the other pairs of their dates where tiles overlap), not
+-- clear observation, taken from the pairs this refresh evaluated, else kept or read again. A
+-- refresh after a new scene thus costs the new scene's pairs (and the other pairs of their dates where tiles overlap), not
 -- the polygons' whole history. What this gives equals the definition, polygon_verdict_view
 -- (tests/test_incremental_verdicts.py and tests/test_overlapping_tiles.py check it).
 --
@@ -160,12 +160,11 @@ BEGIN
     -- estimate, the planner formatted every scene's origin for every row
     SELECT coalesce(array_agg(DISTINCT f.scene_id), '{}') INTO fresh_scenes
     FROM pg_temp.fresh_observation AS f;
-    CREATE TEMPORARY TABLE fresh_origin ON COMMIT DROP AS
-    SELECT s.scene_id, s.source, s.description FROM sclzonal.scene_origin AS s
-    WHERE s.scene_id = ANY (fresh_scenes);
-    ANALYZE pg_temp.fresh_origin;
     RETURN QUERY
-    WITH held AS (
+    WITH fresh_origin AS MATERIALIZED (
+        SELECT s.scene_id, s.source, s.description FROM sclzonal.scene_origin AS s
+        WHERE s.scene_id = ANY (fresh_scenes)
+    ), held AS (
         SELECT h.polygon_id, jsonb_object_agg(h.label, h.held::float8 / h.evaluated) AS shares
         FROM (
             SELECT t.polygon_id, r.key AS label, sum((r.value ->> 'evaluated')::bigint) AS evaluated,
@@ -195,7 +194,7 @@ BEGIN
         FROM pg_temp.fresh_observation AS f
         LEFT JOIN sclzonal.verdict_rule_revision AS rr
                ON rr.rule_id = f.rule_id AND rr.revision = f.rule_revision
-        LEFT JOIN pg_temp.fresh_origin AS fo ON fo.scene_id = f.scene_id
+        LEFT JOIN fresh_origin AS fo ON fo.scene_id = f.scene_id
         UNION ALL
         SELECT * FROM kept
     ), uncountable AS (
@@ -224,7 +223,7 @@ BEGIN
     LEFT JOIN held AS h ON h.polygon_id = p.id
     LEFT JOIN uncountable AS u ON u.polygon_id = p.id
     WHERE p.id = ANY (polygon_ids);
-    DROP TABLE pg_temp.polygon_tally, pg_temp.fresh_observation, pg_temp.fresh_origin;
+    DROP TABLE pg_temp.polygon_tally, pg_temp.fresh_observation;
 END;
 $$;
 
@@ -333,7 +332,6 @@ DECLARE
     added_keys text[];
     polygon_set_list text := sclzonal.upsert_set_list('sclzonal.polygon_verdict', 'polygon_id');
     month_set_list text := sclzonal.upsert_set_list('sclzonal.polygon_month_verdict', 'id');
-    shared_keys text[];
     remade_ids bigint[];
     remade_months date[];
 BEGIN
@@ -455,16 +453,10 @@ BEGIN
         INTO pair_scenes
         FROM pg_temp.date_pair AS d
         CROSS JOIN LATERAL unnest(d.scenes) AS u(scene_id);
-        SELECT coalesce(array_agg(sclzonal.observation_key(d.polygon_id, d.acquired_on)), '{}')
-        INTO shared_keys
-        FROM pg_temp.date_pair AS d
-        WHERE d.pairs > 1
-          AND NOT EXISTS (SELECT FROM pg_temp.month_remade AS r
-                          WHERE r.polygon_id = d.polygon_id AND r.month_start = d.month_start);
         -- Every pair with pixels of the keys with new counts, new or old, evaluated once
         -- (scene_verdict_rows over the scenes that hold them, its window reading these keys
         -- only): the overlapping keys' pairs below, the new observations added to their months,
-        -- and the latest clear observations polygon_verdict_from_months reads again all come from
+        -- and the latest clear observations polygon_verdict_from_months takes all come from
         -- here (revision 0014 evaluated them three times, the scenes' counts read each time).
         INSERT INTO pg_temp.evaluated_pair
         SELECT sv.*,
@@ -476,11 +468,14 @@ BEGIN
         -- (statistics of the columns the queries below join and filter on only: of every
         -- column, arrays included, ANALYZE took 0.14 s, against 0.03 s)
         ANALYZE pg_temp.evaluated_pair (polygon_id, scene_id, acquired_on, is_observation, is_new);
-        -- the pairs of the (polygon, date) keys that have several
+        -- the pairs of the (polygon, date) keys that have several, in months not made again
         CREATE TEMPORARY TABLE shared_pair ON COMMIT DROP AS
-        SELECT e.*, date_trunc('month', e.acquired_on)::date AS month_start
+        SELECT e.*, d.month_start
         FROM pg_temp.evaluated_pair AS e
-        WHERE sclzonal.observation_key(e.polygon_id, e.acquired_on) = ANY (shared_keys);
+        JOIN pg_temp.date_pair AS d ON d.polygon_id = e.polygon_id AND d.acquired_on = e.acquired_on
+        WHERE d.pairs > 1
+          AND NOT EXISTS (SELECT FROM pg_temp.month_remade AS r
+                          WHERE r.polygon_id = d.polygon_id AND r.month_start = d.month_start);
         -- The observation such a key had before this refresh (the best old pair, ranked as
         -- scene_verdict ranks), where a new pair is now the observation.
         CREATE TEMPORARY TABLE replaced_observation ON COMMIT DROP AS

@@ -64,10 +64,12 @@ $$;
 CREATE OR REPLACE FUNCTION sclzonal.pixels_in(pair sclzonal.counted_pair, class_mask integer)
 RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-SELECT pair.class_0::bigint * (class_mask >> 0 & 1) + pair.class_1 * (class_mask >> 1 & 1) + pair.class_2 * (class_mask >> 2 & 1)
-       + pair.class_3 * (class_mask >> 3 & 1) + pair.class_4 * (class_mask >> 4 & 1) + pair.class_5 * (class_mask >> 5 & 1)
-       + pair.class_6 * (class_mask >> 6 & 1) + pair.class_7 * (class_mask >> 7 & 1) + pair.class_8 * (class_mask >> 8 & 1)
-       + pair.class_9 * (class_mask >> 9 & 1) + pair.class_10 * (class_mask >> 10 & 1) + pair.class_11 * (class_mask >> 11 & 1)
+SELECT pair.class_0::bigint * (class_mask >> 0 & 1) + pair.class_1 * (class_mask >> 1 & 1)
+       + pair.class_2 * (class_mask >> 2 & 1) + pair.class_3 * (class_mask >> 3 & 1)
+       + pair.class_4 * (class_mask >> 4 & 1) + pair.class_5 * (class_mask >> 5 & 1)
+       + pair.class_6 * (class_mask >> 6 & 1) + pair.class_7 * (class_mask >> 7 & 1)
+       + pair.class_8 * (class_mask >> 8 & 1) + pair.class_9 * (class_mask >> 9 & 1)
+       + pair.class_10 * (class_mask >> 10 & 1) + pair.class_11 * (class_mask >> 11 & 1)
 $$;
 
 -- The weights of class_weights as bits: bit k set when weights[k + 1] = 1 (NULL for NULL).

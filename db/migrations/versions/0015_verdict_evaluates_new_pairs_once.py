@@ -46,11 +46,11 @@ branch_labels = None
 depends_on = None
 
 SQL_FILES = {
-    "zonal_views.sql": "45203da33a90ddeb7647dee4bfb72ad57d6f20a195d1bb8cbd1e9529ef954f39",
+    "zonal_views.sql": "5f536695666b414aff8bb2e5788eb50aa68b3772ec9f5c786fe33fd87f89302b",
     "verdict_views.sql": "0bdbde58cecd4eb84a0e6b43b31b72fd0fcc80198581066bbd0936f08b3169be",
     "verdict_months.sql": "540ca0955d5d0eaee1e77aaf58c4dafe47d06be614e185934d6264265c38fef1",
     "verdict_tables.sql": "12f929949aa3ba216edb76e6a664bf7b00a0adacfa5ba54e6fa68f7a518b9968",
-    "verdict_refresh.sql": "8ffe108b9579c1003489d275842ed1d3aad5f84a4569f9720ae717690ad949f0",
+    "verdict_refresh.sql": "5ce47ca539e8f977fe3ecbfaf89a59269ad2be46eddd0306db40c03a07ff588f",
 }
 
 
