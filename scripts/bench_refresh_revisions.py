@@ -24,7 +24,7 @@ from sclzonal.counting.pairs import count_new_pairs, pending_pairs
 from sclzonal.counting.refresh import refresh_verdicts
 from sclzonal.db import migrate
 
-OLD_REVISION = "0014"
+OLD_REVISION = "0015"
 """The revision whose refresh this one is measured against."""
 REFRESH_FILES = ("verdict_views.sql", "verdict_months.sql", "verdict_refresh.sql")
 """The files that make the refresh: scene_verdict, polygon_month_rows and the refresh's functions."""

@@ -125,6 +125,36 @@ def test_new_scenes_are_added_to_their_months(loaded: str, conn: psycopg.Connect
     assert months[0] < months[1] < months[2] and months[3] == months[2] == months[4], months
 
 
+@pytest.mark.parametrize("second_rule", [False, True])
+def test_months_gain_several_observations_in_one_refresh(
+        loaded: str, conn: psycopg.Connection, scenes: list[Path], second_rule: bool) -> None:
+    """Two July dates refreshed at once, then others one by one. With one rule, a new month gains
+    two observations of one label; with a second rule that asks for clearer observations (0.8 of
+    the pixels clear, where the scenes' fields have 0.77-0.88), a month gains an observation that
+    evaluated one rule and one that evaluated both. Each month equals the definition (the refresh
+    sums the tallies of one label at once, of several label by label)."""
+    conn.execute("UPDATE sclzonal.verdict_rule SET min_share = 0.5, min_clear_share = 0.3,"
+                 " min_coverage = 0 WHERE label = 'vegetation'")
+    if second_rule:
+        conn.execute("INSERT INTO sclzonal.verdict_rule (label, classes, min_share, min_clear_share,"
+                     " min_coverage, priority) VALUES ('bare', '{5}', 0.1, 0.8, 0, 50)")
+    _decided(loaded)
+    for group in ((2, 4), (3,), (5,), (1,)):  # 11 and 21 July at once; 16 July; 11 July's
+        for index in group:                   # second tile; June
+            cli_ok(loaded, "scl", "load", str(scenes[index]))
+        _decided(loaded)
+        assert verdict_differences(conn) == 0, group
+    kinds = dict(conn.execute(
+        "SELECT coalesce(array_to_string(evaluated_rules, ','), ''), count(*)"
+        " FROM sclzonal.polygon_observation WHERE acquired_on IN ('2024-07-11', '2024-07-21')"
+        " GROUP BY 1").fetchall())
+    assert kinds.get("vegetation", 0) > 0, kinds
+    assert (kinds.get("bare,vegetation", 0) > 0) == second_rule, kinds
+    held = conn.execute("SELECT count(*) FROM sclzonal.polygon_observation"
+                        " WHERE 'vegetation' = ANY (held_rules)").fetchone()
+    assert held is not None and held[0] > 0
+
+
 def test_changed_counts_of_the_latest_clear_observation_are_read_again(
         loaded: str, conn: psycopg.Connection, scenes: list[Path]) -> None:
     """Counts changed in place (as `refresh` fills expected pixels of old pairs) on each
@@ -141,6 +171,19 @@ def test_changed_counts_of_the_latest_clear_observation_are_read_again(
     after = dict(conn.execute("SELECT polygon_id, coverage FROM sclzonal.polygon_verdict"
                               " WHERE acquired_on = '2024-07-11'").fetchall())
     assert after.keys() == before.keys() and all(after[k] < before[k] for k in before)
+    assert verdict_differences(conn) == 0
+
+
+def test_a_missing_verdict_row_is_made_when_new_counts_arrive(
+        loaded: str, conn: psycopg.Connection, scenes: list[Path]) -> None:
+    """The refresh updates the verdict rows of polygons with new counts in place, keeping the
+    polygon's own columns; a polygon without a row (deleted by hand) gets one, whole."""
+    _decided(loaded)
+    conn.execute("DELETE FROM sclzonal.polygon_verdict WHERE source_fid = '2'")
+    cli_ok(loaded, "scl", "load", str(scenes[1]))
+    assert _decided(loaded) == 4
+    assert conn.execute("SELECT count(*) FROM sclzonal.polygon_verdict"
+                        " WHERE source_fid = '2' AND geom IS NOT NULL").fetchone() == (1,)
     assert verdict_differences(conn) == 0
 
 
