@@ -86,6 +86,10 @@ DECLARE
     other_keys text[];
     other_scenes bigint[] := '{}';
     fresh_scenes bigint[];
+    -- the label of the one enabled rule, when there is one (the usual case): a polygon whose
+    -- months' tallies hold that label only gets its share at once, not label by label below
+    only_label text := (SELECT CASE WHEN count(*) = 1 THEN min(r.label) END
+                        FROM sclzonal.verdict_rule AS r WHERE r.enabled);
 BEGIN
     CREATE TEMPORARY TABLE polygon_tally ON COMMIT DROP AS
     SELECT m.polygon_id,
@@ -95,7 +99,12 @@ BEGIN
            min(m.first_observed_on) AS first_observed_on,
            max(m.last_observed_on) AS last_observed_on,
            max(m.verdict_acquired_on) AS latest_on,
-           array_agg(m.rule_tallies) FILTER (WHERE m.rule_tallies IS NOT NULL) AS month_tallies
+           array_agg(m.rule_tallies) FILTER (WHERE m.rule_tallies IS NOT NULL) AS month_tallies,
+           only_label IS NOT NULL
+           AND bool_and(m.rule_tallies IS NULL
+                        OR coalesce(m.rule_tallies - only_label = '{}'::jsonb, false)) AS one_label,
+           sum((m.rule_tallies -> only_label ->> 'held')::bigint) AS only_held,
+           sum((m.rule_tallies -> only_label ->> 'evaluated')::bigint) AS only_evaluated
     FROM sclzonal.polygon_month_verdict AS m
     WHERE m.polygon_id = ANY (polygon_ids)
     GROUP BY m.polygon_id;
@@ -170,6 +179,13 @@ BEGIN
         SELECT s.scene_id, s.source, s.description FROM sclzonal.scene_origin AS s
         WHERE s.scene_id = ANY (fresh_scenes)
     ), held AS (
+        -- months of one label (the one enabled rule's): its share from the sums at once
+        SELECT t.polygon_id, jsonb_build_object(only_label, t.only_held::float8 / t.only_evaluated)
+                                 AS shares
+        FROM pg_temp.polygon_tally AS t
+        WHERE t.one_label AND t.only_evaluated > 0
+        UNION ALL
+        -- else label by label (two grouping passes: 0.1 s for 35,000 polygons)
         SELECT h.polygon_id, jsonb_object_agg(h.label, h.held::float8 / h.evaluated) AS shares
         FROM (
             SELECT t.polygon_id, r.key AS label, sum((r.value ->> 'evaluated')::bigint) AS evaluated,
@@ -177,6 +193,7 @@ BEGIN
             FROM pg_temp.polygon_tally AS t
             CROSS JOIN LATERAL unnest(t.month_tallies) AS mt(tallies)
             CROSS JOIN LATERAL jsonb_each(mt.tallies) AS r
+            WHERE NOT t.one_label
             GROUP BY t.polygon_id, r.key
         ) AS h
         GROUP BY h.polygon_id

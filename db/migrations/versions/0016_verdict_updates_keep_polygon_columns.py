@@ -35,7 +35,7 @@ branch_labels = None
 depends_on = None
 
 SQL_FILES = {
-    "verdict_refresh.sql": "951aa09779b443427b928d0f96c5049b139484b7b7192c2a6518ce3a1df60a9a",
+    "verdict_refresh.sql": "5c5132f54c842b2a188cf8bb96de23a54f5df293a25b33d562889b7286d18430",
 }
 
 
