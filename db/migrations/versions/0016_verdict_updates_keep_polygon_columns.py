@@ -14,7 +14,9 @@ sql/verdict_refresh.sql:
   row (OFFSET 0), not once per mention.
 - When every observation of a month's change that evaluated rules evaluated the same one label
   (one rule enabled), the rule tallies are made and added to the stored month's with
-  jsonb_build_object, without the subqueries per observation and per month (4-8 us each).
+  jsonb_build_object, without the subqueries per observation and per month (4-8 us each); and a
+  polygon whose months' tallies hold only the enabled rule's label gets its share from their
+  sums, not label by label.
 
 Same values (tests/test_incremental_verdicts.py, tests/test_overlapping_tiles.py).
 
@@ -35,7 +37,7 @@ branch_labels = None
 depends_on = None
 
 SQL_FILES = {
-    "verdict_refresh.sql": "5c5132f54c842b2a188cf8bb96de23a54f5df293a25b33d562889b7286d18430",
+    "verdict_refresh.sql": "56b42c37976f225b6e41ecacb6f5c745cccd3b68ab8396e9d2a964249cd4db79",
 }
 
 
